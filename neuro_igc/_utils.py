@@ -1,0 +1,99 @@
+"""Small helpers shared by every subpackage: option checks, soft imports, devices, atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "check_option",
+    "soft_import",
+    "resolve_device",
+    "atomic_path",
+    "atomic_write_text",
+]
+
+
+def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Raise a ValueError naming the parameter, the allowed values and the given one.
+
+    Examples
+    --------
+    >>> check_option("method", "riemann-left", ["riemann-left", "riemann-right"])
+    'riemann-left'
+    """
+    allowed = list(allowed)
+    if value not in allowed:
+        shown = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"Invalid value for {name!r}: allowed are {shown}; got {value!r}.")
+    return value
+
+
+def soft_import(module: str, purpose: str, package: str | None = None):
+    """Import an optional dependency, or raise an ImportError that says what to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - exercised only without the package
+        pkg = package or module.split(".")[0]
+        raise ImportError(
+            f"{purpose} needs the optional package {pkg!r}; install it with `pip install {pkg}`."
+        ) from exc
+
+
+def resolve_device(device=None):
+    """Return a ``torch.device``: the given one, or CUDA when available, else CPU."""
+    import torch
+
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"Invalid value for 'device': {device!r} was asked for but no CUDA device is available; use 'cpu' or None.")
+    return dev
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path in the destination folder; rename it to ``path`` on success.
+
+    A failure inside the block removes the temporary file, so a killed or failed write never
+    leaves a half-written ``path``. The temporary name keeps the destination's suffix (nibabel
+    and numpy choose formats by extension).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_path(d / "a.npy") as tmp:
+    ...     np.save(tmp, np.arange(3))
+    >>> np.load(d / "a.npy").tolist()
+    [0, 1, 2]
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    name = path.name
+    if suffix is None:
+        # keep compound suffixes such as .nii.gz or .func.gii
+        suffix = "".join(path.suffixes) if path.suffixes else ""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file, then rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)

@@ -1,0 +1,3 @@
+"""neuro_igc.atlas (see DESIGN.md)."""
+
+__all__: list[str] = []

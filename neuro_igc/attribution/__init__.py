@@ -1,0 +1,3 @@
+"""neuro_igc.attribution (see DESIGN.md)."""
+
+__all__: list[str] = []

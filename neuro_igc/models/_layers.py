@@ -1,0 +1,141 @@
+"""Layers shared by the zoo, and the factorization protocol the attribution engine reads.
+
+Factorization protocol
+----------------------
+The attribution engine (``neuro_igc.attribution``) has two exact shortcuts that need to know where
+a model's first and last linear maps are. A model opts in by defining, duck-typed:
+
+``igc_input_linear`` : ``nn.Linear`` or :class:`PerSubjectLinear` (attribute or property)
+    The first map of the model, applied to the flattened input: ``z = A x + c``.
+``forward_from_input_linear(z, **extra)``
+    The rest of the model, so that ``model(x, **extra) == forward_from_input_linear(
+    igc_input_linear(x.flatten(1)[, subject]), **extra)`` in eval mode.
+``igc_readout`` : ``nn.Linear`` or :class:`PerSubjectLinear` (attribute or property)
+    The last map of the model: ``f = W h + b``.
+``forward_features(x, **extra)``
+    Everything before the readout: ``model(x, **extra) == igc_readout(forward_features(x,
+    **extra)[, subject])``.
+
+A :class:`PerSubjectLinear` picks its weights with the keyword named by its ``subject_key``
+attribute (``"subject"``): an int for the whole batch, or a LongTensor ``(n,)`` per sample. The
+engine finds these for plain ``nn.Sequential`` models itself (first/last ``nn.Linear``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["PerSubjectLinear"]
+
+
+class PerSubjectLinear(nn.Module):
+    """A linear layer with one weight matrix per subject, chosen by a subject index.
+
+    Parameters
+    ----------
+    n_subjects : int
+        Number of subjects (weight sets).
+    in_features : int or sequence of int
+        Input size, the same for every subject, or one per subject.
+    out_features : int or sequence of int
+        Output size, the same for every subject, or one per subject (a per-subject readout onto
+        each subject's own vertices). With sizes that differ between subjects, ``subject`` must
+        be one int for the whole batch.
+    bias : bool, default=True
+
+    Examples
+    --------
+    >>> layer = PerSubjectLinear(2, 5, 3)
+    >>> layer(torch.zeros(4, 5), subject=torch.tensor([0, 1, 1, 0])).shape
+    torch.Size([4, 3])
+    """
+
+    subject_key = "subject"
+
+    def __init__(self, n_subjects: int, in_features, out_features, bias: bool = True):
+        super().__init__()
+        if int(n_subjects) < 1:
+            raise ValueError(f"Invalid value for 'n_subjects': must be >= 1; got {n_subjects!r}.")
+        self.n_subjects = int(n_subjects)
+        ins = self._per_subject("in_features", in_features)
+        outs = self._per_subject("out_features", out_features)
+        self.in_features_per_subject = ins
+        self.out_features_per_subject = outs
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.empty(o, i)) for i, o in zip(ins, outs)]
+        )
+        self.biases = (
+            nn.ParameterList([nn.Parameter(torch.zeros(o)) for o in outs]) if bias else None
+        )
+        self.reset_parameters()
+
+    def _per_subject(self, name, value):
+        if isinstance(value, int):
+            return [value] * self.n_subjects
+        value = [int(v) for v in value]
+        if len(value) != self.n_subjects:
+            raise ValueError(
+                f"Invalid value for {name!r}: expected one size per subject "
+                f"({self.n_subjects}); got {len(value)}."
+            )
+        return value
+
+    @property
+    def uniform(self) -> bool:
+        """True when every subject has the same input and output sizes."""
+        return len(set(self.in_features_per_subject)) == 1 and len(set(self.out_features_per_subject)) == 1
+
+    def reset_parameters(self) -> None:
+        for w in self.weights:
+            nn.init.kaiming_uniform_(w, a=math.sqrt(5))
+        if self.biases is not None:
+            for b in self.biases:
+                nn.init.zeros_(b)
+
+    def weight_for(self, subject: int) -> torch.Tensor:
+        """The ``(out, in)`` weight of one subject."""
+        return self.weights[self._check_subject(subject)]
+
+    def bias_for(self, subject: int) -> torch.Tensor | None:
+        """The ``(out,)`` bias of one subject, or None."""
+        return None if self.biases is None else self.biases[self._check_subject(subject)]
+
+    def _check_subject(self, subject) -> int:
+        s = int(subject)
+        if not 0 <= s < self.n_subjects:
+            raise ValueError(
+                f"Invalid value for 'subject': index {s} is outside 0..{self.n_subjects - 1} "
+                f"(this layer has {self.n_subjects} subjects)."
+            )
+        return s
+
+    def forward(self, x: torch.Tensor, subject=0) -> torch.Tensor:
+        if isinstance(subject, torch.Tensor) and subject.ndim > 0:
+            subject = subject.reshape(-1)
+            if subject.shape[0] != x.shape[0]:
+                raise ValueError(
+                    f"'subject' has {subject.shape[0]} entries but the batch has {x.shape[0]} samples."
+                )
+            groups = torch.unique(subject)
+            if groups.numel() == 1:
+                subject = int(groups.item())
+            else:
+                if not self.uniform:
+                    raise ValueError(
+                        "Subjects with different layer sizes cannot share a batch: pass one int 'subject'."
+                    )
+                out = x.new_empty(x.shape[0], self.out_features_per_subject[0])
+                for s in groups.tolist():
+                    mask = subject == s
+                    out[mask] = nn.functional.linear(x[mask], self.weight_for(s), self.bias_for(s))
+                return out
+        return nn.functional.linear(x, self.weight_for(subject), self.bias_for(subject))
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_subjects={self.n_subjects}, in_features={self.in_features_per_subject}, "
+            f"out_features={self.out_features_per_subject}, bias={self.biases is not None}"
+        )

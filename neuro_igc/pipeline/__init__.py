@@ -1,0 +1,3 @@
+"""neuro_igc.pipeline (see DESIGN.md)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""neuro_igc.prf (see DESIGN.md)."""
+
+__all__: list[str] = []
