@@ -28,7 +28,14 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["PerSubjectLinear"]
+__all__ = [
+    "PerSubjectLinear",
+    "PerSubjectBatchNorm1d",
+    "DropPath",
+    "LayerNorm2d",
+    "init_kaiming_",
+    "init_xavier_",
+]
 
 
 class PerSubjectLinear(nn.Module):
@@ -139,3 +146,126 @@ class PerSubjectLinear(nn.Module):
             f"n_subjects={self.n_subjects}, in_features={self.in_features_per_subject}, "
             f"out_features={self.out_features_per_subject}, bias={self.biases is not None}"
         )
+
+
+def _route(subject, n: int):
+    """Normalise ``subject`` to an int, or a ``(n,)`` LongTensor with several distinct values."""
+    if isinstance(subject, torch.Tensor) and subject.ndim > 0:
+        subject = subject.reshape(-1)
+        if subject.shape[0] != n:
+            raise ValueError(f"'subject' has {subject.shape[0]} entries but the batch has {n} samples.")
+        groups = torch.unique(subject)
+        if groups.numel() == 1:
+            return int(groups.item()), None
+        return subject, groups.tolist()
+    return int(subject), None
+
+
+class PerSubjectBatchNorm1d(nn.Module):
+    """One ``BatchNorm1d`` per subject, chosen by a subject index like :class:`PerSubjectLinear`.
+
+    In training mode a batch that mixes subjects normalises each subject's samples with that
+    subject's own batch statistics (each group needs at least 2 samples).
+
+    Parameters
+    ----------
+    n_subjects : int
+    num_features : int
+
+    Examples
+    --------
+    >>> bn = PerSubjectBatchNorm1d(2, 3).eval()
+    >>> bn(torch.zeros(4, 3), subject=torch.tensor([0, 1, 1, 0])).shape
+    torch.Size([4, 3])
+    """
+
+    subject_key = "subject"
+
+    def __init__(self, n_subjects: int, num_features: int):
+        super().__init__()
+        if int(n_subjects) < 1:
+            raise ValueError(f"Invalid value for 'n_subjects': must be >= 1; got {n_subjects!r}.")
+        self.n_subjects = int(n_subjects)
+        self.norms = nn.ModuleList([nn.BatchNorm1d(int(num_features)) for _ in range(self.n_subjects)])
+
+    def _check_subject(self, subject) -> int:
+        s = int(subject)
+        if not 0 <= s < self.n_subjects:
+            raise ValueError(
+                f"Invalid value for 'subject': index {s} is outside 0..{self.n_subjects - 1} "
+                f"(this layer has {self.n_subjects} subjects)."
+            )
+        return s
+
+    def forward(self, x: torch.Tensor, subject=0) -> torch.Tensor:
+        subject, groups = _route(subject, x.shape[0])
+        if groups is None:
+            return self.norms[self._check_subject(subject)](x)
+        out = torch.empty_like(x)
+        for s in groups:
+            mask = subject == s
+            out[mask] = self.norms[self._check_subject(s)](x[mask])
+        return out
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop a residual branch per sample with probability ``p`` (training only).
+
+    Kept samples are scaled by ``1 / (1 - p)`` so the expectation is unchanged; in eval mode the
+    layer is the identity.
+    """
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        if not 0.0 <= float(p) < 1.0:
+            raise ValueError(f"Invalid value for 'p' (drop-path rate): must be in [0, 1); got {p!r}.")
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of a ``(n, C, H, W)`` tensor (ConvNeXt's channels-first norm)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def init_kaiming_(module: nn.Module) -> None:
+    """Kaiming-normal weights and zero biases, for a layer followed by Mish (the paper's rule).
+
+    Works on ``nn.Linear``, ``nn.Conv2d`` and :class:`PerSubjectLinear` (every subject's weight).
+    Mish has no entry in ``torch.nn.init.calculate_gain``; the ReLU gain (sqrt 2) is used.
+    """
+    for w in _weights(module):
+        nn.init.kaiming_normal_(w, nonlinearity="relu")
+    for b in _biases(module):
+        nn.init.zeros_(b)
+
+
+def init_xavier_(module: nn.Module) -> None:
+    """Xavier-normal weights and zero biases, for a layer not followed by Mish (the paper's rule)."""
+    for w in _weights(module):
+        nn.init.xavier_normal_(w)
+    for b in _biases(module):
+        nn.init.zeros_(b)
+
+
+def _weights(module: nn.Module):
+    if isinstance(module, PerSubjectLinear):
+        return list(module.weights)
+    return [module.weight]
+
+
+def _biases(module: nn.Module):
+    if isinstance(module, PerSubjectLinear):
+        return [] if module.biases is None else list(module.biases)
+    return [] if module.bias is None else [module.bias]

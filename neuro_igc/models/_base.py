@@ -1,0 +1,54 @@
+"""Base class of the zoo models: a config that rebuilds the model, and shared input checks."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["ZooModel"]
+
+
+class ZooModel(nn.Module):
+    """An ``nn.Module`` that remembers the keyword arguments it was built with.
+
+    Subclasses call ``self._store_config(...)`` in ``__init__`` with their (JSON-like) arguments;
+    ``model.config`` then returns ``{"name": <registry name>, **arguments}``, which
+    :func:`neuro_igc.models.build_model` turns back into the same architecture (checkpoints
+    store it).
+    """
+
+    #: the name under which the class is registered in ``neuro_igc.models.MODELS``
+    name: str = ""
+
+    def _store_config(self, **kwargs: Any) -> None:
+        self._config = {k: _plain(v) for k, v in kwargs.items()}
+
+    @property
+    def config(self) -> dict:
+        """``{"name": ..., **init_kwargs}``: enough to rebuild the architecture."""
+        return {"name": self.name, **copy.deepcopy(self._config)}
+
+
+def _plain(value):
+    """Tuples and numpy scalars to plain lists/ints/floats (safe for ``torch.load(weights_only)``)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return _plain(value.tolist())
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
+
+
+def check_subject_int(subject, n_subjects: int, what: str) -> int:
+    """An int subject index in range, or a clear ValueError."""
+    s = int(subject)
+    if not 0 <= s < n_subjects:
+        raise ValueError(
+            f"Invalid value for 'subject': index {s} is outside 0..{n_subjects - 1} "
+            f"({what} has {n_subjects} subjects)."
+        )
+    return s

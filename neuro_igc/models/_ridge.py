@@ -1,0 +1,242 @@
+"""Ridge regression in torch: closed form, per-target regularisation chosen by k-fold CV."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from neuro_igc.models._base import ZooModel
+
+__all__ = ["Ridge", "DEFAULT_ALPHAS"]
+
+#: default grid of regularisation strengths (log-spaced, 1e-2 .. 1e6)
+DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 6, 17))
+
+
+class Ridge(ZooModel):
+    """Multi-output ridge regression, fitted in closed form (SVD), usable as an ``nn.Module``.
+
+    The field's standard baseline, as an encoder (images or image features -> vertices) or a
+    decoder (betas -> image statistics). Inputs are flattened: ``x`` may be images
+    ``(n, C, H, W)``, which are then regressed on their pixels. Each target gets its own
+    ``alpha`` from ``alphas``: the one with the smallest squared error summed over ``cv``
+    contiguous folds (as ``sklearn.model_selection.KFold(cv)``, without shuffling: NSD trials are
+    in session order, so contiguous folds keep a session's trials together). With one alpha in
+    the grid no cross-validation is run.
+
+    For each fold (and for the final fit) X and Y are centred on the training part (when
+    ``fit_intercept``), ``X = U S V^T`` and ``coef = V diag(s / (s^2 + alpha)) U^T Y``, in
+    float64; the result equals ``sklearn.linear_model.Ridge(alpha)``.
+
+    Parameters
+    ----------
+    alphas : float or sequence of float, default=DEFAULT_ALPHAS (1e-2 .. 1e6, 17 values)
+    cv : int, default=5
+        Number of folds (>= 2).
+    fit_intercept : bool, default=True
+    n_features, n_targets : int, optional
+        Allocate the layer before fitting (used when a checkpoint is loaded); set by ``fit``.
+
+    Attributes
+    ----------
+    coef_ : torch.Tensor (n_targets, n_features)
+    intercept_ : torch.Tensor (n_targets,)
+    alpha_ : torch.Tensor (n_targets,)
+        The regularisation chosen for each target.
+    cv_mse_ : np.ndarray (n_alphas, n_targets)
+        Mean squared held-out error of each alpha (absent with one alpha).
+    n_features_in_ : int
+
+    Notes
+    -----
+    The model is linear: ``igc_input_linear`` and ``igc_readout`` are both the fitted
+    ``nn.Linear`` (``forward_from_input_linear`` is the identity, ``forward_features`` the
+    flattening), so the attribution engine's factorizations apply. Its parameters do not
+    require gradients (fit them with :meth:`fit`, not :func:`neuro_igc.models.fit`).
+
+    Examples
+    --------
+    >>> X = torch.randn(100, 5, dtype=torch.float64); Y = X @ torch.ones(5, 2, dtype=torch.float64)
+    >>> model = Ridge(alphas=[1e-3, 1.0, 1e3]).fit(X, Y)
+    >>> model.alpha_.tolist()
+    [0.001, 0.001]
+    """
+
+    name = "ridge"
+
+    def __init__(
+        self,
+        alphas: float | Sequence[float] = DEFAULT_ALPHAS,
+        cv: int = 5,
+        fit_intercept: bool = True,
+        n_features: int | None = None,
+        n_targets: int | None = None,
+    ):
+        super().__init__()
+        alphas = [float(alphas)] if np.isscalar(alphas) else [float(a) for a in alphas]
+        if not alphas or min(alphas) < 0:
+            raise ValueError(f"Invalid value for 'alphas': one or more values >= 0 are needed; got {alphas!r}.")
+        if int(cv) < 2:
+            raise ValueError(f"Invalid value for 'cv': at least 2 folds are needed; got {cv!r}.")
+        self.alphas = alphas
+        self.cv = int(cv)
+        self.fit_intercept = bool(fit_intercept)
+        self.linear: nn.Linear | None = None
+        self._store_config(alphas=alphas, cv=cv, fit_intercept=fit_intercept,
+                           n_features=n_features, n_targets=n_targets)
+        if n_features is not None and n_targets is not None:
+            self._allocate(int(n_features), int(n_targets))
+
+    def _allocate(self, n_features: int, n_targets: int) -> None:
+        self.linear = nn.Linear(n_features, n_targets)
+        self.linear.requires_grad_(False)
+        self.register_buffer("alpha_", torch.zeros(n_targets, dtype=torch.float64))
+        self.n_features_in_ = n_features
+        self._config.update(n_features=n_features, n_targets=n_targets)
+
+    # -- fitted attributes ---------------------------------------------------------------------
+    def _fitted(self) -> nn.Linear:
+        if self.linear is None:
+            raise RuntimeError("This Ridge is not fitted yet: call model.fit(X, Y) first.")
+        return self.linear
+
+    @property
+    def coef_(self) -> torch.Tensor:
+        return self._fitted().weight
+
+    @property
+    def intercept_(self) -> torch.Tensor:
+        return self._fitted().bias
+
+    @property
+    def igc_input_linear(self) -> nn.Linear:
+        return self._fitted()
+
+    @property
+    def igc_readout(self) -> nn.Linear:
+        return self._fitted()
+
+    def forward_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
+        """The identity: the whole model is its input linear map."""
+        return z
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The flattened input (n, n_features)."""
+        x = x.flatten(1)
+        n_in = self._fitted().in_features
+        if x.shape[1] != n_in:
+            raise ValueError(
+                f"Ridge was fitted on {n_in} features; got x with {x.shape[1]} (shape {tuple(x.shape)})."
+            )
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (n, *input_shape) -> (n, n_targets)."""
+        return self.linear(self.forward_features(x))
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(self, X, Y, device=None) -> "Ridge":
+        """Choose each target's alpha by k-fold CV, then fit on all samples.
+
+        Parameters
+        ----------
+        X : (n_samples, *input_shape) array-like
+            Flattened to (n_samples, n_features).
+        Y : (n_samples, n_targets) or (n_samples,) array-like
+        device : str or torch.device, optional
+            Where to compute (default: CPU, or the device of a tensor ``X``).
+
+        Returns
+        -------
+        self
+        """
+        X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
+        Y = torch.as_tensor(np.asarray(Y) if not isinstance(Y, torch.Tensor) else Y)
+        dev = torch.device(device) if device is not None else X.device
+        X = X.reshape(X.shape[0], -1).to(dev, torch.float64)
+        Y = Y.to(dev, torch.float64)
+        if Y.ndim == 1:
+            Y = Y[:, None]
+        if Y.ndim != 2 or Y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"Ridge.fit expects X (n_samples, ...) and Y (n_samples, n_targets) with the same "
+                f"n_samples; got X {tuple(X.shape)} and Y {tuple(Y.shape)}."
+            )
+        n = X.shape[0]
+        if len(self.alphas) > 1 and n < self.cv:
+            raise ValueError(f"Invalid value for 'cv': {self.cv} folds need >= {self.cv} samples; got {n}.")
+        if not (torch.isfinite(X).all() and torch.isfinite(Y).all()):
+            raise ValueError("Ridge.fit: X and Y must be finite (found NaN or inf).")
+        alphas = torch.tensor(self.alphas, dtype=torch.float64, device=dev)
+        if len(self.alphas) > 1:
+            mse = torch.zeros(len(self.alphas), Y.shape[1], dtype=torch.float64, device=dev)
+            for test in _kfold(n, self.cv):
+                train = torch.ones(n, dtype=torch.bool)
+                train[test] = False
+                train = train.to(dev)
+                mse += self._fold_errors(X[train], Y[train], X[~train], Y[~train], alphas)
+            mse /= n
+            best = mse.argmin(0)
+            self.cv_mse_ = mse.cpu().numpy()
+        else:
+            best = torch.zeros(Y.shape[1], dtype=torch.long, device=dev)
+        coef, intercept = _solve(X, Y, alphas, best, self.fit_intercept)
+        self._allocate(X.shape[1], Y.shape[1])
+        self.to(dev)
+        with torch.no_grad():
+            self.linear.weight.copy_(coef.T)
+            self.linear.bias.copy_(intercept)
+            self.alpha_.copy_(alphas[best])
+        return self
+
+    def _fold_errors(self, Xtr, Ytr, Xte, Yte, alphas) -> torch.Tensor:
+        """Summed squared held-out error, (n_alphas, n_targets)."""
+        if self.fit_intercept:
+            xm, ym = Xtr.mean(0), Ytr.mean(0)
+            Xtr, Ytr, Xte, Yte = Xtr - xm, Ytr - ym, Xte - xm, Yte - ym
+        U, s, Vh = torch.linalg.svd(Xtr, full_matrices=False)
+        A = Xte @ Vh.T  # (n_test, r)
+        B = U.T @ Ytr  # (r, t)
+        out = []
+        for a in alphas:
+            f = _shrink(s, a, Xtr.shape)
+            pred = (A * f) @ B
+            out.append(((pred - Yte) ** 2).sum(0))
+        return torch.stack(out)
+
+
+def _kfold(n: int, k: int):
+    """Contiguous folds as sklearn's KFold(k) without shuffling: the first n % k folds get one more."""
+    sizes = np.full(k, n // k)
+    sizes[: n % k] += 1
+    start = 0
+    for size in sizes:
+        yield torch.arange(start, start + int(size))
+        start += int(size)
+
+
+def _shrink(s: torch.Tensor, alpha, shape) -> torch.Tensor:
+    """``s / (s^2 + alpha)``, with 0 for numerically null singular values (the pseudo-inverse)."""
+    tol = s.max() * max(shape) * torch.finfo(s.dtype).eps if s.numel() else 0.0
+    return torch.where(s > tol, s / (s**2 + alpha), torch.zeros_like(s))
+
+
+def _solve(X, Y, alphas, best, fit_intercept):
+    """Closed-form coefficients (n_features, n_targets) and intercepts with alpha per target."""
+    if fit_intercept:
+        xm, ym = X.mean(0), Y.mean(0)
+        Xc, Yc = X - xm, Y - ym
+    else:
+        Xc, Yc = X, Y
+    U, s, Vh = torch.linalg.svd(Xc, full_matrices=False)
+    B = U.T @ Yc
+    coef = torch.zeros(X.shape[1], Y.shape[1], dtype=X.dtype, device=X.device)
+    for i in torch.unique(best).tolist():
+        cols = best == i
+        f = _shrink(s, alphas[i], Xc.shape)
+        coef[:, cols] = Vh.T @ (f[:, None] * B[:, cols])
+    intercept = (ym - xm @ coef) if fit_intercept else torch.zeros(Y.shape[1], dtype=X.dtype, device=X.device)
+    return coef, intercept

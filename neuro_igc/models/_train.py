@@ -1,0 +1,483 @@
+"""Training loop, evaluation and prediction for the zoo (and any ``nn.Module``)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, default_collate
+
+from neuro_igc._utils import check_option, resolve_device
+from neuro_igc.models._checkpoint import read_checkpoint, save_checkpoint
+from neuro_igc.models._layers import PerSubjectBatchNorm1d, PerSubjectLinear
+from neuro_igc.models._metrics import accuracy, pearson_r, r2_score
+
+__all__ = ["fit", "evaluate", "predict", "FitResult", "LOSSES", "GROUPINGS"]
+
+logger = logging.getLogger(__name__)
+
+#: loss name -> function ``(output, target) -> scalar``; "nll" expects log-probabilities
+LOSSES = {
+    "mse": nn.functional.mse_loss,
+    "nll": nn.functional.nll_loss,
+    "cross_entropy": nn.functional.cross_entropy,
+}
+_CLASSIFICATION = {"nll", "cross_entropy"}
+#: how batches are drawn: "auto" (per subject when the model has per-subject layers), or forced
+GROUPINGS = ("auto", True, False)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes
+    ----------
+    model : nn.Module
+        The trained model (eval mode).
+    history : list of dict
+        One entry per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``val_score``, ``lr``.
+    score : float
+        Validation score after the last epoch (mean Pearson r over outputs, or accuracy); NaN
+        without validation data.
+    metrics : dict
+        The last :func:`evaluate` result on the validation data (empty without).
+    """
+
+    model: nn.Module
+    history: list = field(default_factory=list)
+    score: float = float("nan")
+    metrics: dict = field(default_factory=dict)
+
+
+# -- datasets and batches --------------------------------------------------------------------
+def _subject_index(dataset: Dataset) -> np.ndarray | None:
+    """Each sample's subject, from ``.subject_index``, a 3-tensor TensorDataset, or the items."""
+    if hasattr(dataset, "subject_index"):
+        return np.asarray(dataset.subject_index).reshape(-1).astype(np.int64)
+    if isinstance(dataset, TensorDataset):
+        return dataset.tensors[2].reshape(-1).cpu().numpy().astype(np.int64) if len(dataset.tensors) > 2 else None
+    if isinstance(dataset, Subset):
+        parent = _subject_index(dataset.dataset)
+        return None if parent is None else parent[np.asarray(dataset.indices)]
+    first = dataset[0]
+    if len(first) < 3:
+        return None
+    return np.array([int(dataset[i][2]) for i in range(len(dataset))], dtype=np.int64)
+
+
+def _has_subject_layers(model: nn.Module) -> bool:
+    return any(
+        isinstance(m, (PerSubjectLinear, PerSubjectBatchNorm1d)) and m.n_subjects > 1 for m in model.modules()
+    )
+
+
+def _grouping(model, group_by_subject, subjects) -> bool:
+    check_option("group_by_subject", group_by_subject, GROUPINGS)
+    if subjects is None:
+        if group_by_subject is True:
+            raise ValueError(
+                "group_by_subject=True needs subjects: a dataset with a 'subject_index' attribute or "
+                "items (x, y, subject)."
+            )
+        return False
+    if group_by_subject == "auto":
+        return _has_subject_layers(model)
+    return bool(group_by_subject)
+
+
+def _batches(n, batch_size, subjects, group, rng=None, drop_single=False) -> list[np.ndarray]:
+    """Index batches; one subject per batch when ``group``; shuffled when ``rng`` is given."""
+    def chunk(idx):
+        out = [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
+        return [b for b in out if not (drop_single and len(b) < 2)]
+
+    if not group:
+        idx = rng.permutation(n) if rng is not None else np.arange(n)
+        return chunk(idx)
+    out = []
+    for s in np.unique(subjects):
+        idx = np.flatnonzero(subjects == s)
+        out += chunk(rng.permutation(idx) if rng is not None else idx)
+    if rng is not None:
+        out = [out[i] for i in rng.permutation(len(out))]
+    return out
+
+
+def _loader(dataset, batches, num_workers):
+    if isinstance(dataset, TensorDataset) and num_workers == 0:
+        for idx in batches:
+            t = torch.from_numpy(np.asarray(idx))
+            yield tuple(x[t] for x in dataset.tensors)
+        return
+    yield from DataLoader(dataset, batch_sampler=[list(map(int, b)) for b in batches],
+                          num_workers=num_workers, collate_fn=default_collate)
+
+
+def _unpack(batch, device):
+    if not isinstance(batch, (list, tuple)) or len(batch) not in (2, 3):
+        raise ValueError(
+            "Dataset items must be (x, y) or (x, y, subject); got "
+            f"{type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else '?'}."
+        )
+    x, y = batch[0].to(device), batch[1].to(device)
+    s = batch[2].to(device).reshape(-1).long() if len(batch) == 3 else None
+    return x, y, s
+
+
+def _accepts_subject(model) -> bool:
+    params = inspect.signature(model.forward).parameters
+    return "subject" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _call(model, x, subject, takes_subject):
+    if subject is None:
+        return model(x)
+    if takes_subject:
+        return model(x, subject=subject)
+    if bool((subject != 0).any()):
+        raise ValueError(
+            f"The dataset gives subject indices but {type(model).__name__}.forward takes no 'subject': "
+            "use a model with per-subject layers, or one subject's data."
+        )
+    return model(x)
+
+
+def _loss(loss_fn, out, y, loss):
+    if loss in _CLASSIFICATION:
+        return loss_fn(out, y.reshape(-1).long())
+    y = y.to(out.dtype)
+    if y.ndim == 1 and out.ndim == 2 and out.shape[1] == 1:
+        y = y[:, None]
+    if out.shape != y.shape:
+        raise ValueError(
+            f"Model output has shape {tuple(out.shape)} but the targets have {tuple(y.shape)}: check "
+            "'n_outputs' against the dataset."
+        )
+    return loss_fn(out, y)
+
+
+def _model_device(model) -> torch.device:
+    for t in list(model.parameters()) + list(model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+# -- prediction and evaluation ---------------------------------------------------------------
+def _collect(model, dataset, batch_size, device, group_by_subject, num_workers):
+    """Predictions and targets per group key (a subject when grouped, else None)."""
+    subjects = _subject_index(dataset)
+    group = _grouping(model, group_by_subject, subjects)
+    batches = _batches(len(dataset), batch_size, subjects, group)
+    takes = _accepts_subject(model)
+    out: dict = {}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for idx, batch in zip(batches, _loader(dataset, batches, num_workers)):
+                x, y, s = _unpack(batch, device)
+                pred = _call(model, x, s, takes)
+                key = int(subjects[idx[0]]) if group else None
+                entry = out.setdefault(key, {"pred": [], "target": [], "index": []})
+                entry["pred"].append(pred.detach().double().cpu())
+                entry["target"].append(y.cpu())
+                entry["index"].append(np.asarray(idx))
+    finally:
+        model.train(was_training)
+    return {
+        k: {"pred": torch.cat(v["pred"]), "target": torch.cat(v["target"]), "index": np.concatenate(v["index"])}
+        for k, v in out.items()
+    }
+
+
+def predict(model: nn.Module, dataset: Dataset, batch_size: int = 256, device=None,
+            group_by_subject="auto", num_workers: int = 0):
+    """Model outputs for every sample of ``dataset``, in dataset order (eval mode, no gradients).
+
+    Parameters
+    ----------
+    model : nn.Module
+    dataset : torch Dataset
+        Items ``(x, y)`` or ``(x, y, subject)``.
+    batch_size : int, default=256
+    device : optional
+        Default: where the model is.
+    group_by_subject : {"auto", True, False}, default="auto"
+
+    Returns
+    -------
+    np.ndarray (n_samples, n_outputs), or a dict subject -> (indices, outputs) when the outputs
+    differ in size between subjects.
+    """
+    device = _model_device(model) if device is None else resolve_device(device)
+    groups = _collect(model, dataset, batch_size, device, group_by_subject, num_workers)
+    sizes = {tuple(g["pred"].shape[1:]) for g in groups.values()}
+    if len(sizes) > 1:
+        return {k: (g["index"], g["pred"].numpy()) for k, g in groups.items()}
+    first = next(iter(groups.values()))
+    out = np.empty((len(dataset), *first["pred"].shape[1:]))
+    for g in groups.values():
+        out[g["index"]] = g["pred"].numpy()
+    return out
+
+
+def _scores(pred, target, loss) -> dict:
+    fn = LOSSES[loss]
+    if loss in _CLASSIFICATION:
+        lval = float(fn(pred, target.reshape(-1).long()))
+        acc = accuracy(pred.numpy(), target.numpy())
+        return {"loss": lval, "score": acc, "accuracy": acc, "n_samples": int(pred.shape[0])}
+    target = target.double().reshape(pred.shape)
+    r = pearson_r(pred.numpy(), target.numpy())
+    r2 = r2_score(pred.numpy(), target.numpy())
+    score = float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
+    return {"loss": float(fn(pred, target)), "score": score, "r": r, "r2": r2, "n_samples": int(pred.shape[0])}
+
+
+def evaluate(model: nn.Module, dataset: Dataset, loss: str = "mse", batch_size: int = 256, device=None,
+             group_by_subject="auto", num_workers: int = 0) -> dict:
+    """Score a model on a dataset (eval mode, no gradients).
+
+    Parameters
+    ----------
+    model : nn.Module
+    dataset : torch Dataset
+        Items ``(x, y)`` or ``(x, y, subject)``.
+    loss : {"mse", "nll", "cross_entropy"}, default="mse"
+        Regression ("mse") or classification.
+    batch_size : int, default=256
+    device : optional
+        Default: where the model is.
+    group_by_subject : {"auto", True, False}, default="auto"
+
+    Returns
+    -------
+    dict
+        ``loss``, ``score`` (mean Pearson r over outputs, or accuracy), ``n_samples``; for
+        regression ``r`` and ``r2`` (np.ndarray (n_outputs,)); for classification ``accuracy``.
+        When batches are drawn per subject, ``subjects`` maps each subject to its own scores and,
+        for regression, ``r``/``r2`` concatenate the subjects' outputs in subject order (``score``
+        is their mean; ``loss`` is sample-weighted).
+    """
+    check_option("loss", loss, LOSSES)
+    device = _model_device(model) if device is None else resolve_device(device)
+    groups = _collect(model, dataset, batch_size, device, group_by_subject, num_workers)
+    if list(groups) == [None]:
+        return _scores(groups[None]["pred"], groups[None]["target"], loss)
+    per = {k: _scores(g["pred"], g["target"], loss) for k, g in sorted(groups.items())}
+    n = sum(p["n_samples"] for p in per.values())
+    res = {"loss": sum(p["loss"] * p["n_samples"] for p in per.values()) / n, "n_samples": n, "subjects": per}
+    if loss in _CLASSIFICATION:
+        res["accuracy"] = res["score"] = sum(p["accuracy"] * p["n_samples"] for p in per.values()) / n
+    else:
+        res["r"] = np.concatenate([p["r"] for p in per.values()])
+        res["r2"] = np.concatenate([p["r2"] for p in per.values()])
+        res["score"] = float(np.nanmean(res["r"])) if np.isfinite(res["r"]).any() else float("nan")
+    return res
+
+
+# -- training --------------------------------------------------------------------------------
+def _rng_state(device) -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state, device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _check_positive(**values):
+    for name, value in values.items():
+        if not (isinstance(value, (int, float)) and value > 0) or (isinstance(value, float) and not math.isfinite(value)):
+            raise ValueError(f"Invalid value for {name!r}: must be a positive number; got {value!r}.")
+
+
+def fit(
+    model: nn.Module,
+    train: Dataset,
+    val: Dataset | None = None,
+    *,
+    loss: str = "mse",
+    epochs: int = 10,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    min_lr: float = 1e-6,
+    factor: float = 0.9,
+    patience: int = 4,
+    seed: int = 0,
+    device=None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    group_by_subject="auto",
+    eval_batch_size: int = 256,
+    num_workers: int = 0,
+) -> FitResult:
+    """Train a model with Adam and ReduceLROnPlateau, as the paper (appendices A.5/A.6).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A zoo model (see :func:`build_model`) or any module ``model(x[, subject=...])``.
+    train, val : torch Dataset
+        Items ``(x, y)`` or ``(x, y, subject)`` (``subject`` a 0-d LongTensor); a
+        ``subject_index`` attribute ``(n,)`` gives the subjects without reading the items.
+        ``val`` drives the scheduler and the reported score (the training loss does without).
+    loss : {"mse", "nll", "cross_entropy"}, default="mse"
+        "nll" expects log-probabilities (``DigitsClassifier``'s default output).
+    epochs : int, default=10
+    batch_size : int, default=64
+    lr : float, default=1e-3
+    weight_decay : float, default=0.0
+        Adam's L2 penalty.
+    min_lr, factor, patience : default=1e-6, 0.9, 4
+        ReduceLROnPlateau on the validation loss.
+    seed : int, default=0
+        Seeds batch order, dropout and drop-path (the global torch RNG is restored afterwards).
+    device : str or torch.device, optional
+        Default: CUDA when available, else CPU. The model is moved there.
+    checkpoint : path-like, optional
+        Written atomically after every epoch: weights, model config, optimizer, scheduler and RNG
+        state, epoch, history and metrics (:func:`load_checkpoint` rebuilds the model).
+    resume : bool, default=False
+        Continue from ``checkpoint`` when it exists; the result equals an uninterrupted run.
+    progress : bool, default=True
+        A tqdm bar over epochs showing the validation score.
+    group_by_subject : {"auto", True, False}, default="auto"
+        Draw each batch from one subject. "auto": when the model has per-subject layers and the
+        data give subjects (needed when subjects' input or output sizes differ). Otherwise
+        batches mix subjects and per-subject layers route each sample.
+    eval_batch_size : int, default=256
+    num_workers : int, default=0
+        DataLoader workers (0: load in the main process).
+
+    Returns
+    -------
+    FitResult
+
+    Notes
+    -----
+    Training batches of a single sample are skipped (BatchNorm needs two).
+
+    Examples
+    --------
+    >>> from neuro_igc.models import build_model
+    >>> x = torch.randn(64, 10); y = x[:, :2].clone()
+    >>> ds = torch.utils.data.TensorDataset(x, y)
+    >>> res = fit(build_model("decoding_mlp", n_inputs=10), ds, ds, epochs=2, progress=False)
+    >>> len(res.history)
+    2
+    """
+    from tqdm.auto import tqdm
+
+    check_option("loss", loss, LOSSES)
+    _check_positive(lr=lr, min_lr=min_lr, factor=factor, batch_size=batch_size, eval_batch_size=eval_batch_size)
+    if int(epochs) < 0:
+        raise ValueError(f"Invalid value for 'epochs': must be >= 0; got {epochs!r}.")
+    if not 0 < factor < 1:
+        raise ValueError(f"Invalid value for 'factor': must be in (0, 1); got {factor!r}.")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs a 'checkpoint' path to resume from.")
+    if len(train) < 2:
+        raise ValueError(f"The training dataset needs at least 2 samples; got {len(train)}.")
+    device = resolve_device(device)
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters (a Ridge is fitted with .fit(X, Y)).")
+    subjects = _subject_index(train)
+    group = _grouping(model, group_by_subject, subjects)
+    takes = _accepts_subject(model)
+    loss_fn = LOSSES[loss]
+    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=factor,
+                                                           patience=int(patience), min_lr=min_lr)
+    fit_args = {"loss": loss, "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
+                "weight_decay": float(weight_decay), "min_lr": float(min_lr), "factor": float(factor),
+                "patience": int(patience), "seed": int(seed), "group_by_subject": group}
+    history: list[dict] = []
+    metrics: dict = {}
+    start = 0
+    fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(int(seed))
+        if resume and os.path.exists(checkpoint):
+            state = read_checkpoint(checkpoint, map_location=device)
+            config = getattr(model, "config", None)
+            if state.get("model_config") != config:
+                raise ValueError(
+                    f"Cannot resume from {str(checkpoint)!r}: it was written for model config "
+                    f"{state.get('model_config')}, not {config}."
+                )
+            model.load_state_dict(state["model_state"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            _set_rng_state({k: v.cpu() for k, v in state["rng"].items()}, device)
+            history = list(state.get("history", []))
+            metrics = dict(state.get("metrics", {}))
+            start = int(state["epoch"])
+            logger.info("Resuming from %s at epoch %d.", checkpoint, start)
+        bar = tqdm(range(start, int(epochs)), desc=f"fit {type(model).__name__}", disable=not progress,
+                   initial=start, total=int(epochs))
+        for epoch in bar:
+            rng = np.random.default_rng([int(seed), epoch])
+            batches = _batches(len(train), int(batch_size), subjects, group, rng=rng, drop_single=True)
+            model.train()
+            total, count = 0.0, 0
+            for batch in _loader(train, batches, num_workers):
+                x, y, s = _unpack(batch, device)
+                optimizer.zero_grad(set_to_none=True)
+                value = _loss(loss_fn, _call(model, x, s, takes), y, loss)
+                if not torch.isfinite(value):
+                    raise FloatingPointError(
+                        f"The training loss became {value.item()} at epoch {epoch + 1}: lower 'lr' or "
+                        "check the data for NaN/inf."
+                    )
+                value.backward()
+                optimizer.step()
+                total += float(value.detach()) * x.shape[0]
+                count += x.shape[0]
+            entry = {"epoch": epoch + 1, "train_loss": total / max(count, 1),
+                     "lr": float(optimizer.param_groups[0]["lr"])}
+            if val is not None:
+                metrics = evaluate(model, val, loss=loss, batch_size=eval_batch_size, device=device,
+                                   group_by_subject=group, num_workers=num_workers)
+                entry.update(val_loss=metrics["loss"], val_score=metrics["score"])
+            scheduler.step(entry.get("val_loss", entry["train_loss"]))
+            history.append(entry)
+            bar.set_postfix({k: round(v, 4) for k, v in entry.items() if k in ("train_loss", "val_score")})
+            if checkpoint is not None:
+                save_checkpoint(
+                    checkpoint, model, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                    rng=_rng_state(device), epoch=epoch + 1, history=history, fit_args=fit_args,
+                    metrics=_plain_metrics(metrics),
+                )
+        bar.close()
+    model.eval()
+    score = float(history[-1].get("val_score", float("nan"))) if history else float("nan")
+    return FitResult(model=model, history=history, score=score, metrics=metrics)
+
+
+def _plain_metrics(metrics: dict) -> dict:
+    """Metrics with arrays turned into lists (checkpoints are loaded with weights_only=True)."""
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, dict):
+            out[k] = _plain_metrics(v)
+        elif isinstance(v, np.ndarray):
+            out[k] = v.tolist()
+        else:
+            out[k] = v
+    return out
