@@ -52,3 +52,15 @@ def check_subject_int(subject, n_subjects: int, what: str) -> int:
             f"({what} has {n_subjects} subjects)."
         )
     return s
+
+
+def check_sizes(name: str, value, n_subjects: int) -> None:
+    """An int >= 1, or one int >= 1 per subject, or a clear ValueError naming ``name``."""
+    sizes = [value] if isinstance(value, int) else list(value)
+    if not isinstance(value, int) and len(sizes) != int(n_subjects):
+        raise ValueError(
+            f"Invalid value for {name!r}: expected one int or one size per subject "
+            f"(n_subjects={n_subjects}); got {len(sizes)} sizes."
+        )
+    if any(int(v) < 1 for v in sizes):
+        raise ValueError(f"Invalid value for {name!r}: sizes must be >= 1; got {value!r}.")

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from neuro_igc._utils import check_option
-from neuro_igc.models._base import ZooModel
+from neuro_igc.models._base import ZooModel, check_sizes
 from neuro_igc.models._layers import (
     DropPath,
     LayerNorm2d,
@@ -129,6 +129,7 @@ class EncodingConvNeXt(ZooModel):
                              ("stem_width", stem_width), ("depth", depth), ("hidden", hidden)):
             if int(value) < 1:
                 raise ValueError(f"Invalid value for {pname!r}: must be >= 1; got {value!r}.")
+        check_sizes("n_outputs", n_outputs, n_subjects)
         if not widths or any(w < 1 for w in widths):
             raise ValueError(f"Invalid value for 'widths': one or more widths >= 1 are needed; got {widths!r}.")
         factor = 2 ** (1 + len(widths))

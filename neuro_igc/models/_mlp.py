@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from neuro_igc.models._base import ZooModel, check_subject_int
+from neuro_igc.models._base import ZooModel, check_sizes, check_subject_int
 from neuro_igc.models._layers import (
     PerSubjectBatchNorm1d,
     PerSubjectLinear,
@@ -76,6 +76,7 @@ class DecodingMLP(ZooModel):
         for pname, value in (("n_outputs", n_outputs), ("n_subjects", n_subjects), ("hidden", hidden)):
             if int(value) < 1:
                 raise ValueError(f"Invalid value for {pname!r}: must be >= 1; got {value!r}.")
+        check_sizes("n_inputs", n_inputs, n_subjects)
         widths = [int(w) for w in widths]
         if any(w < 1 for w in widths):
             raise ValueError(f"Invalid value for 'widths': every width must be >= 1; got {widths!r}.")
