@@ -262,9 +262,10 @@ def evaluate(model: nn.Module, dataset: Dataset, loss: str = "mse", batch_size: 
     dict
         ``loss``, ``score`` (mean Pearson r over outputs, or accuracy), ``n_samples``; for
         regression ``r`` and ``r2`` (np.ndarray (n_outputs,)); for classification ``accuracy``.
-        When batches are drawn per subject, ``subjects`` maps each subject to its own scores and,
-        for regression, ``r``/``r2`` concatenate the subjects' outputs in subject order (``score``
-        is their mean; ``loss`` is sample-weighted).
+        When batches are drawn per subject, ``subjects`` maps each subject to its own scores. If
+        every subject has the same outputs, the top-level scores pool all samples; if the outputs
+        differ (per-subject vertices), ``r``/``r2`` concatenate the subjects' outputs in subject
+        order (``score`` is their mean; ``loss`` is sample-weighted).
     """
     check_option("loss", loss, LOSSES)
     device = _model_device(model) if device is None else resolve_device(device)
@@ -272,6 +273,13 @@ def evaluate(model: nn.Module, dataset: Dataset, loss: str = "mse", batch_size: 
     if list(groups) == [None]:
         return _scores(groups[None]["pred"], groups[None]["target"], loss)
     per = {k: _scores(g["pred"], g["target"], loss) for k, g in sorted(groups.items())}
+    if len({tuple(g["pred"].shape[1:]) for g in groups.values()}) == 1:
+        # same outputs for every subject: score the pooled samples, keep the per-subject breakdown
+        pred = torch.cat([g["pred"] for g in groups.values()])
+        target = torch.cat([g["target"] for g in groups.values()])
+        res = _scores(pred, target, loss)
+        res["subjects"] = per
+        return res
     n = sum(p["n_samples"] for p in per.values())
     res = {"loss": sum(p["loss"] * p["n_samples"] for p in per.values()) / n, "n_samples": n, "subjects": per}
     if loss in _CLASSIFICATION:

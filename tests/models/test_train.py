@@ -107,6 +107,13 @@ def test_evaluate_matches_scipy_and_sklearn():
     np.testing.assert_allclose(res["r2"], sk_r2(y, pred, multioutput="raw_values"), rtol=1e-6)
     assert res["loss"] == pytest.approx(((pred - y) ** 2).mean(), rel=1e-6)
     np.testing.assert_allclose(predict(model, ds, group_by_subject=False), pred, rtol=1e-6)
+    # per-subject batches give the same pooled scores, plus a breakdown per subject
+    grouped = evaluate(model, ds, batch_size=7)
+    np.testing.assert_allclose(grouped["r"], res["r"], rtol=1e-6)
+    s = ds.tensors[2].numpy()
+    for k in (0, 1):
+        np.testing.assert_allclose(grouped["subjects"][k]["r2"], sk_r2(y[s == k], pred[s == k], multioutput="raw_values"),
+                                   rtol=1e-6)
 
 
 def test_checkpoint_round_trip(tmp_path):
