@@ -1,3 +1,63 @@
-"""neuro_igc.pipeline (see DESIGN.md)."""
+"""Config-driven, BIDS-App style runs: configs, derivatives layout, steps, HTML report.
 
-__all__: list[str] = []
+Public names
+------------
+load_config, config_from_dict, PipelineConfig, ConfigError, settings_hash, shipped_pipelines
+    Pipeline configs (YAML, validated on load) and the settings hash used to skip unchanged steps.
+run_pipeline, RunResult, PipelineError
+    Run one pipeline at the participant or group level into ``OUTPUT_DIR/neuro-igc``.
+Derivatives, bids_name, density_label
+    The derivatives folder's names and writers.
+StepCache
+    Skip-if-unchanged bookkeeping.
+ReportSection, write_report
+    The HTML report.
+
+Examples
+--------
+>>> from neuro_igc.pipeline import load_config
+>>> load_config("encoding_prf").outputs.prf.enabled
+True
+"""
+
+from neuro_igc.pipeline._config import (
+    PIPELINES_DIR,
+    ConfigError,
+    PipelineConfig,
+    config_from_dict,
+    load_config,
+    settings_hash,
+    shipped_pipelines,
+)
+from neuro_igc.pipeline._layout import Derivatives, bids_name, density_label
+from neuro_igc.pipeline._report import ReportSection, write_report
+from neuro_igc.pipeline._state import StepCache, StepRecord
+
+__all__ = [
+    "PIPELINES_DIR",
+    "ConfigError",
+    "PipelineConfig",
+    "config_from_dict",
+    "load_config",
+    "settings_hash",
+    "shipped_pipelines",
+    "Derivatives",
+    "bids_name",
+    "density_label",
+    "ReportSection",
+    "write_report",
+    "StepCache",
+    "StepRecord",
+    "run_pipeline",
+    "RunResult",
+    "PipelineError",
+]
+
+
+def __getattr__(name):
+    # the runner imports torch and the other subpackages: load it on first use only
+    if name in ("run_pipeline", "RunResult", "PipelineError"):
+        from neuro_igc.pipeline import _run
+
+        return getattr(_run, name)
+    raise AttributeError(f"module 'neuro_igc.pipeline' has no attribute {name!r}")

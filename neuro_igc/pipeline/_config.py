@@ -1,0 +1,346 @@
+"""Pipeline config files: schema, loading with validation, settings hashes.
+
+A pipeline config is a YAML file (see ``pipelines/`` in the repository) with these sections::
+
+    name: decoding_image_stats      # required; also names the report
+    task: decoding                  # required: decoding | encoding | benchmark
+    label: imagestats               # letters/digits; prefixes every derivative's desc- entity
+    data: {...}                     # which betas, vertices, targets or image size
+    model: {name: ..., params: {...}, checkpoint: null}
+    training: {epochs: ..., batch_size: ..., ...}
+    attribution: {method: ..., n_steps: ..., baselines: ..., n_samples: ...}
+    outputs: {surface: true, figures: true, roi: {...}, prf: {...}, report: true}
+    benchmark: {...}                # task "benchmark" only
+    synthetic: {...}                # the synthetic NSD-like folder made by --make-synthetic
+
+Every key is checked on load: an unknown key, a value of the wrong type, a value outside the
+allowed ones or a file that does not exist raises :class:`ConfigError` naming the dotted key and
+the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from neuro_igc.pipeline._schema import ConfigError, from_dict, path_field, to_dict
+
+__all__ = [
+    "ConfigError",
+    "PipelineConfig",
+    "DataSettings",
+    "ModelSettings",
+    "TrainingSettings",
+    "AttributionSettings",
+    "RoiSettings",
+    "PrfSettings",
+    "OutputSettings",
+    "BenchmarkSettings",
+    "SyntheticSettings",
+    "load_config",
+    "config_from_dict",
+    "settings_hash",
+    "PIPELINES_DIR",
+    "shipped_pipelines",
+]
+
+TASKS = ("decoding", "encoding", "benchmark")
+# the repository's pipelines/ folder (configs users copy and edit)
+PIPELINES_DIR = Path(__file__).resolve().parents[2] / "pipelines"
+
+DEFAULT_MERGE = {
+    "V1": ["V1v", "V1d"],
+    "V2": ["V2v", "V2d"],
+    "V3": ["V3v", "V3d"],
+}
+
+
+@dataclass
+class DataSettings:
+    """Which data the model sees.
+
+    ``roi_atlas``/``roi_labels`` select the vertices (decoding inputs, encoding outputs);
+    ``targets`` are the image statistics a decoding model predicts; ``image_size`` the side of
+    the (square, luminance) images an encoding model reads.
+    """
+
+    space: Literal["fsaverage"] = "fsaverage"
+    density: Literal["fsaverage5", "fsaverage"] = "fsaverage5"
+    beta_version: str = "betas_fithrf_GLMdenoise_RR"
+    sessions: list[int] | None = None
+    zscore: bool = True
+    roi_atlas: str = "nsdgeneral"
+    roi_labels: list[str] | None = None
+    targets: list[str] = field(default_factory=lambda: ["luminance_contrast", "spectral_slope"])
+    image_size: int = 32
+    max_trials: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelSettings:
+    """Model from the zoo's registry (``neuro_igc.models``), or a trained checkpoint to reuse."""
+
+    name: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = path_field()
+
+
+@dataclass
+class TrainingSettings:
+    """Training loop settings; ``n_models`` seeds are trained and the best ``keep`` averaged."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    n_models: int = 1
+    keep: int = 1
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AttributionSettings:
+    """IGC settings (see ``neuro_igc.attribution.igc``)."""
+
+    method: str = "gauss-legendre"
+    n_steps: int | Literal["auto"] = 16
+    baselines: int = 8
+    n_samples: int | None = None
+    batch_size: int | None = None
+    seed: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RoiSettings:
+    """Atlases whose ROIs the attributions are summed over, and ROI merges (V1v + V1d -> V1)."""
+
+    atlases: list[str] = field(default_factory=lambda: ["prf-visualrois"])
+    merge: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_MERGE))
+
+
+@dataclass
+class PrfSettings:
+    """pRF fits of image-space attribution maps (encoding pipelines)."""
+
+    enabled: bool = False
+    extent_deg: float = 8.4
+    signed: Literal["positive", "signed"] = "positive"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OutputSettings:
+    """What the pipeline writes besides the attributions."""
+
+    surface: bool = True
+    figures: bool = True
+    roi: RoiSettings = field(default_factory=RoiSettings)
+    prf: PrfSettings = field(default_factory=PrfSettings)
+    report: bool = True
+
+
+@dataclass
+class BenchmarkSettings:
+    """The synthetic benchmark (``neuro_igc.benchmark.run_benchmark``)."""
+
+    experiments: list[Literal["A", "B", "C", "D"]] = field(default_factory=lambda: ["A", "B", "C", "D"])
+    n_samples: int = 2000
+    seed: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SyntheticSettings:
+    """The synthetic NSD-like folder written by ``--make-synthetic`` (``make_nsd_like``)."""
+
+    subjects: int = 2
+    sessions: int = 2
+    seed: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineConfig:
+    """A validated pipeline config. Build with :func:`load_config` or :func:`config_from_dict`."""
+
+    name: str
+    task: Literal["decoding", "encoding", "benchmark"]
+    label: str = ""
+    description: str = ""
+    data: DataSettings = field(default_factory=DataSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    attribution: AttributionSettings = field(default_factory=AttributionSettings)
+    outputs: OutputSettings = field(default_factory=OutputSettings)
+    benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
+    synthetic: SyntheticSettings = field(default_factory=SyntheticSettings)
+    source: str = field(default="<dict>", compare=False, metadata={"internal": True})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (the config as run, defaults filled in), without the source path."""
+        d = to_dict(self)
+        d.pop("source", None)
+        return d
+
+    def section_hash(self, *sections: str) -> str:
+        """Hash of the named sections' settings (see :func:`settings_hash`)."""
+        d = self.to_dict()
+        return settings_hash({s: d[s] for s in sections})
+
+
+def _check_semantics(cfg: PipelineConfig, source: str) -> None:
+    if not cfg.label:
+        cfg.label = re.sub(r"[^A-Za-z0-9]", "", cfg.name)
+    if not re.fullmatch(r"[A-Za-z0-9]+", cfg.label):
+        raise ConfigError(
+            f"Invalid value for 'label' in {source}: BIDS entities allow letters and digits only; "
+            f"got {cfg.label!r}."
+        )
+    t = cfg.training
+    if t.n_models < 1 or not 1 <= t.keep <= t.n_models:
+        raise ConfigError(
+            f"Invalid value for 'training.keep' in {source}: need 1 <= keep <= n_models; "
+            f"got keep={t.keep}, n_models={t.n_models}."
+        )
+    positive = {
+        "training.epochs": t.epochs,
+        "training.batch_size": t.batch_size,
+        "attribution.baselines": cfg.attribution.baselines,
+        "data.image_size": cfg.data.image_size,
+        "benchmark.n_samples": cfg.benchmark.n_samples,
+        "synthetic.subjects": cfg.synthetic.subjects,
+        "synthetic.sessions": cfg.synthetic.sessions,
+    }
+    if isinstance(cfg.attribution.n_steps, int):
+        positive["attribution.n_steps"] = cfg.attribution.n_steps
+    for opt in ("n_samples", "batch_size"):
+        if getattr(cfg.attribution, opt) is not None:
+            positive[f"attribution.{opt}"] = getattr(cfg.attribution, opt)
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"Invalid value for {key!r} in {source}: expected >= 1; got {value!r}.")
+    if cfg.task in ("decoding", "encoding") and not cfg.model.name and not cfg.model.checkpoint:
+        raise ConfigError(
+            f"Missing required key 'model.name' in {source}: a {cfg.task} pipeline needs a model "
+            "from the registry (or 'model.checkpoint')."
+        )
+    if cfg.task == "decoding" and not cfg.data.targets:
+        raise ConfigError(f"Invalid value for 'data.targets' in {source}: give at least one target.")
+    if cfg.attribution.method not in _quadrature_methods():
+        allowed = ", ".join(repr(m) for m in _quadrature_methods())
+        raise ConfigError(
+            f"Invalid value for 'attribution.method' in {source}: allowed are {allowed}; "
+            f"got {cfg.attribution.method!r}."
+        )
+
+
+def _quadrature_methods() -> tuple[str, ...]:
+    """The attribution engine's quadrature rules (its own table when available)."""
+    try:
+        from neuro_igc import attribution
+
+        methods = getattr(attribution, "METHODS", None) or getattr(attribution, "QUADRATURES", None)
+        if methods:
+            return tuple(methods)
+    except ImportError:  # pragma: no cover
+        pass
+    return ("gauss-legendre", "riemann-trapezoid", "riemann-middle", "riemann-left", "riemann-right")
+
+
+def config_from_dict(
+    data: dict[str, Any], *, source: str = "<dict>", base: str | os.PathLike | None = None
+) -> PipelineConfig:
+    """Validate a config given as a dict (e.g. a YAML file's content) and return it.
+
+    Raises
+    ------
+    ConfigError
+        Unknown key, wrong type, value not allowed or missing file; the message names the key.
+    """
+    base_path = Path(base) if base is not None else None
+    cfg = from_dict(PipelineConfig, data, source=source, base=base_path)
+    cfg.source = source
+    _check_semantics(cfg, source)
+    return cfg
+
+
+def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+    """Read and validate a pipeline config file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A YAML file, or the bare name of a shipped pipeline (``"decoding_image_stats"``).
+    overrides : dict or None
+        Dotted keys replacing values from the file (``{"training.epochs": 2}``), validated too.
+
+    Examples
+    --------
+    >>> cfg = load_config("decoding_image_stats")
+    >>> cfg.task
+    'decoding'
+    """
+    p = Path(path)
+    if not p.exists() and p.suffix == "" and (PIPELINES_DIR / f"{p.name}.yaml").exists():
+        p = PIPELINES_DIR / f"{p.name}.yaml"
+    if not p.exists():
+        shipped = ", ".join(shipped_pipelines()) or "none found"
+        raise ConfigError(
+            f"Missing file for 'config': {str(path)!r} does not exist; give a YAML file or one of "
+            f"the shipped pipelines ({shipped})."
+        )
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Invalid YAML in {str(p)!r}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"Invalid config {str(p)!r}: expected a mapping at the top level.")
+    for key, value in (overrides or {}).items():
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Invalid override {key!r}: {part!r} is not a section.")
+        node[parts[-1]] = value
+    return config_from_dict(data, source=str(p), base=p.parent)
+
+
+def shipped_pipelines() -> list[str]:
+    """Names of the pipeline configs shipped in the repository's ``pipelines/`` folder."""
+    if not PIPELINES_DIR.is_dir():
+        return []
+    return sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml"))
+
+
+def settings_hash(*parts: Any) -> str:
+    """Stable SHA-256 (16 hex digits) of JSON-serializable settings, used for skip-if-unchanged.
+
+    Examples
+    --------
+    >>> settings_hash({"a": 1, "b": [1, 2]}) == settings_hash({"b": [1, 2], "a": 1})
+    True
+    """
+    text = json.dumps(parts, sort_keys=True, default=_json_default, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _json_default(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return to_dict(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot hash {type(obj).__name__}")

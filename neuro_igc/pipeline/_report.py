@@ -1,0 +1,166 @@
+"""The HTML report of a pipeline run (one self-contained page; figures by relative path).
+
+Sections hold text, tables (pandas DataFrames), figures (PNG files inside the derivatives
+folder, linked by paths relative to the report so the folder can be moved or shared whole) and
+shell commands (freeview). Everything is escaped; no scripts, no network resources.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import neuro_igc
+from neuro_igc._utils import atomic_write_text
+
+__all__ = ["ReportSection", "write_report"]
+
+CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0;
+       color: #222; background: #fafafa; }
+header { background: #23395d; color: white; padding: 1em 2em; }
+header h1 { margin: 0 0 .3em 0; font-size: 1.6em; }
+nav { padding: .5em 2em; background: #e8edf4; position: sticky; top: 0; }
+nav a { margin-right: 1.2em; color: #23395d; text-decoration: none; }
+main { padding: 0 2em 2em 2em; max-width: 1300px; }
+section { background: white; border: 1px solid #ddd; border-radius: 6px; padding: .5em 1.5em 1em;
+          margin-top: 1.2em; }
+h2 { color: #23395d; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th { background: #f0f3f7; }
+td.l, th.l { text-align: left; }
+figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
+figure img { max-width: 620px; border: 1px solid #ddd; }
+figcaption { font-size: .85em; color: #555; max-width: 620px; }
+pre { background: #f4f4f4; padding: .6em; overflow-x: auto; font-size: .85em; }
+code.cmd { display: block; white-space: pre-wrap; background: #f4f4f4; padding: .4em;
+           font-size: .8em; margin-bottom: .6em; }
+.warn { color: #a4000f; }
+"""
+
+
+@dataclass
+class ReportSection:
+    """One section of the report.
+
+    Attributes
+    ----------
+    title : str
+    text : list of str
+        Paragraphs (plain text, escaped).
+    tables : list of (caption, DataFrame)
+    figures : list of (path, caption)
+        PNG files; written into the page relative to the report's folder.
+    commands : list of (label, command)
+        Shell commands shown verbatim (e.g. the freeview command of each map).
+    """
+
+    title: str
+    text: list[str] = field(default_factory=list)
+    tables: list[tuple[str, Any]] = field(default_factory=list)
+    figures: list[tuple[str | os.PathLike, str]] = field(default_factory=list)
+    commands: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _anchor(title: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
+
+
+def _table_html(table) -> str:
+    head = "".join(f'<th class="l">{html.escape(str(c))}</th>' for c in table.columns)
+    rows = []
+    for _, row in table.iterrows():
+        cells = []
+        for value in row:
+            if isinstance(value, float):
+                cells.append(f"<td>{value:.4g}</td>")
+            else:
+                cells.append(f'<td class="l">{html.escape(str(value))}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def write_report(
+    path: str | os.PathLike,
+    *,
+    title: str,
+    config: dict[str, Any],
+    sections: list[ReportSection],
+    summary: list[tuple[str, str]] | None = None,
+) -> Path:
+    """Write the run report as one HTML page, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination ``.html``; figure paths are written relative to its folder.
+    title : str
+        Page title.
+    config : dict
+        The pipeline settings as run (shown as YAML at the end).
+    sections : list of ReportSection
+    summary : list of (key, value) or None
+        Short facts shown at the top (level, subjects, device, ...).
+
+    Raises
+    ------
+    FileNotFoundError
+        A figure named in a section does not exist (a report never links a missing image).
+    """
+    path = Path(path)
+    folder = path.parent
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<header><h1>{html.escape(title)}</h1>",
+        f"<div>neuro-igc {html.escape(neuro_igc.__version__)} &middot; "
+        f"{html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))}</div></header>",
+        "<nav>" + "".join(
+            f'<a href="#{_anchor(s.title)}">{html.escape(s.title)}</a>' for s in sections
+        ) + '<a href="#settings">Settings</a></nav>',
+        "<main>",
+    ]
+    if summary:
+        rows = "".join(
+            f'<tr><th class="l">{html.escape(k)}</th><td class="l">{html.escape(str(v))}</td></tr>'
+            for k, v in summary
+        )
+        parts.append(f'<section id="summary"><h2>Summary</h2><table>{rows}</table></section>')
+    for sec in sections:
+        parts.append(f'<section id="{_anchor(sec.title)}"><h2>{html.escape(sec.title)}</h2>')
+        for para in sec.text:
+            parts.append(f"<p>{html.escape(para)}</p>")
+        for caption, table in sec.tables:
+            if caption:
+                parts.append(f"<h3>{html.escape(caption)}</h3>")
+            parts.append(_table_html(table))
+        for fig, caption in sec.figures:
+            fig = Path(fig)
+            if not fig.exists():
+                raise FileNotFoundError(f"report figure {str(fig)!r} does not exist")
+            rel = os.path.relpath(fig, folder).replace(os.sep, "/")
+            parts.append(
+                f'<figure><a href="{html.escape(rel)}"><img src="{html.escape(rel)}" '
+                f'alt="{html.escape(caption)}"></a><figcaption>{html.escape(caption)}</figcaption></figure>'
+            )
+        if sec.commands:
+            parts.append("<h3>Open in freeview</h3>")
+            for label, cmd in sec.commands:
+                parts.append(f"<div>{html.escape(label)}</div><code class=\"cmd\">{html.escape(cmd)}</code>")
+        parts.append("</section>")
+    parts.append(
+        '<section id="settings"><h2>Settings</h2><pre>'
+        + html.escape(yaml.safe_dump(config, sort_keys=False))
+        + "</pre></section>"
+    )
+    parts.append("</main></body></html>")
+    return atomic_write_text(path, "\n".join(parts) + "\n")
