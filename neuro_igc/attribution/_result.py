@@ -1,0 +1,195 @@
+"""The result of an attribution run: maps, diagnostics, settings, save/load and ROI sums."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from neuro_igc._utils import atomic_path
+
+__all__ = ["AttributionResult", "NaiveIG", "AttributionAccuracyWarning"]
+
+_ARRAYS = ("attributions", "correlation", "ig_error", "igc_error", "baseline_term")
+_FORMAT = "neuro_igc.attribution/1"
+
+
+class AttributionAccuracyWarning(UserWarning):
+    """The quadrature or sample size leaves an error above the paper's advice (0.01)."""
+
+
+class AttributionResult:
+    """Attribution maps with their diagnostics and the settings that produced them.
+
+    Parameters
+    ----------
+    attributions : (n_outputs, *input_shape) ndarray
+        Dataset-wise maps (IGC, IGaC, naive IG, data maps), or ``(n_samples, n_outputs,
+        *input_shape)`` for per-sample IG (``settings["kind"] == "ig"``).
+    correlation : (n_outputs,) ndarray or None
+        ``corr(f(x), y)`` per output on the same samples (1 for IGaC).
+    ig_error : (n_outputs,) ndarray or None
+        ``mean_i |sum_j IG_ij - (f(x_i) - mean_k f(b_k))| / mean_i |f(x_i) - mean_k f(b_k)|``.
+    igc_error : (n_outputs,) ndarray or None
+        ``|sum_j attributions_j - correlation|``.
+    settings : dict
+        What was used (method, steps actually used, baselines, factorizations, ...).
+    baseline_term : (n_outputs,) ndarray or None
+        ``cov(c, y) / (sd(f) sd(y))`` with ``c_i = mean_k f(b_k)`` evaluated with sample i's
+        extra inputs; zero unless per-sample extra inputs (subjects) change ``c``.
+    extras : dict of str to ndarray, optional
+        Further arrays (e.g. ``p_values`` of a t-test map).
+    """
+
+    def __init__(
+        self,
+        attributions: np.ndarray,
+        correlation: np.ndarray | None = None,
+        ig_error: np.ndarray | None = None,
+        igc_error: np.ndarray | None = None,
+        settings: Mapping[str, Any] | None = None,
+        baseline_term: np.ndarray | None = None,
+        extras: Mapping[str, np.ndarray] | None = None,
+    ):
+        self.attributions = np.asarray(attributions)
+        self.correlation = None if correlation is None else np.asarray(correlation)
+        self.ig_error = None if ig_error is None else np.asarray(ig_error)
+        self.igc_error = None if igc_error is None else np.asarray(igc_error)
+        self.baseline_term = None if baseline_term is None else np.asarray(baseline_term)
+        self.settings = dict(settings or {})
+        self.extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def kind(self) -> str:
+        """What the maps are: "igc", "igac", "igc-categorical", "ig", "ig-mean", ..."""
+        return str(self.settings.get("kind", "igc"))
+
+    @property
+    def per_sample(self) -> bool:
+        """True for per-sample IG, whose attributions start with a sample axis."""
+        return self.kind == "ig"
+
+    @property
+    def output_idx(self) -> list[int]:
+        """The model output index of each map."""
+        n_out = self.attributions.shape[1 if self.per_sample else 0]
+        return list(self.settings.get("output_idx") or range(n_out))
+
+    def __repr__(self) -> str:
+        corr = "" if self.correlation is None else f", correlation={np.round(self.correlation, 4).tolist()}"
+        return f"AttributionResult(kind={self.kind!r}, attributions{tuple(self.attributions.shape)}{corr})"
+
+    # ------------------------------------------------------------------ ROI sums
+    def roi_sum(self, labels, names: Mapping[int, str] | Sequence[str] | None = None):
+        """Sum the attributions over a labelled partition of the input components.
+
+        Parameters
+        ----------
+        labels : (*input_shape) or (n_components,) int array-like
+            One label per input component; every distinct value is one ROI (label 0 included,
+            drop it from the table if it means "unlabelled").
+        names : mapping label -> name, or sequence indexed by label, optional
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (output, label) -- per (sample, output, label) for per-sample IG -- with
+            columns ``output``, ``label``, ``name``, ``n_components`` and ``attribution``. Because
+            the maps are additive, the rows of one output sum to the map's total.
+
+        Examples
+        --------
+        >>> res = AttributionResult(np.array([[1.0, 2.0, 3.0]]), settings={"output_idx": [0]})
+        >>> res.roi_sum([1, 1, 2], names={1: "V1", 2: "V2"})[["name", "attribution"]].values.tolist()
+        [['V1', 3.0], ['V2', 3.0]]
+        """
+        import pandas as pd
+
+        lead = 2 if self.per_sample else 1
+        maps = self.attributions.reshape(*self.attributions.shape[:lead], -1)
+        labels = np.asarray(labels)
+        if labels.size != maps.shape[-1]:
+            raise ValueError(
+                f"Invalid value for 'labels': expected one label per input component "
+                f"({maps.shape[-1]}, input shape {tuple(self.attributions.shape[lead:])}); "
+                f"got shape {labels.shape}."
+            )
+        labels = labels.reshape(-1)
+        uniq, inverse = np.unique(labels, return_inverse=True)
+        onehot = np.zeros((labels.size, uniq.size))
+        onehot[np.arange(labels.size), inverse] = 1.0
+        sums = maps @ onehot  # (..., n_outputs, n_labels)
+        counts = onehot.sum(0).astype(int)
+
+        def name_of(lab):
+            if names is None:
+                return str(lab)
+            try:
+                return str(names[lab])
+            except (KeyError, IndexError, TypeError):
+                return str(lab)
+
+        outputs = self.output_idx
+        rows = []
+        samples = range(sums.shape[0]) if self.per_sample else [None]
+        for s in samples:
+            block = sums[s] if s is not None else sums
+            for o, out in enumerate(outputs):
+                for li, lab in enumerate(uniq.tolist()):
+                    row = {"output": out, "label": lab, "name": name_of(lab),
+                           "n_components": int(counts[li]), "attribution": float(block[o, li])}
+                    if s is not None:
+                        row = {"sample": s, **row}
+                    rows.append(row)
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the result to one ``.npz`` file (arrays + settings as JSON), atomically.
+
+        A ``.npz`` suffix is added when missing; the written path is returned.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        arrays = {k: getattr(self, k) for k in _ARRAYS if getattr(self, k) is not None}
+        arrays.update({f"extra__{k}": v for k, v in self.extras.items()})
+        meta = json.dumps({"format": _FORMAT, "settings": self.settings}, default=_jsonable)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, __meta__=np.array(meta), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> AttributionResult:
+        """Read a result written by :meth:`save`."""
+        path = Path(path)
+        if not path.exists() and path.with_name(path.name + ".npz").exists():
+            path = path.with_name(path.name + ".npz")
+        with np.load(path, allow_pickle=False) as data:
+            if "__meta__" not in data.files:
+                raise ValueError(f"{path} is not an attribution result written by AttributionResult.save.")
+            meta = json.loads(str(data["__meta__"]))
+            arrays = {k: data[k] for k in _ARRAYS if k in data.files}
+            extras = {k[len("extra__"):]: data[k] for k in data.files if k.startswith("extra__")}
+        return cls(settings=meta.get("settings", {}), extras=extras, **arrays)
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+class NaiveIG(NamedTuple):
+    """Naive dataset-wise aggregations of per-sample IG: the mean and the SD over samples."""
+
+    mean: AttributionResult
+    sd: AttributionResult
