@@ -52,10 +52,12 @@ class Ridge(ZooModel):
 
     Notes
     -----
-    The model is linear: ``igc_input_linear`` and ``igc_readout`` are both the fitted
-    ``nn.Linear`` (``forward_from_input_linear`` is the identity, ``forward_features`` the
-    flattening), so the attribution engine's factorizations apply. Its parameters do not
-    require gradients (fit them with :meth:`fit`, not :func:`neuro_igc.models.fit`).
+    The model is linear: ``igc_input_linear`` is the fitted ``nn.Linear`` applied to the flattened
+    input and ``forward_from_input_linear`` the identity, so the attribution engine's input-linear
+    factorization applies (IG is ``coef * (x - x0)`` exactly). No separate ``igc_readout`` is
+    declared: the same layer cannot be both the first map and a readout called inside
+    ``forward_from_input_linear``. Its parameters do not require gradients (fit them with
+    :meth:`fit`, not :func:`neuro_igc.models.fit`).
 
     Examples
     --------
@@ -115,16 +117,12 @@ class Ridge(ZooModel):
     def igc_input_linear(self) -> nn.Linear:
         return self._fitted()
 
-    @property
-    def igc_readout(self) -> nn.Linear:
-        return self._fitted()
-
     def forward_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
         """The identity: the whole model is its input linear map."""
         return z
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The flattened input (n, n_features)."""
+    def _flatten(self, x: torch.Tensor) -> torch.Tensor:
+        """The flattened input (n, n_features), checked against the fitted size."""
         x = x.flatten(1)
         n_in = self._fitted().in_features
         if x.shape[1] != n_in:
@@ -135,7 +133,7 @@ class Ridge(ZooModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (n, *input_shape) -> (n, n_targets)."""
-        return self.linear(self.forward_features(x))
+        return self.linear(self._flatten(x))
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, X, Y, device=None) -> "Ridge":

@@ -81,6 +81,25 @@ def test_protocol_reproduces_forward(name, small_models):
     assert found >= 1
 
 
+def test_readout_is_called_once_inside_forward_from_input_linear(small_models):
+    """When a model declares both shortcuts, the engine reads the readout's input while running
+    forward_from_input_linear: the readout must be called there exactly once."""
+    both = []
+    for name in ALL:
+        model, shape, extra = _instance(name, "cpu", small_models)
+        if not (hasattr(model, "igc_input_linear") and hasattr(model, "igc_readout")):
+            continue
+        both.append(name)
+        model.eval()
+        calls = []
+        handle = model.igc_readout.register_forward_hook(lambda *a: calls.append(1))
+        z = model.igc_input_linear(torch.randn(6, *shape).flatten(1), **extra)
+        model.forward_from_input_linear(z, **extra)
+        handle.remove()
+        assert len(calls) == 1, name
+    assert both == ["decoding_mlp"]
+
+
 def test_protocol_declarations():
     assert isinstance(build_model("decoding_mlp", n_inputs=5).igc_input_linear, PerSubjectLinear)
     assert not hasattr(build_model("encoding_convnext", n_outputs=3, input_size=16, stem_width=4,
