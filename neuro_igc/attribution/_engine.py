@@ -336,7 +336,8 @@ class Engine:
         if out.shape != (P, self.Q):
             raise ValueError(f"Internal shape mismatch: targets {tuple(out.shape)}, expected {(P, self.Q)}.")
         if self.vjp == "batched" and self.Q > 1:
-            eye = torch.eye(self.Q, dtype=out.dtype, device=out.device)[:, None, :].expand(self.Q, P, self.Q)
+            # a contiguous seed: an expanded (stride-0) one makes the batched backward far slower
+            eye = torch.eye(self.Q, dtype=out.dtype, device=out.device)[:, None, :].repeat(1, P, 1)
             (g,) = torch.autograd.grad(out, pts, eye, is_grads_batched=True, allow_unused=True)
             if g is not None:
                 G.index_add_(1, pair, g.reshape(self.Q, P, -1).double() * w)
