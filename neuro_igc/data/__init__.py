@@ -1,3 +1,57 @@
-"""neuro_igc.data (see DESIGN.md)."""
+"""NSD data layer: loaders, image features, torch Datasets and the synthetic NSD-like folder.
 
-__all__: list[str] = []
+Main entry points
+-----------------
+NSD                 an NSD folder (real or synthetic): betas, stimuli, ROIs, responses, ncsnr
+Betas               single-trial responses with their trial and feature metadata
+ROILabels           ROI labels aligned with a feature vector, with the lookup table
+DecodingDataset     betas -> image statistics (several subjects, with the subject index)
+EncodingDataset     images -> betas (one or several subjects)
+make_nsd_like       write a synthetic NSD folder with a planted truth (``neuro_igc.data.synthetic``)
+features            luminance contrast and 1/f spectral slope (``neuro_igc.data.features``)
+"""
+
+from neuro_igc.data._betas import Betas, average_repeats, split_shared, train_val_split, zscore_per_session
+from neuro_igc.data._datasets import (
+    DecodingDataset,
+    EncodingDataset,
+    SubjectBatchSampler,
+    decoding_datasets,
+    encoding_datasets,
+)
+from neuro_igc.data._expdesign import ExpDesign
+from neuro_igc.data._images import linear_to_srgb, resize_images, rgb_to_luminance, srgb_to_linear, to_luminance
+from neuro_igc.data._layout import EXTENT_DEG, LABEL_TABLES
+from neuro_igc.data._nsd import NSD
+from neuro_igc.data._roi import ROILabels
+from neuro_igc.data.features import image_statistics, luminance_contrast, spectral_slope
+from neuro_igc.data.synthetic import SyntheticTruth, load_truth, make_nsd_like
+
+__all__ = [
+    "NSD",
+    "Betas",
+    "ROILabels",
+    "ExpDesign",
+    "zscore_per_session",
+    "average_repeats",
+    "split_shared",
+    "train_val_split",
+    "DecodingDataset",
+    "EncodingDataset",
+    "SubjectBatchSampler",
+    "decoding_datasets",
+    "encoding_datasets",
+    "srgb_to_linear",
+    "linear_to_srgb",
+    "rgb_to_luminance",
+    "to_luminance",
+    "resize_images",
+    "luminance_contrast",
+    "spectral_slope",
+    "image_statistics",
+    "make_nsd_like",
+    "load_truth",
+    "SyntheticTruth",
+    "EXTENT_DEG",
+    "LABEL_TABLES",
+]

@@ -1,0 +1,225 @@
+"""The NSD folder layout: constants, relative paths, subject/session checks, missing-file errors.
+
+Every path the loaders and the synthetic writer use is built here, so that the two cannot drift
+apart. Paths are relative to the NSD root (the folder holding ``nsddata``, ``nsddata_betas`` and
+``nsddata_stimuli``); see ``NSD_FACTS.md`` of the project for the layout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neuro_igc._utils import check_option
+
+__all__ = [
+    "N_SUBJECTS",
+    "SESSIONS_PER_SUBJECT",
+    "TRIALS_PER_SESSION",
+    "N_IMAGES_73K",
+    "N_SHARED",
+    "EXTENT_DEG",
+    "N_VERTICES",
+    "DENSITIES",
+    "SURFACE_SPACES",
+    "VOLUME_SPACES",
+    "SPACES",
+    "BETA_VERSIONS",
+    "LABEL_TABLES",
+    "RESPONSES_COLUMNS",
+    "subject_id",
+    "subject_name",
+    "check_sessions",
+    "require_file",
+]
+
+N_SUBJECTS = 8
+#: sessions acquired per subject (subj01 .. subj08)
+SESSIONS_PER_SUBJECT = (40, 40, 32, 30, 40, 32, 40, 30)
+TRIALS_PER_SESSION = 750
+N_IMAGES_73K = 73000
+N_SHARED = 1000
+#: the images span 8.4 degrees of visual angle
+EXTENT_DEG = 8.4
+
+#: vertices per hemisphere of each fsaverage density (meshes nested: fsaverage5 = first 10242)
+N_VERTICES = {"fsaverage": 163842, "fsaverage5": 10242}
+DENSITIES = tuple(N_VERTICES)
+SURFACE_SPACES = ("fsaverage",)
+VOLUME_SPACES = ("func1pt8mm", "func1mm")
+SPACES = SURFACE_SPACES + VOLUME_SPACES
+BETA_VERSIONS = ("betas_fithrf_GLMdenoise_RR", "betas_fithrf", "betas_assumehrf")
+
+#: NSD lookup tables (index -> name); 0 is "outside"/"Unknown"
+LABEL_TABLES = {
+    "prf-visualrois": {1: "V1v", 2: "V1d", 3: "V2v", 4: "V2d", 5: "V3v", 6: "V3d", 7: "hV4"},
+    "prf-eccrois": {1: "ecc0pt5", 2: "ecc1", 3: "ecc2", 4: "ecc4", 5: "ecc4+"},
+    "floc-faces": {1: "OFA", 2: "FFA-1", 3: "FFA-2", 4: "mTL-faces", 5: "aTL-faces"},
+    "floc-bodies": {1: "EBA", 2: "FBA-1", 3: "FBA-2", 4: "mTL-bodies"},
+    "floc-places": {1: "OPA", 2: "PPA", 3: "RSC"},
+    "floc-words": {1: "OWFA", 2: "VWFA-1", 3: "VWFA-2", 4: "mfs-words", 5: "mTL-words"},
+    "streams": {
+        1: "early", 2: "midventral", 3: "midlateral", 4: "midparietal",
+        5: "ventral", 6: "lateral", 7: "parietal",
+    },
+    "nsdgeneral": {1: "nsdgeneral"},
+}
+
+RESPONSES_COLUMNS = (
+    "SUBJECT", "SESSION", "RUN", "TRIAL", "73KID", "10KID", "TIME", "ISOLD", "ISCORRECT", "RT",
+    "CHANGEMIND", "MEMORYRECENT", "MEMORYFIRST", "ISOLDCURRENT", "ISCORRECTCURRENT", "TOTAL1",
+    "TOTAL2", "BUTTON", "MISSINGDATA",
+)
+
+# ---------------------------------------------------------------------------------------------
+# relative paths
+
+
+def subject_name(subject: int) -> str:
+    """``1 -> 'subj01'``."""
+    return f"subj{subject_id(subject):02d}"
+
+
+def expdesign_path() -> Path:
+    return Path("nsddata/experiments/nsd/nsd_expdesign.mat")
+
+
+def stim_info_path() -> Path:
+    return Path("nsddata/experiments/nsd/nsd_stim_info_merged.csv")
+
+
+def responses_path(subject: int) -> Path:
+    return Path("nsddata/ppdata") / subject_name(subject) / "behav" / "responses.tsv"
+
+
+def stimuli_path() -> Path:
+    return Path("nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5")
+
+
+def surface_betas_dir(subject: int, version: str) -> Path:
+    return Path("nsddata_betas/ppdata") / subject_name(subject) / "fsaverage" / version
+
+
+def surface_betas_path(subject: int, hemi: str, session: int, version: str) -> Path:
+    return surface_betas_dir(subject, version) / f"{hemi}.betas_session{session:02d}.mgh"
+
+
+def ncsnr_surface_path(subject: int, hemi: str, version: str) -> Path:
+    return surface_betas_dir(subject, version) / f"{hemi}.ncsnr.mgh"
+
+
+def volume_betas_dir(subject: int, space: str, version: str) -> Path:
+    return Path("nsddata_betas/ppdata") / subject_name(subject) / space / version
+
+
+def volume_betas_path(subject: int, space: str, session: int, version: str, ext: str) -> Path:
+    return volume_betas_dir(subject, space, version) / f"betas_session{session:02d}{ext}"
+
+
+def ncsnr_volume_path(subject: int, space: str, version: str) -> Path:
+    return volume_betas_dir(subject, space, version) / "ncsnr.nii.gz"
+
+
+def ppdata_space_dir(subject: int, space: str) -> Path:
+    return Path("nsddata/ppdata") / subject_name(subject) / space
+
+
+def brainmask_path(subject: int, space: str) -> Path:
+    return ppdata_space_dir(subject, space) / "brainmask.nii.gz"
+
+
+def volume_roi_path(subject: int, space: str, atlas: str, hemi: str | None = None) -> Path:
+    prefix = f"{hemi}." if hemi else ""
+    return ppdata_space_dir(subject, space) / "roi" / f"{prefix}{atlas}.nii.gz"
+
+
+def volume_prf_path(subject: int, space: str, name: str) -> Path:
+    return ppdata_space_dir(subject, space) / f"prf_{name}.nii.gz"
+
+
+def label_dir(subject: int | None) -> Path:
+    """``nsddata/freesurfer/fsaverage/label`` (``subject=None``) or ``.../subjAA/label``."""
+    who = "fsaverage" if subject is None else subject_name(subject)
+    return Path("nsddata/freesurfer") / who / "label"
+
+
+def surface_label_path(subject: int | None, hemi: str, atlas: str) -> Path:
+    return label_dir(subject) / f"{hemi}.{atlas}.mgz"
+
+
+def ctab_path(subject: int | None, atlas: str) -> Path:
+    return label_dir(subject) / f"{atlas}.mgz.ctab"
+
+
+# ---------------------------------------------------------------------------------------------
+# checks
+
+
+def subject_id(subject) -> int:
+    """Return the subject number 1..8 from ``1``, ``"01"``, ``"subj01"`` or ``"sub-01"``.
+
+    Examples
+    --------
+    >>> subject_id("subj03"), subject_id("sub-02"), subject_id(8)
+    (3, 2, 8)
+    """
+    value = subject
+    if isinstance(subject, str):
+        text = subject.strip().lower()
+        for prefix in ("subj", "sub-", "sub"):
+            if text.startswith(prefix):
+                text = text[len(prefix):]
+                break
+        value = int(text) if text.isdigit() else None
+    elif hasattr(subject, "__index__") and not isinstance(subject, bool):
+        value = int(subject)
+    else:
+        value = None
+    if value is None or not 1 <= value <= N_SUBJECTS:
+        raise ValueError(
+            f"Invalid value for 'subject': NSD has subjects 1..{N_SUBJECTS} (or 'subj01'..'subj08'); "
+            f"got {subject!r}."
+        )
+    return value
+
+
+def check_sessions(subject: int, sessions) -> list[int]:
+    """Return the sessions as a list of ints within the subject's real range."""
+    n_max = SESSIONS_PER_SUBJECT[subject - 1]
+    if sessions is None:
+        return list(range(1, n_max + 1))
+    if isinstance(sessions, (int,)) or hasattr(sessions, "__index__"):
+        sessions = [sessions]
+    out = []
+    for s in sessions:
+        if isinstance(s, bool) or not hasattr(s, "__index__") or not 1 <= int(s) <= n_max:
+            raise ValueError(
+                f"Invalid value for 'sessions': {subject_name(subject)} has sessions 1..{n_max}; got {s!r}."
+            )
+        out.append(int(s))
+    if len(set(out)) != len(out):
+        raise ValueError(f"Invalid value for 'sessions': sessions repeat in {list(out)!r}.")
+    return out
+
+
+PART_OF_NSD = {
+    "nsddata_betas": "the betas (nsddata_betas/ppdata/...)",
+    "nsddata_stimuli": "the stimuli (nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5)",
+    "nsddata": "the experiment design, behaviour, masks and labels (nsddata/...)",
+}
+
+
+def require_file(root: Path, rel: Path, what: str) -> Path:
+    """Return ``root / rel`` or raise FileNotFoundError naming the path and the part of NSD."""
+    path = Path(root) / rel
+    if not path.is_file():
+        part = rel.parts[0]
+        raise FileNotFoundError(
+            f"Missing {what}: expected {path} (part of NSD: {part!r}, {PART_OF_NSD.get(part, part)}). "
+            f"Download that part of NSD into {root}, or write a synthetic folder with "
+            f"`neuro-igc synth {root}`."
+        )
+    return path
+
+
+def check_space(space: str) -> str:
+    return check_option("space", space, SPACES)
