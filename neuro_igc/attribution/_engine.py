@@ -373,39 +373,40 @@ class Engine:
         nb_max = self.samples_per_batch()
         total = sum(g[1].size for g in groups)
         bar = tqdm(total=total, desc=desc or self.desc, disable=not self.progress, unit="sample", leave=False)
-        try:
-            for group, gidx in groups:
-                base_flat = self.base.reshape(K, -1).double()
-                for s in range(0, gidx.size, nb_max):
-                    idx = gidx[s:s + nb_max]
-                    x, kw = self._batch_inputs(idx)
-                    nb = idx.size
-                    ux = self._to_space(x, group)
-                    ub = self._space_baselines(group)
-                    G = self._integrate(ux, ub, kw)
-                    delta = ux.double().reshape(nb, 1, -1) - ub.double().reshape(1, K, -1)
-                    comp = torch.einsum("qikd,ikd->ikq", G, delta)
-                    W = b = None
-                    if self.use_ro:
-                        W, b = self._readout_params(group)
-                        comp = comp @ W.T
-                    fx = self.fx[torch.as_tensor(idx, device=dev)]
-                    fb = self._baseline_outputs(kw, nb, group)
-                    c = fb.mean(1)
-                    num += (comp.mean(1) - (fx - c)).abs().sum(0)
-                    den += (fx - c).abs().sum(0)
-                    xf = x.reshape(nb, -1).double()
-                    if weights is not None:
-                        wb = weights[torch.as_tensor(idx, device=dev)]
-                        cw += (c * wb).sum(0)
-                        self._weighted(S, R, group, G, delta, xf, wb, W)
-                    if per_sample is not None:
-                        per_sample(idx, self._per_sample(G, delta, xf, base_flat, W, group))
-                    bar.update(nb)
-                    if self.progress:
-                        bar.set_postfix(ig_error=f"{float((num / den.clamp_min(1e-300)).max()):.2e}")
-        finally:
-            bar.close()
+        with torch.no_grad():  # gradients are taken inside _integrate only
+            try:
+                for group, gidx in groups:
+                    base_flat = self.base.reshape(K, -1).double()
+                    for s in range(0, gidx.size, nb_max):
+                        idx = gidx[s:s + nb_max]
+                        x, kw = self._batch_inputs(idx)
+                        nb = idx.size
+                        ux = self._to_space(x, group)
+                        ub = self._space_baselines(group)
+                        G = self._integrate(ux, ub, kw)
+                        delta = ux.double().reshape(nb, 1, -1) - ub.double().reshape(1, K, -1)
+                        comp = torch.einsum("qikd,ikd->ikq", G, delta)
+                        W = None
+                        if self.use_ro:
+                            W, _ = self._readout_params(group)
+                            comp = comp @ W.T
+                        fx = self.fx[torch.as_tensor(idx, device=dev)]
+                        fb = self._baseline_outputs(kw, nb, group)
+                        c = fb.mean(1)
+                        num += (comp.mean(1) - (fx - c)).abs().sum(0)
+                        den += (fx - c).abs().sum(0)
+                        xf = x.reshape(nb, -1).double()
+                        if weights is not None:
+                            wb = weights[torch.as_tensor(idx, device=dev)]
+                            cw += (c * wb).sum(0)
+                            self._weighted(S, R, group, G, delta, xf, wb, W)
+                        if per_sample is not None:
+                            per_sample(idx, self._per_sample(G, delta, xf, base_flat, W, group))
+                        bar.update(nb)
+                        if self.progress:
+                            bar.set_postfix(ig_error=f"{float((num / den.clamp_min(1e-300)).max()):.2e}")
+            finally:
+                bar.close()
         if S is not None and self.use_in:
             self._subtract_baseline_terms(S, R)
         return {"S": S, "ig_error": (num / den.clamp_min(1e-300)).cpu().numpy(), "cw": cw}

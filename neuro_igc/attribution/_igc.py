@@ -144,8 +144,8 @@ def _dataset_wise(kind: str, model, x, y, *, categorical: bool, warn: bool, auto
             if categorical and not is_categorical(src.y):
                 raise ValueError("Invalid value for 'y': categorical IGC needs integer class labels (n_samples,).")
             yv = check_targets(src.y, engine.n_outputs, engine.idx, categorical)
-        sdy = _std_checks(yv, "'y'", "'y'", engine.idx)
         sdf = _std_checks(fx, "the model", "The model's prediction", engine.idx)
+        sdy = _std_checks(yv, "'y'", "'y'", engine.idx)
         n = src.n
         w = torch.as_tensor(yv - yv.mean(0), device=dev)
         auto_info = _auto_steps(engine, kw["n_steps"], seed=kw["seed"], **auto)
