@@ -1,3 +1,50 @@
-"""neuro_igc.surface (see DESIGN.md)."""
+"""Feature vectors back on the cortex (or in the volume), fsaverage decimation, export, plots.
 
-__all__: list[str] = []
+- :func:`to_hemispheres` / :func:`from_hemispheres`: masked features <-> full lh/rh arrays;
+  :func:`to_volume` / :func:`from_volume`: voxel features <-> NIfTI.
+- :func:`decimate`, :func:`decimate_features`, :func:`upsample`: nested fsaverage densities.
+- :func:`write_mgz`, :func:`write_gifti`, :func:`write_annot`, :func:`write_surface_maps`,
+  :func:`bids_name`, :func:`freeview_command`: files for freeview and BIDS derivatives.
+- :func:`plot_surface_maps`: PNG figures on the bundled fsaverage5 inflated mesh.
+"""
+
+from ._decimate import decimate, decimate_features, load_sphere, upsample
+from ._export import (
+    SURFACE_FORMATS,
+    bids_name,
+    den_label,
+    freeview_command,
+    label_colors,
+    write_annot,
+    write_gifti,
+    write_mgz,
+    write_surface_maps,
+)
+from ._mapping import DENSITIES, HEMIS, density_name, from_hemispheres, from_volume, n_vertices, to_hemispheres, to_volume
+from ._plot import SURFACE_VIEWS, plot_surface_maps
+
+__all__ = [
+    "DENSITIES",
+    "HEMIS",
+    "SURFACE_FORMATS",
+    "SURFACE_VIEWS",
+    "n_vertices",
+    "density_name",
+    "to_hemispheres",
+    "from_hemispheres",
+    "to_volume",
+    "from_volume",
+    "decimate",
+    "decimate_features",
+    "upsample",
+    "load_sphere",
+    "bids_name",
+    "den_label",
+    "write_mgz",
+    "write_gifti",
+    "write_annot",
+    "label_colors",
+    "freeview_command",
+    "write_surface_maps",
+    "plot_surface_maps",
+]

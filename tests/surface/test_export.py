@@ -1,0 +1,78 @@
+"""Exported files read back through nibabel and nilearn give the same values."""
+
+import nibabel as nib
+import numpy as np
+import pytest
+from nilearn.surface import load_surf_data
+
+from neuro_igc.surface import bids_name, freeview_command, write_annot, write_gifti, write_mgz, write_surface_maps
+
+
+@pytest.fixture
+def maps():
+    rng = np.random.default_rng(0)
+    return {"lh": rng.standard_normal(10242).astype(np.float32), "rh": rng.standard_normal(10242).astype(np.float32)}
+
+
+def test_mgz_round_trip_nibabel_and_nilearn(tmp_path, maps):
+    p = write_mgz(maps["lh"], tmp_path / "lh.igc.mgz")
+    img = nib.load(p)
+    assert img.shape == (10242, 1, 1) and img.get_data_dtype() == np.dtype(">f4")  # big-endian float32, like NSD
+    np.testing.assert_array_equal(np.asarray(img.dataobj).ravel(), maps["lh"])
+    np.testing.assert_array_equal(load_surf_data(str(p)), maps["lh"])
+    frames = np.stack([maps["lh"], -maps["lh"], 2 * maps["lh"]])
+    p3 = write_mgz(frames.astype(np.float64), tmp_path / "lh.three.mgz")  # float64 is cast to float32
+    data = np.asarray(nib.load(p3).dataobj)
+    assert data.shape == (10242, 1, 1, 3)
+    np.testing.assert_array_equal(data[:, 0, 0, :].T, frames)
+    assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []  # no temporary left
+
+
+def test_gifti_round_trip_nibabel_and_nilearn(tmp_path, maps):
+    name = bids_name("igc", "rh", subject=1, n_vertices=10242)
+    assert name == "sub-01_hemi-R_space-fsaverage_den-10k_desc-igc_stat.func.gii"
+    p = write_gifti(maps["rh"], tmp_path / name, hemi="rh")
+    img = nib.load(p)
+    assert img.meta["AnatomicalStructurePrimary"] == "CortexRight"
+    np.testing.assert_array_equal(img.darrays[0].data, maps["rh"])
+    np.testing.assert_array_equal(load_surf_data(str(p)), maps["rh"])
+    two = write_gifti(np.stack([maps["rh"], maps["lh"]]), tmp_path / "two.func.gii")
+    np.testing.assert_array_equal(load_surf_data(str(two)), np.stack([maps["rh"], maps["lh"]]).T)
+
+
+def test_bids_name_entities_and_errors():
+    assert bids_name("prfangle", "lh", n_vertices=163842) == "hemi-L_space-fsaverage_den-164k_desc-prfangle_stat.func.gii"
+    assert bids_name("x", "lh", subject="02", n_vertices=40962, suffix="bold").endswith("den-41k_desc-x_bold.func.gii")
+    with pytest.raises(ValueError, match="Invalid value for 'desc': BIDS labels are alphanumeric.*'lumcontrast'"):
+        bids_name("lum_contrast", "lh")
+    with pytest.raises(ValueError, match="Invalid value for 'hemi'"):
+        bids_name("x", "left")
+
+
+def test_annot_round_trip(tmp_path):
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 642)
+    table = {1: "V1", 2: "V2", 3: "V3"}
+    p = write_annot(labels, table, tmp_path / "lh.rois.annot")
+    got, ctab, names = nib.freesurfer.read_annot(str(p))
+    names = [n.decode() for n in names]
+    assert names == ["unknown", "V1", "V2", "V3"]
+    read_ids = np.array([0, 1, 2, 3])[got]
+    np.testing.assert_array_equal(read_ids, labels)
+    assert len({tuple(c[:3]) for c in ctab}) == 4  # distinct colours
+
+
+def test_write_surface_maps_and_freeview_command(tmp_path, maps):
+    out = write_surface_maps(maps, tmp_path, "igc", subject=1, threshold=(0.5, 2.0), annot={"lh": "lh.rois.annot"})
+    assert sorted(out) == ["freeview", "lh.gifti", "lh.mgz", "rh.gifti", "rh.mgz"]
+    for h in ("lh", "rh"):
+        np.testing.assert_array_equal(load_surf_data(str(out[f"{h}.gifti"])), maps[h])
+        np.testing.assert_array_equal(np.asarray(nib.load(out[f"{h}.mgz"]).dataobj).ravel(), maps[h])
+    text = out["freeview"].read_text()
+    assert "freeview -f $SUBJECTS_DIR/fsaverage5/surf/lh.inflated:overlay=lh.igc.mgz:overlay_threshold=0.5,2" in text
+    assert ":annot=lh.rois.annot:annot_outline=1" in text and "rh.inflated:overlay=rh.igc.mgz" in text
+    assert freeview_command({"rh": "a.mgz"}, template="fsaverage").startswith("freeview -f $SUBJECTS_DIR/fsaverage/surf/rh.inflated")
+    with pytest.raises(ValueError, match="Invalid value for 'formats'"):
+        write_surface_maps(maps, tmp_path, "igc", formats=("nii",))
+    with pytest.raises(ValueError, match="Invalid value for 'name'"):
+        write_surface_maps(maps, tmp_path, "my map")

@@ -1,0 +1,25 @@
+"""One small surface figure (Agg), with ROI outlines."""
+
+import numpy as np
+import pytest
+
+from neuro_igc.surface import load_sphere, plot_surface_maps
+
+
+def test_plot_surface_maps_png_with_outlines(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    maps, rois = {}, {}
+    for h in ("lh", "rh"):
+        c = load_sphere(h, "fsaverage5")
+        maps[h] = np.concatenate([c[:, 1] / 100, np.zeros(163842 - 10242)])  # full density: decimated
+        rois[h] = (c[:, 1] < -60).astype(int) + (c[:, 1] < -85).astype(int)
+    out = plot_surface_maps(maps, tmp_path / "igc.png", rois=rois, views=("posterior",), title="test")
+    img = matplotlib.image.imread(out)
+    assert img.ndim == 3 and img.shape[0] > 100
+    # signed data -> diverging colormap: both red-ish and blue-ish pixels are drawn
+    rgb = img[..., :3]
+    assert ((rgb[..., 0] - rgb[..., 2]) > 0.3).any() and ((rgb[..., 2] - rgb[..., 0]) > 0.3).any()
+    with pytest.raises(ValueError, match="Invalid value for 'views'"):
+        plot_surface_maps(maps, tmp_path / "x.png", views=("top",))
+    with pytest.raises(ValueError, match="plots need fsaverage5 or a denser template"):
+        plot_surface_maps({"lh": np.zeros(642)}, tmp_path / "x.png")
