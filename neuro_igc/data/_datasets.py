@@ -29,6 +29,14 @@ from neuro_igc.data._betas import Betas, train_val_split
 __all__ = ["DecodingDataset", "EncodingDataset", "SubjectBatchSampler", "decoding_datasets", "encoding_datasets"]
 
 
+def _tensor(a) -> torch.Tensor:
+    """float32 tensor sharing memory with ``a`` where possible (copied if read-only)."""
+    arr = np.ascontiguousarray(np.asarray(a, dtype=np.float32))
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return torch.from_numpy(arr)
+
+
 def _as_list(a) -> list:
     return list(a) if isinstance(a, (list, tuple)) else [a]
 
@@ -94,9 +102,9 @@ class DecodingDataset(_SubjectDataset):
     def __init__(self, x, y, *, subjects=None, with_subject=None, target_names=None, image_ids=None):
         xs, ys = _as_list(x), _as_list(y)
         _check_pairs("x", xs, "y", ys)
-        self._x = [torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in xs]
+        self._x = [_tensor(a) for a in xs]
         ys = [np.asarray(b, dtype=np.float32) for b in ys]
-        self._y = [torch.as_tensor(b[:, None] if b.ndim == 1 else b) for b in ys]
+        self._y = [_tensor(b[:, None] if b.ndim == 1 else b) for b in ys]
         for i, a in enumerate(self._x):
             if a.ndim != 2:
                 raise ValueError(f"Invalid shape for 'x' of subject {i}: expected (n, n_features); got {tuple(a.shape)}.")
@@ -188,7 +196,7 @@ class EncodingDataset(_SubjectDataset):
             imgs = (imgs - self.image_stats[0]) / self.image_stats[1]
         self._images = torch.from_numpy(np.ascontiguousarray(imgs))
         self._index = [torch.from_numpy(a) for a in idx]
-        self._y = [torch.as_tensor(np.asarray(b, dtype=np.float32)) for b in ys]
+        self._y = [_tensor(b) for b in ys]
         self._init_index([len(a) for a in idx], subjects, with_subject)
         self.n_features_per_subject = [int(b.shape[1]) for b in self._y]
         self.pool = int(pool)
