@@ -1,0 +1,85 @@
+"""ROI sums: plain-loop reference, additivity, group statistics, bar plot."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuro_igc.atlas import OTHER, Atlas, check_additivity, group_summary, nsd_table, plot_roi_sums, roi_sums
+
+
+@pytest.fixture
+def setup():
+    rng = np.random.default_rng(0)
+    labels = {h: rng.integers(0, 8, 642) for h in ("lh", "rh")}
+    atlas = Atlas(labels, nsd_table("prf-visualrois"), name="visual")
+    hemi = np.array(["lh"] * 200 + ["rh"] * 150)
+    vertex = np.concatenate([rng.choice(642, 200, replace=False), rng.choice(642, 150, replace=False)])
+    return rng, atlas, hemi, vertex
+
+
+def test_roi_sums_equal_a_plain_loop_and_add_up(setup):
+    rng, atlas, hemi, vertex = setup
+    att = rng.standard_normal((2, len(hemi)))
+    table = roi_sums(att, atlas, hemi=hemi, vertex=vertex, subject="01", outputs=["contrast", "slope"])
+    assert list(table.columns) == ["subject", "output", "roi", "value", "n_features"]
+    assert len(table) == 2 * 8  # 7 ROIs + (other)
+    for o, name in enumerate(["contrast", "slope"]):
+        for roi in atlas.roi_names:
+            rid = atlas.ids(roi)[0]
+            sel = np.array([atlas.labels[h][v] == rid for h, v in zip(hemi, vertex)])
+            row = table[(table.output == name) & (table.roi == roi)].iloc[0]
+            assert row["value"] == pytest.approx(att[o, sel].sum(), abs=1e-12)
+            assert row["n_features"] == sel.sum()
+    checked = check_additivity(table, att.sum(1))
+    assert checked["ok"].all() and np.abs(checked["difference"]).max() < 1e-12
+    # merged ROIs are sums of their parts
+    merged = roi_sums(att, atlas.merge({"V1": ["V1v", "V1d"]}), hemi=hemi, vertex=vertex, outputs=["contrast", "slope"])
+    v1 = merged[(merged.roi == "V1") & (merged.output == "slope")]["value"].item()
+    parts = table[table.roi.isin(["V1v", "V1d"]) & (table.output == "slope")]["value"].sum()
+    assert v1 == pytest.approx(parts)
+    # per hemisphere rows add up to the bilateral ROI
+    sep = roi_sums(att, atlas, hemi=hemi, vertex=vertex, outputs=["contrast", "slope"], hemispheres="separate", rois=["hV4"])
+    assert set(sep.roi) == {"lh.hV4", "rh.hV4", OTHER}
+    both = table[(table.roi == "hV4") & (table.output == "contrast")]["value"].item()
+    assert sep[(sep.roi != OTHER) & (sep.output == "contrast")]["value"].sum() == pytest.approx(both)
+    assert check_additivity(sep, att.sum(1))["ok"].all()
+
+
+def test_additivity_check_detects_a_missing_roi(setup):
+    rng, atlas, hemi, vertex = setup
+    att = rng.standard_normal(len(hemi)) + 1.0
+    table = roi_sums(att, atlas, hemi=hemi, vertex=vertex)
+    assert not check_additivity(table[table.roi != "V2v"], [att.sum()])["ok"].all()
+
+
+def test_group_summary_mean_sd_across_subjects(setup, tmp_path):
+    rng, atlas, hemi, vertex = setup
+    atts = {s: rng.standard_normal((2, len(hemi))) for s in ("01", "02", "03")}
+    table = pd.concat([roi_sums(a, atlas, hemi=hemi, vertex=vertex, subject=s, outputs=["a", "b"]) for s, a in atts.items()])
+    summary = group_summary(table)
+    row = summary[(summary.output == "b") & (summary.roi == "V3d")].iloc[0]
+    vals = table[(table.output == "b") & (table.roi == "V3d")]["value"].to_numpy()
+    assert row["mean"] == pytest.approx(vals.mean()) and row["sd"] == pytest.approx(vals.std(ddof=1))
+    assert row["n_subjects"] == 3 and row["sem"] == pytest.approx(vals.std(ddof=1) / np.sqrt(3))
+    totals = {(s, o): a[i].sum() for s, a in atts.items() for i, o in enumerate(["a", "b"])}
+    assert check_additivity(table, totals)["ok"].all()
+    out = plot_roi_sums(table, tmp_path / "rois.png", title="ROI sums")
+    import matplotlib.image
+
+    assert matplotlib.image.imread(out).shape[0] > 100
+    with pytest.raises(ValueError, match=r"Unknown ROI name\(s\) \['V9'\] in 'rois'"):
+        plot_roi_sums(table, tmp_path / "x.png", rois=["V9"])
+    with pytest.raises(ValueError, match="several rows for the same"):
+        group_summary(pd.concat([table, table]))
+
+
+def test_roi_sums_errors(setup):
+    rng, atlas, hemi, vertex = setup
+    with pytest.raises(ValueError, match="'attributions' has 3 features but the feature description"):
+        roi_sums(np.zeros(3), atlas, hemi=hemi, vertex=vertex)
+    with pytest.raises(ValueError, match="Label density does not match the data"):
+        roi_sums(np.zeros(len(hemi)), atlas, hemi=hemi, vertex=vertex, density="fsaverage")
+    with pytest.raises(ValueError, match=r"Unknown ROI name\(s\) \['V1'\].*known ROIs are: V1v, V1d"):
+        roi_sums(np.zeros(len(hemi)), atlas, hemi=hemi, vertex=vertex, rois=["V1"])
+    with pytest.raises(ValueError, match="Invalid value for 'hemispheres'"):
+        roi_sums(np.zeros(len(hemi)), atlas, hemi=hemi, vertex=vertex, hemispheres="lh")
