@@ -174,3 +174,30 @@ def test_cli_writes_folder_and_refuses_non_empty(tmp_path, capsys):
     assert load_truth(out).meta["seed"] == 1
     with pytest.raises(SystemExit):
         synth_main([str(out), "--density", "fsaverage7"])
+
+
+@pytest.mark.slow
+def test_default_folder_prfs_recoverable_by_a_linear_map(tmp_path):
+    """On the default folder, ridge maps from 32 x 32 contrast energy to V1 betas already locate the
+    planted pRFs (weighted centroid of the positive weights), so the planted SNR is sufficient."""
+    from neuro_igc.data import train_val_split
+    from neuro_igc.data._synth_cortex import pixel_grid_deg
+
+    truth = make_nsd_like(tmp_path / "nsd", progress=False)
+    nsd = NSD(truth.root, progress=False)
+    train, _ = train_val_split(nsd.betas(1, zscore=True), nsd.shared_ids)
+    p = truth.prf(1)
+    v1 = p[p.roi <= 2]
+    col = {(h, v): i for i, (h, v) in enumerate(zip(train.hemi, train.vertex))}
+    y = train.data[:, [col[(h, v)] for h, v in zip(v1.hemi, v1.vertex)]]
+    n = 32
+    x = contrast_energy(nsd.stimuli(train.image_ids, luminance=True), size=n)
+    x = (x - x.mean(0)) / x.std(0)
+    w = np.linalg.solve(x.T @ x + 1e4 * np.eye(n * n), x.T @ (y - y.mean(0)))
+    m = np.maximum(w.T, 0)
+    m /= m.sum(1, keepdims=True)
+    gx, gy = (g.ravel() for g in pixel_grid_deg(n))
+    cx, cy = m @ gx, m @ gy
+    size = np.sqrt(np.maximum(m @ gx**2 - cx**2 + m @ gy**2 - cy**2, 0) / 2)
+    assert np.median(np.hypot(cx - v1.x, cy - v1.y)) < 0.5
+    assert np.corrcoef(size, v1.sigma)[0, 1] > 0.7
