@@ -6,6 +6,7 @@
 
 from ._fit import PRF_INITS, PRF_SIGNS, PRF_SOLVERS, fit_prf
 from ._model import degrees_to_pixels, gaussian_maps, pixels_to_degrees
+from ._surface import PRF_COLUMNS, prf_to_surface, write_prf_maps
 
 __all__ = [
     "fit_prf",
@@ -15,4 +16,7 @@ __all__ = [
     "PRF_SOLVERS",
     "PRF_INITS",
     "PRF_SIGNS",
+    "PRF_COLUMNS",
+    "prf_to_surface",
+    "write_prf_maps",
 ]

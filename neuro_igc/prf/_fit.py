@@ -377,12 +377,14 @@ def _to_frame(p, cost, sst, done, n_iter, shape, extent_deg, index) -> pd.DataFr
     sigma = p[:, 2] * deg_per_pixel(shape, extent_deg)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(sst > 0, 1.0 - cost / sst, np.nan)
+    angle = np.mod(np.degrees(np.arctan2(y, x)), 360.0)
+    angle[angle >= 360.0] = 0.0  # -0.0 and tiny negatives round up to 360
     return pd.DataFrame(
         {
             "x": x,
             "y": y,
             "sigma": sigma,
-            "angle": np.mod(np.degrees(np.arctan2(y, x)), 360.0),
+            "angle": angle,
             "eccentricity": np.hypot(x, y),
             "size": sigma,
             "r2": r2,
