@@ -69,7 +69,9 @@ class DataSettings:
 
     ``roi_atlas``/``roi_labels`` select the vertices (decoding inputs, encoding outputs);
     ``targets`` are the image statistics a decoding model predicts; ``image_size`` the side of
-    the (square, luminance) images an encoding model reads.
+    the (square, luminance) images an encoding model reads; ``augment`` draws one pixel per 2x2
+    block of a double-size image at training (the paper's augmentation). ``params`` go to
+    ``NSD.betas``.
     """
 
     space: Literal["fsaverage"] = "fsaverage"
@@ -81,6 +83,7 @@ class DataSettings:
     roi_labels: list[str] | None = None
     targets: list[str] = field(default_factory=lambda: ["luminance_contrast", "spectral_slope"])
     image_size: int = 32
+    augment: bool = False
     max_trials: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -235,6 +238,8 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
             f"Missing required key 'model.name' in {source}: a {cfg.task} pipeline needs a model "
             "from the registry (or 'model.checkpoint')."
         )
+    if cfg.task in ("decoding", "encoding") and cfg.model.name:
+        _check_model(cfg.model.name, cfg.model.params, source)
     if cfg.task == "decoding" and not cfg.data.targets:
         raise ConfigError(f"Invalid value for 'data.targets' in {source}: give at least one target.")
     if cfg.attribution.method not in _quadrature_methods():
@@ -245,12 +250,38 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
         )
 
 
+# arguments the pipeline fills in from the data (sizes, subjects)
+DATA_ARGS = {"n_inputs", "n_outputs", "n_subjects", "input_size", "in_channels", "n_features", "n_targets"}
+
+
+def _check_model(name: str, params: dict[str, Any], source: str) -> None:
+    """The model name is in the zoo's registry and its params are arguments of that model."""
+    import inspect
+
+    from neuro_igc.models import MODELS
+
+    if name not in MODELS:
+        allowed = ", ".join(repr(m) for m in MODELS)
+        raise ConfigError(f"Invalid value for 'model.name' in {source}: allowed are {allowed}; got {name!r}.")
+    accepted = [p for p in inspect.signature(MODELS[name].__init__).parameters if p != "self"]
+    for key in params:
+        if key in DATA_ARGS:
+            raise ConfigError(
+                f"Invalid key 'model.params.{key}' in {source}: the pipeline sets it from the data; remove it."
+            )
+        if key not in accepted:
+            allowed = ", ".join(repr(a) for a in accepted if a not in DATA_ARGS)
+            raise ConfigError(
+                f"Unknown key 'model.params.{key}' in {source}: model {name!r} accepts {allowed}."
+            )
+
+
 def _quadrature_methods() -> tuple[str, ...]:
     """The attribution engine's quadrature rules (its own table when available)."""
     try:
         from neuro_igc import attribution
 
-        methods = getattr(attribution, "METHODS", None) or getattr(attribution, "QUADRATURES", None)
+        methods = getattr(attribution, "QUADRATURE_RULES", None)
         if methods:
             return tuple(methods)
     except ImportError:  # pragma: no cover

@@ -133,6 +133,14 @@ class Derivatives:
         self.output_dir = Path(output_dir)
         self.root = self.output_dir / PIPELINE_NAME
 
+    @classmethod
+    def at(cls, root: str | os.PathLike) -> Derivatives:
+        """The same layout rooted at ``root`` itself (a step's staging folder)."""
+        obj = cls.__new__(cls)
+        obj.root = Path(root)
+        obj.output_dir = obj.root.parent
+        return obj
+
     # -- folders ---------------------------------------------------------------------------
     def subject_dir(self, sub: str) -> Path:
         return self.root / f"sub-{sub}"

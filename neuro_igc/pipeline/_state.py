@@ -1,18 +1,22 @@
-"""Skip-if-unchanged bookkeeping: each pipeline step records its settings hash and its outputs.
+"""Skip-if-unchanged bookkeeping and all-or-nothing steps.
 
-A step is skipped when a previous run finished it with the same settings hash (which includes
-the hashes of the steps it reads from) and all the files it wrote still exist. ``force=True``
-redoes every step. The records are small JSON files in ``logs/steps/`` written atomically after
-the step's outputs, so a run killed inside a step leaves that step unrecorded (it is redone).
+A step writes its files into a private staging folder (``.staging/<step>/``, laid out like the
+derivatives root). Only when it returns are they moved into place (a rename each) and the step
+recorded; a step that fails or is killed leaves none of its files and no record, so the next run
+redoes it. A step is skipped when a previous run finished it with the same settings hash (which
+includes the hashes of the steps it reads from) and all its files still exist; ``force=True``
+redoes every step. Records are small JSON files in ``logs/steps/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +61,14 @@ class StepCache:
     def _record_path(self, key: str) -> Path:
         return self.dir / f"{key.replace('/', '_')}.json"
 
+    def lookup_hash(self, key: str) -> str | None:
+        """The settings hash a previous run recorded for ``key`` (None when never finished)."""
+        path = self._record_path(key)
+        try:
+            return json.loads(path.read_text()).get("hash")
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
     def lookup(self, key: str, digest: str) -> StepRecord | None:
         """The finished record for ``key`` when its hash is ``digest`` and its outputs exist."""
         path = self._record_path(key)
@@ -72,13 +84,8 @@ class StepCache:
             return None
         return StepRecord(key, digest, data["outputs"], True, 0.0, data.get("info", {}))
 
-    def run(
-        self,
-        key: str,
-        settings: Any,
-        func: Callable[[], tuple[Iterable[str | os.PathLike], dict[str, Any]] | Iterable[str | os.PathLike]],
-    ) -> StepRecord:
-        """Run ``func`` unless a matching record exists; record its outputs afterwards.
+    def run(self, key: str, settings: Any, func: Callable[[Path], dict[str, Any] | None]) -> StepRecord:
+        """Run ``func`` unless a matching record exists; then move its files into place.
 
         Parameters
         ----------
@@ -86,9 +93,10 @@ class StepCache:
             Unique step name, e.g. ``"imagestats/sub-01/igc"``.
         settings : JSON-serializable
             Everything the step's result depends on (include upstream hashes).
-        func : callable
-            Does the work; returns the written paths, or ``(paths, info)`` where ``info`` is a
-            small JSON-serializable dict kept in the record (scores, errors) for the report.
+        func : callable ``func(stage) -> info``
+            Does the work, writing every file under ``stage`` (a folder laid out like the
+            derivatives root); returns a small JSON-serializable dict kept in the record (scores,
+            errors, figure paths for the report) or None.
         """
         digest = settings_hash(key, settings)
         found = self.lookup(key, digest)
@@ -98,17 +106,23 @@ class StepCache:
             return found
         logger.info("step %s: running", key)
         start = time.perf_counter()
-        result = func()
-        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
-            paths, info = result
-        else:
-            paths, info = result, {}
-        outputs = []
-        for p in paths:
-            p = Path(p)
-            if not p.exists():
-                raise RuntimeError(f"step {key} did not write its output {str(p)!r}")
-            outputs.append(os.path.relpath(p, self.root))
+        stage = self.root / ".staging" / key.replace("/", "_")
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        try:
+            info = func(stage) or {}
+            files = sorted(p for p in stage.rglob("*") if p.is_file() and not p.name.startswith("."))
+            outputs = []
+            for p in files:
+                rel = p.relative_to(stage)
+                final = self.root / rel
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(p, final)
+                outputs.append(str(rel))
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                (self.root / ".staging").rmdir()
         record = StepRecord(key, digest, outputs, False, time.perf_counter() - start, info)
         atomic_write_text(
             self._record_path(key),
@@ -116,7 +130,7 @@ class StepCache:
                         "seconds": record.seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")},
                        indent=2, default=_default),
         )
-        logger.info("step %s: done in %.1f s", key, record.seconds)
+        logger.info("step %s: done in %.1f s (%d files)", key, record.seconds, len(outputs))
         self.records.append(record)
         return record
 

@@ -75,35 +75,36 @@ def test_step_cache_skips_and_force(tmp_path):
     calls = []
 
     def step(value):
-        def work():
+        def work(stage):
             calls.append(value)
-            p = tmp_path / "out.txt"
-            p.write_text(str(value))
-            return [p], {"score": value}
+            (stage / "sub-01").mkdir()
+            (stage / "sub-01" / "out.txt").write_text(str(value))
+            return {"score": value}
         return work
 
+    out = tmp_path / "sub-01" / "out.txt"
     cache = StepCache(tmp_path)
     r1 = cache.run("a/sub-01/train", {"epochs": 1}, step(1))
+    assert r1.outputs == ["sub-01/out.txt"] and out.read_text() == "1"
     r2 = StepCache(tmp_path).run("a/sub-01/train", {"epochs": 1}, step(2))
     assert not r1.skipped and r2.skipped and calls == [1] and r2.info == {"score": 1}
     StepCache(tmp_path).run("a/sub-01/train", {"epochs": 2}, step(3))  # settings changed
-    assert calls == [1, 3]
+    assert calls == [1, 3] and out.read_text() == "3"
     StepCache(tmp_path, force=True).run("a/sub-01/train", {"epochs": 2}, step(4))
     assert calls == [1, 3, 4]
-    (tmp_path / "out.txt").unlink()  # an output went missing: redo
+    out.unlink()  # an output went missing: redo
     StepCache(tmp_path).run("a/sub-01/train", {"epochs": 2}, step(5))
-    assert calls == [1, 3, 4, 5]
+    assert calls == [1, 3, 4, 5] and out.read_text() == "5"
 
 
-def test_failed_step_is_not_recorded(tmp_path):
-    def bad():
+def test_failed_step_leaves_nothing(tmp_path):
+    def bad(stage):
+        (stage / "first.txt").write_text("written before the failure")
         raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError, match="killed"):
         StepCache(tmp_path).run("s", {}, bad)
-    assert not list((tmp_path / "logs" / "steps").glob("*.json")) if (tmp_path / "logs").exists() else True
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
     calls = []
-    StepCache(tmp_path).run("s", {}, lambda: (calls.append(1), [])[1])
-    assert calls == [1]
-    with pytest.raises(RuntimeError, match=r"step t did not write its output .*ghost"):
-        StepCache(tmp_path).run("t", {}, lambda: [tmp_path / "ghost"])
+    StepCache(tmp_path).run("s", {}, lambda stage: calls.append(1))
+    assert calls == [1]  # not recorded as done: redone

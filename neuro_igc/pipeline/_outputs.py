@@ -1,0 +1,323 @@
+"""Participant-level steps shared by the decoding and encoding tasks.
+
+Each ``*_step`` function runs one step through :meth:`RunContext.step` (skip-if-unchanged,
+all-or-nothing) and returns its :class:`StepRecord`; what the report needs later (scores, figure
+paths, freeview commands) is kept in the record's ``info`` so that a skipped step still shows in
+the report. The numerical work is done by the other subpackages: ``neuro_igc.data`` (loading),
+``neuro_igc.models`` (training), ``neuro_igc.attribution`` (IGC), ``neuro_igc.surface`` (maps,
+export, figures), ``neuro_igc.atlas`` (ROI sums) and ``neuro_igc.prf`` (pRF fits).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from neuro_igc.pipeline._layout import camel, write_tsv
+
+__all__ = [
+    "LazyData",
+    "train_step",
+    "igc_step",
+    "read_vertices",
+    "surface_step",
+    "roi_step",
+    "load_atlas",
+    "write_maps",
+]
+
+logger = logging.getLogger(__name__)
+
+VERTICES_SIDECAR = {
+    "index": {"Description": "column of the model's input (decoding) or output (encoding) vector"},
+    "hemi": {"Description": "hemisphere", "Levels": {"lh": "left", "rh": "right"}},
+    "vertex": {"Description": "vertex index on the fsaverage mesh of the data's density"},
+}
+ROI_SIDECAR = {
+    "subject": {"Description": "participant label"},
+    "atlas": {"Description": "atlas the ROIs come from (NSD label files)"},
+    "output": {"Description": "model output the map belongs to"},
+    "roi": {"Description": "ROI name; '(other)' = the vertices of the map outside this atlas' ROIs"},
+    "value": {"Description": "sum of the IGC attributions over the ROI's vertices (IGC is additive: "
+                             "the rows of one output and atlas add up to the model's correlation)"},
+    "n_features": {"Description": "number of vertices of the map inside the ROI"},
+}
+
+
+class LazyData:
+    """The pipeline's datasets, loaded on first use only (a fully skipped run never reads NSD)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self._data = None
+
+    def get(self):
+        if self._data is None:
+            from neuro_igc.data import NSD
+            from neuro_igc.pipeline._data import load_data
+
+            nsd = NSD(self.ctx.nsd_root, progress=self.ctx.progress)
+            self._data = load_data(nsd, self.ctx.subjects, self.ctx.config)
+        return self._data
+
+
+def _rel(deriv, path: Path) -> str:
+    return os.path.relpath(path, deriv.root)
+
+
+# -- training --------------------------------------------------------------------------------
+def train_step(ctx, data: LazyData):
+    """Train the model(s) once for the selected subjects (or reuse ``model.checkpoint``)."""
+    cfg = ctx.config
+    if cfg.model.checkpoint:
+        path = Path(cfg.model.checkpoint).resolve()
+        st = path.stat()
+        return ctx.step("train", {"checkpoint": str(path), "size": st.st_size, "mtime": st.st_mtime_ns},
+                        lambda deriv: {"checkpoints": [str(path)], "val": {}, "reused": True})
+    d = cfg.to_dict()
+    settings = {"data_files": ctx.data_hash, "subjects": ctx.subjects,
+                **{k: d[k] for k in ("task", "data", "model", "training")}}
+
+    def work(deriv):
+        from neuro_igc.pipeline._train import train_models
+
+        paths, info = train_models(ctx, data.get(), deriv.models_dir(cfg.label))
+        info["checkpoints"] = [_rel(deriv, p) for p in paths]
+        return info
+
+    return ctx.step("train", settings, work)
+
+
+def _checkpoints_for(ctx, train, subject: int) -> list[Path]:
+    from neuro_igc.pipeline._train import PER_SUBJECT_MODELS
+
+    paths = [ctx.deriv.root / p for p in train.info["checkpoints"]]
+    if ctx.config.model.name in PER_SUBJECT_MODELS:
+        paths = [p for p in paths if p.name.startswith(f"sub-{subject:02d}_")]
+    return paths
+
+
+def _model_position(path: Path, subject: int, default: int) -> int:
+    """Index of ``subject`` in a checkpoint's per-subject layers (its ``subjects`` entry)."""
+    from neuro_igc.models import read_checkpoint
+
+    subjects = read_checkpoint(path).get("subjects")
+    if not subjects:
+        return default
+    if subject not in subjects:
+        from neuro_igc.pipeline._run import PipelineError
+
+        raise PipelineError(
+            f"The model checkpoint {path} was trained for subjects {subjects}; subject {subject:02d} is not one "
+            "of them (retrain, or drop it from --participant-label)."
+        )
+    return list(subjects).index(subject)
+
+
+# -- IGC -------------------------------------------------------------------------------------
+def _igc_path(deriv, label: str, sub: str) -> Path:
+    return deriv.file_path(sub, "igc", ".npz", desc=label)
+
+
+def _vertices_path(deriv, label: str, sub: str) -> Path:
+    return deriv.file_path(sub, "vertices", ".tsv", desc=label)
+
+
+def _summary(values) -> dict:
+    v = np.asarray(values, dtype=float)
+    if v.size <= 8:
+        return {"values": v.tolist()}
+    return {"mean": float(np.nanmean(v)), "median": float(np.nanmedian(v)), "max": float(np.nanmax(v))}
+
+
+def igc_step(ctx, data: LazyData, train, subject: int):
+    """IGC of the model's outputs on the subject's validation data; returns (record, result)."""
+    from neuro_igc.attribution import AttributionResult
+
+    cfg = ctx.config
+    sub = f"{subject:02d}"
+    settings = {"train": train.hash, "attribution": cfg.to_dict()["attribution"], "data_files": ctx.data_hash}
+
+    def work(deriv):
+        from neuro_igc.pipeline._train import compute_igc, load_models
+
+        d = data.get()
+        info = d.info(subject)
+        paths = _checkpoints_for(ctx, train, subject)
+        position = _model_position(paths[0], subject, info.index)
+        res = compute_igc(ctx, load_models(paths, ctx.device), d, subject, position)
+        res.save(_igc_path(deriv, cfg.label, sub))
+        table = pd.DataFrame({"index": np.arange(info.n_vertices), "hemi": info.hemi, "vertex": info.vertex})
+        write_tsv(_vertices_path(deriv, cfg.label, sub), table,
+                  {**VERTICES_SIDECAR, "Density": info.density})
+        return {
+            "correlation": _summary(res.correlation),
+            "ig_error": _summary(res.ig_error),
+            "igc_error": _summary(res.igc_error),
+            "n_samples": int(len(d.val_arrays(subject, cfg.attribution.n_samples)[1])),
+            "n_steps": res.settings.get("n_steps"),
+            "density": info.density,
+        }
+
+    rec = ctx.step(f"sub-{sub}/igc", settings, work)
+    return rec, AttributionResult.load(_igc_path(ctx.deriv, cfg.label, sub))
+
+
+def read_vertices(ctx, sub: str) -> pd.DataFrame:
+    """The vertex table written by the IGC step (index, hemi, vertex) and its density."""
+    path = _vertices_path(ctx.deriv, ctx.config.label, sub)
+    table = pd.read_csv(path, sep="\t")
+    import json
+
+    table.attrs["density"] = json.loads(path.with_suffix(".json").read_text())["Density"]
+    return table
+
+
+# -- atlases ---------------------------------------------------------------------------------
+def load_atlas(ctx, name: str, subject: int | None, merge: bool = True):
+    """An NSD surface atlas: the fsaverage label files when the folder has them (the template
+    the vertices were selected with), else the subject's; ROIs merged as ``outputs.roi.merge``."""
+    from neuro_igc.atlas import Atlas
+
+    fs = ctx.nsd_root / "nsddata" / "freesurfer" / "fsaverage" / "label" / f"lh.{name}.mgz"
+    who = "fsaverage" if fs.exists() or subject is None else subject
+    atlas = Atlas.from_nsd(ctx.nsd_root, name, subject=who)
+    if merge:
+        mapping = {new: olds for new, olds in ctx.config.outputs.roi.merge.items()
+                   if all(o in atlas.roi_names for o in olds)}
+        if mapping:
+            atlas = atlas.merge(mapping)
+    return atlas
+
+
+# -- surface maps ----------------------------------------------------------------------------
+FIGURE_STYLE = {
+    "angle": {"cmap": "hsv", "signed": False, "vmax": 360.0, "colorbar_label": "polar angle (deg)"},
+    "eccentricity": {"cmap": "viridis", "signed": False, "colorbar_label": "eccentricity (deg)"},
+    "size": {"cmap": "plasma", "signed": False, "colorbar_label": "pRF size (deg)"},
+    "r2": {"cmap": "magma", "signed": False, "colorbar_label": "pRF fit R2"},
+}
+
+
+def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str], hemi, vertex, density: str,
+               *, kind: str, outline=None) -> list[dict]:
+    """Write each row of ``values`` (n_maps, n_vertices) as lh/rh ``.func.gii`` + ``.mgz``, its
+    freeview command (``_freeview.txt``) and a figure; returns what the report shows."""
+    from neuro_igc.surface import freeview_command, plot_surface_maps, to_hemispheres, write_gifti, write_mgz
+
+    cfg = ctx.config
+    hemis = to_hemispheres(np.atleast_2d(values), hemi, vertex, density=density)
+    out = []
+    for i, name in enumerate(names):
+        desc = f"{cfg.label}{camel(name)}"
+        mgz = {}
+        for h in ("lh", "rh"):
+            write_gifti(hemis[h][i].astype(np.float32), deriv.surface_path(sub, h, density, desc), hemi=h)
+            mgz[h] = write_mgz(np.nan_to_num(hemis[h][i]).astype(np.float32),
+                               deriv.surface_path(sub, h, density, desc, ext=".mgz"))
+        template = "fsaverage5" if density == "fsaverage5" else "fsaverage"
+        cmd = freeview_command({h: p.name for h, p in mgz.items()}, template=template)
+        cmd_path = deriv.file_path(sub, "freeview", ".txt", desc=desc)
+        from neuro_igc._utils import atomic_write_text
+
+        atomic_write_text(cmd_path, f"# {kind} map '{name}': run from {cmd_path.parent.name}/\n{cmd}\n")
+        entry = {"name": name, "desc": desc, "command": cmd, "figure": None}
+        if cfg.outputs.figures:
+            style = dict(FIGURE_STYLE.get(name, {"colorbar_label": kind}))
+            fig = deriv.figure_path(sub, "stat", desc=desc)
+            who = f"sub-{sub}" if sub else "group"
+            plot_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, fig, rois=outline,
+                              title=f"{who}: {kind} {name}", **style)
+            entry["figure"] = _rel(deriv, fig)
+        out.append(entry)
+    return out
+
+
+def _outline(ctx, subject):
+    try:
+        return load_atlas(ctx, "prf-visualrois", subject)
+    except (FileNotFoundError, ValueError) as exc:  # an NSD folder without these labels on fsaverage
+        logger.info("no ROI outlines on the figures: %s", exc)
+        return None
+
+
+def surface_step(ctx, sub: str, upstream, values: np.ndarray, names: list[str], vert: pd.DataFrame, *, kind: str,
+                 step: str = "surface"):
+    """Surface maps of one subject (see :func:`write_maps`)."""
+    cfg = ctx.config
+    if not cfg.outputs.surface:
+        return None
+    settings = {"upstream": upstream.hash, "names": names, "figures": cfg.outputs.figures, "kind": kind}
+
+    def work(deriv):
+        maps = write_maps(ctx, deriv, sub, values, names, vert["hemi"].to_numpy(), vert["vertex"].to_numpy(),
+                          vert.attrs["density"], kind=kind, outline=_outline(ctx, int(sub)) if cfg.outputs.figures else None)
+        return {"maps": maps}
+
+    return ctx.step(f"sub-{sub}/{step}", settings, work)
+
+
+# -- ROI sums --------------------------------------------------------------------------------
+def roi_path(deriv, label: str, sub: str | None, atlas: str, suffix: str = "roisums") -> Path:
+    return deriv.file_path(sub, suffix, ".tsv", atlas=camel(atlas).lower(), desc=label)
+
+
+def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: pd.DataFrame, *,
+             mean: bool = False, kind: str = "IGC"):
+    """ROI sums (or, with ``mean``, ROI means) of each map, per atlas: ``_roisums.tsv`` + ``.json``
+    and one bar plot over all atlases' ROIs."""
+    from neuro_igc.atlas import OTHER, plot_roi_sums, roi_sums
+
+    cfg = ctx.config
+    atlases = list(cfg.outputs.roi.atlases)
+    if not atlases:
+        return None
+    settings = {"upstream": igc_rec.hash, "roi": cfg.to_dict()["outputs"]["roi"], "mean": mean,
+                "figures": cfg.outputs.figures, "data_files": ctx.data_hash}
+    hemi, vertex, density = vert["hemi"].to_numpy(), vert["vertex"].to_numpy(), vert.attrs["density"]
+
+    def work(deriv):
+        tables, files, order = [], [], []
+        for name in atlases:
+            atlas = load_atlas(ctx, name, int(sub))
+            t = roi_sums(maps, atlas, hemi=hemi, vertex=vertex, subject=sub, outputs=names, density=density)
+            if mean:
+                t["value"] = t["value"] / t["n_features"].where(t["n_features"] > 0)
+            t.insert(1, "atlas", name)
+            path = roi_path(deriv, cfg.label, sub, name)
+            sidecar = dict(ROI_SIDECAR)
+            if mean:
+                sidecar["value"] = {"Description": f"mean of the {kind} map over the ROI's vertices"}
+            write_tsv(path, t, sidecar)
+            files.append(_rel(deriv, path))
+            tables.append(t)
+            order += [r for r in atlas.roi_names if r in set(t["roi"])]
+        table = pd.concat(tables, ignore_index=True)
+        info = {"tables": files, "top": {}}
+        real = table[table["roi"] != OTHER]
+        for out in names:
+            part = real[(real["output"] == out) & (real["n_features"] > 0)]
+            if len(part):
+                best = part.loc[part["value"].idxmax()]
+                info["top"][out] = {"roi": str(best["roi"]), "atlas": str(best["atlas"]), "value": float(best["value"])}
+        if cfg.outputs.figures:
+            fig = deriv.figure_path(sub, "roisums", desc=cfg.label)
+            plot_roi_sums(real.drop(columns="atlas"), fig, rois=order, outputs=names,
+                          title=f"sub-{sub}: {kind} {'mean' if mean else 'sum'} per ROI",
+                          ylabel=f"ROI {'mean' if mean else 'sum'} of {kind}")
+            info["figure"] = _rel(deriv, fig)
+        return info
+
+    return ctx.step(f"sub-{sub}/roi", settings, work)
+
+
+def read_roi_tables(ctx, sub: str) -> pd.DataFrame:
+    """The ROI tables of one subject, all atlases, as one DataFrame."""
+    parts = [pd.read_csv(roi_path(ctx.deriv, ctx.config.label, sub, a), sep="\t", dtype={"subject": str},
+                         na_values="n/a", keep_default_na=False)
+             for a in ctx.config.outputs.roi.atlases]
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,319 @@
+"""Run a pipeline at the participant or group level: context, logging, dispatch, report.
+
+The work of each task lives in its own module (``_decoding``, ``_encoding``, ``_group``,
+``_benchmark``); each step goes through :class:`~neuro_igc.pipeline._state.StepCache` so that
+re-runs skip what is unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neuro_igc.pipeline._config import PipelineConfig, settings_hash
+from neuro_igc.pipeline._layout import Derivatives
+from neuro_igc.pipeline._report import ReportSection, write_report
+from neuro_igc.pipeline._state import StepCache, StepRecord
+
+__all__ = ["run_pipeline", "RunResult", "RunContext", "PipelineError", "LEVELS", "TASK_MODULES"]
+
+logger = logging.getLogger("neuro_igc.pipeline")
+
+LEVELS = ("participant", "group")
+#: task -> module holding ``participant(ctx)`` and ``group(ctx)``
+TASK_MODULES = {
+    "decoding": "neuro_igc.pipeline._decoding",
+    "encoding": "neuro_igc.pipeline._encoding",
+    "benchmark": "neuro_igc.pipeline._benchmark",
+}
+
+
+class PipelineError(RuntimeError):
+    """A run that cannot go on (missing data, unknown participant, nothing to summarize)."""
+
+
+@dataclass
+class RunContext:
+    """What every step of one run needs."""
+
+    nsd_root: Path
+    deriv: Derivatives
+    config: PipelineConfig
+    level: str
+    subjects: list[int]
+    device: Any
+    cache: StepCache
+    progress: bool = True
+    data_hash: str = ""
+    sections: list[ReportSection] = field(default_factory=list)
+    summary: list[tuple[str, str]] = field(default_factory=list)
+    scores: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> list[str]:
+        return [f"{s:02d}" for s in self.subjects]
+
+    def step(self, name: str, settings: Any, func) -> StepRecord:
+        """Run a step through the cache; its key is ``<label>/<name>``.
+
+        ``func(deriv)`` writes its files through ``deriv`` (a :class:`Derivatives` rooted at the
+        step's staging folder; they are moved into ``self.deriv`` when it returns) and returns
+        a small info dict or None.
+        """
+        return self.cache.run(f"{self.config.label}/{name}", settings,
+                              lambda stage: func(Derivatives.at(stage)))
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_pipeline` returns.
+
+    Attributes
+    ----------
+    level : str
+    config : PipelineConfig
+    root : Path
+        The derivatives folder ``OUTPUT_DIR/neuro-igc``.
+    subjects : list of str
+        Participant labels processed.
+    records : list of StepRecord
+        One per step, with ``skipped`` telling whether it was reused.
+    report : Path or None
+    scores : dict
+        Headline numbers (validation scores, IGC errors, ROI rankings) for printing and tests.
+    log : Path
+    """
+
+    level: str
+    config: PipelineConfig
+    root: Path
+    subjects: list[str]
+    records: list[StepRecord]
+    report: Path | None
+    scores: dict[str, Any]
+    log: Path | None = None
+
+    def summary_text(self) -> str:
+        """A few readable lines: steps run or skipped, headline scores, the report's path."""
+        ran = sum(not r.skipped for r in self.records)
+        lines = [
+            f"neuro-igc {self.config.name} ({self.level} level, subjects {' '.join(self.subjects) or '-'}): "
+            f"{ran} step(s) run, {len(self.records) - ran} unchanged and skipped",
+        ]
+        for key, value in self.scores.items():
+            lines.append(f"  {key}: {_fmt(value)}")
+        lines.append(f"derivatives: {self.root}")
+        if self.report is not None:
+            lines.append(f"report: {self.report}")
+        return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_fmt(v) for v in value)
+    return str(value)
+
+
+def parse_participants(labels: list[str] | None, available: list[int]) -> list[int]:
+    """Participant labels (``01``, ``1``, ``sub-01``, ``subj01``) -> sorted subject numbers."""
+    if not labels:
+        if not available:
+            raise PipelineError("No subject found in NSD_ROOT (nsddata_betas/ppdata/subjXX).")
+        return sorted(available)
+    out = []
+    for label in labels:
+        m = re.fullmatch(r"(?:sub-|subj)?0*(\d+)", str(label).strip())
+        if m is None:
+            raise PipelineError(
+                f"Invalid value for '--participant-label': {label!r} is not a participant label "
+                "(use 01, 1 or sub-01)."
+            )
+        s = int(m.group(1))
+        if s not in available:
+            shown = " ".join(f"{a:02d}" for a in available) or "none"
+            raise PipelineError(
+                f"Invalid value for '--participant-label': subject {s:02d} has no data in NSD_ROOT; "
+                f"available are {shown}."
+            )
+        out.append(s)
+    return sorted(set(out))
+
+
+def available_subjects(nsd_root: Path, config: PipelineConfig) -> list[int]:
+    """Subjects with a beta folder for the config's space and version."""
+    base = nsd_root / "nsddata_betas" / "ppdata"
+    out = []
+    for d in sorted(base.glob("subj[0-9][0-9]")):
+        if (d / config.data.space / config.data.beta_version).is_dir():
+            out.append(int(d.name[4:]))
+    return out
+
+
+def data_fingerprint(nsd_root: Path, subjects: list[int], config: PipelineConfig) -> str:
+    """Hash of the input files' names, sizes and modification times (cheap: no reading)."""
+    files = [nsd_root / "nsddata" / "experiments" / "nsd" / "nsd_expdesign.mat",
+             nsd_root / "nsddata_stimuli" / "stimuli" / "nsd" / "nsd_stimuli.hdf5"]
+    for s in subjects:
+        files.extend(sorted((nsd_root / "nsddata_betas" / "ppdata" / f"subj{s:02d}" / config.data.space
+                             / config.data.beta_version).glob("*")))
+    for label_dir in (nsd_root / "nsddata" / "freesurfer" / "fsaverage" / "label",
+                      *[nsd_root / "nsddata" / "freesurfer" / f"subj{s:02d}" / "label" for s in subjects]):
+        files.extend(sorted(label_dir.glob("*")))
+    stats = []
+    for f in files:
+        try:
+            st = f.stat()
+            stats.append((str(f.relative_to(nsd_root)), st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            stats.append((str(f), None, None))
+    return settings_hash(str(nsd_root.resolve()), stats)
+
+
+@contextmanager
+def _run_log(deriv: Derivatives, name: str, level: str):
+    """Log the run to ``logs/<name>_<level>_<time>.log``: written under a temporary name and
+    renamed when the run ends, successfully or not (a failed run keeps its whole log)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = deriv.logs_dir / f"{name}_{level}_{stamp}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    root_logger = logging.getLogger("neuro_igc")
+    handler = logging.FileHandler(tmp)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    old_level = root_logger.level
+    if root_logger.getEffectiveLevel() > logging.INFO:
+        root_logger.setLevel(logging.INFO)
+    root_logger.addHandler(handler)
+    try:
+        yield path
+    except BaseException as exc:
+        logger.error("run failed: %s: %s", type(exc).__name__, exc)
+        raise
+    finally:
+        root_logger.removeHandler(handler)
+        root_logger.setLevel(old_level)
+        handler.close()
+        os.replace(tmp, path)
+
+
+def run_pipeline(
+    nsd_root: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    level: str,
+    config: PipelineConfig,
+    participants: list[str] | None = None,
+    *,
+    device: str | None = "auto",
+    force: bool = False,
+    n_jobs: int | None = None,
+    progress: bool = True,
+    make_synthetic: bool = False,
+) -> RunResult:
+    """Run one pipeline into ``OUTPUT_DIR/neuro-igc``.
+
+    Parameters
+    ----------
+    nsd_root : path-like
+        NSD folder (real or synthetic). Not read by the benchmark task.
+    output_dir : path-like
+    level : {"participant", "group"}
+    config : PipelineConfig
+        From :func:`~neuro_igc.pipeline.load_config`.
+    participants : list of str, optional
+        Labels such as ``["01", "02"]``; default every subject found.
+    device : str, optional
+        "auto" (CUDA if available), "cpu", "cuda"...
+    force : bool, default False
+        Redo every step even when its settings hash is unchanged.
+    n_jobs : int, optional
+        torch CPU threads.
+    progress : bool, default True
+        tqdm bars.
+    make_synthetic : bool, default False
+        Write a synthetic NSD-like folder at ``nsd_root`` first when it does not exist
+        (``config.synthetic`` settings).
+
+    Returns
+    -------
+    RunResult
+    """
+    from neuro_igc._utils import check_option, resolve_device
+
+    check_option("level", level, LEVELS)
+    nsd_root = Path(nsd_root)
+    deriv = Derivatives(output_dir)
+    if n_jobs is not None:
+        import torch
+
+        if n_jobs < 1:
+            raise ValueError(f"Invalid value for '--n-jobs': must be >= 1; got {n_jobs}.")
+        torch.set_num_threads(int(n_jobs))
+    dev = resolve_device(device)
+    task = importlib.import_module(TASK_MODULES[config.task])
+    deriv.root.mkdir(parents=True, exist_ok=True)
+    with _run_log(deriv, config.name, level) as log_path:
+        logger.info("neuro-igc %s, %s level, config %s", config.name, level, config.source)
+        if config.task == "benchmark":
+            subjects: list[int] = []
+            data_hash = ""
+        else:
+            if make_synthetic and not nsd_root.exists():
+                _make_synthetic(nsd_root, config)
+            if not nsd_root.is_dir():
+                raise PipelineError(
+                    f"NSD_ROOT {str(nsd_root)!r} is not a folder: give an NSD folder, write a synthetic "
+                    "one with `neuro-igc synth DIR`, or pass --make-synthetic."
+                )
+            subjects = parse_participants(participants, available_subjects(nsd_root, config))
+            data_hash = data_fingerprint(nsd_root, subjects, config)
+        deriv.write_description(config.to_dict(), source=config.source)
+        ctx = RunContext(
+            nsd_root=nsd_root, deriv=deriv, config=config, level=level, subjects=subjects,
+            device=dev, cache=StepCache(deriv.root, force=force), progress=progress, data_hash=data_hash,
+        )
+        getattr(task, level)(ctx)
+        report = None
+        if config.outputs.report:
+            report = deriv.report_path(config.name, level)
+            summary = [("pipeline", config.name), ("task", config.task), ("level", level),
+                       ("subjects", " ".join(ctx.labels) or "-"), ("device", str(dev)),
+                       ("NSD root", str(nsd_root)), ("config file", config.source)]
+            steps = _steps_table(ctx.cache.records)
+            sections = ctx.sections + ([ReportSection("Steps", tables=[("", steps)])] if steps is not None else [])
+            write_report(report, title=f"neuro-igc: {config.name} ({level})", config=config.to_dict(),
+                         sections=sections, summary=summary + ctx.summary)
+            logger.info("report: %s", report)
+    return RunResult(level, config, deriv.root, ctx.labels, ctx.cache.records, report, ctx.scores, log_path)
+
+
+def _steps_table(records: list[StepRecord]):
+    if not records:
+        return None
+    import pandas as pd
+
+    return pd.DataFrame({
+        "step": [r.key for r in records],
+        "status": ["unchanged (skipped)" if r.skipped else "run" for r in records],
+        "seconds": [round(r.seconds, 2) for r in records],
+        "settings hash": [r.hash for r in records],
+    })
+
+
+def _make_synthetic(root: Path, config: PipelineConfig) -> None:
+    from neuro_igc.data.synthetic import make_nsd_like
+
+    s = config.synthetic
+    logger.info("writing a synthetic NSD-like folder at %s", root)
+    make_nsd_like(root, subjects=s.subjects, sessions=s.sessions, seed=s.seed, **s.params)
