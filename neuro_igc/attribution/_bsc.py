@@ -66,6 +66,8 @@ def bsc(model: nn.Module, x, y=None, baselines=8, n_permutations: int = 16, seed
         batch_size=None, device=device, output_idx=output_idx, extra=extra, model_kwargs=model_kwargs,
         progress=progress, output_transform=output_transform, input_linear=False, readout=False, vjp="loop",
         freeze=True, desc="BSC")
+    if src.n < 2:
+        raise ValueError(f"Invalid value for 'x': BSC needs at least 2 samples (it is a correlation); got {src.n}.")
     gen = torch.Generator().manual_seed(int(seed))
     with prepared_model(model, dev, True):
         engine = Engine(model, src, base, **ekw)

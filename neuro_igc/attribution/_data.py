@@ -92,8 +92,8 @@ def make_source(x, y=None, extra: Mapping | None = None, need_y: bool = True) ->
             xt = xt.to(torch.get_default_dtype())
         _check_finite(xt, "x")
         src = DataSource(n=xt.shape[0], input_shape=tuple(xt.shape[1:]), x=xt)
-    if src.n < 2:
-        raise ValueError(f"Invalid value for 'x': need at least 2 samples; got {src.n}.")
+    if src.n < 1:
+        raise ValueError("Invalid value for 'x': no samples.")
     if need_y:
         if y is None:
             raise ValueError("Missing 'y': pass the true outputs (n_samples,) or (n_samples, n_outputs).")

@@ -271,7 +271,8 @@ class Engine:
     def samples_per_batch(self) -> int:
         per_sample = self.K * self.n_steps
         by_rows = max(1, self.chunk_points() // per_sample)
-        by_acc = max(1, _ACC_BUDGET // (self.K * self.Q * self.D))
+        per_sample_acc = self.Q * self.D * (self.K if self.use_in else 1)
+        by_acc = max(1, _ACC_BUDGET // per_sample_acc)
         return max(1, min(self.src.n, by_rows, by_acc))
 
     def _batch_inputs(self, idx: np.ndarray):
@@ -311,27 +312,52 @@ class Engine:
                 out[sl] = self.outputs(self.model(self.base[k[sl]], **kws)).double()
         return out.reshape(nb, self.K, self.O)
 
-    def _integrate(self, ux: torch.Tensor, ub: torch.Tensor, kw: dict) -> torch.Tensor:
-        """``G[q, i, k] = sum_s w_s grad_u target_q(ub_k + a_s (ux_i - ub_k))``: (Q, nb, K, D) float64."""
+    def _integrate(self, ux: torch.Tensor, ub: torch.Tensor, kw: dict) -> dict:
+        """Integrate the targets' gradients along every (sample, baseline) path.
+
+        In the ``z`` space (input-linear factorization) returns ``G`` (Q, nb, K, d): the
+        weighted sum of gradients per path. In the input space returns ``IG`` (Q, nb, m):
+        ``sum_k (x_i - b_k) * G_ik`` accumulated on the fly (K times less memory), and ``comp``
+        (nb, K, Q): ``sum_j`` of each path's IG (the completeness check).
+        """
         nb, K, S = ux.shape[0], ub.shape[0], self.n_steps
         lead = (1,) * (ux.ndim - 1)
-        G = torch.zeros(self.Q, nb * K, self.D, dtype=torch.float64, device=self.device)
+        dev = self.device
+        keep_paths = self.use_in
+        if keep_paths:
+            G = torch.zeros(self.Q, nb * K, self.D, dtype=torch.float64, device=dev)
+        else:
+            IG = torch.zeros(self.Q, nb, self.D, dtype=torch.float64, device=dev)
+            comp = torch.zeros(self.Q, nb * K, dtype=torch.float64, device=dev)
         head = self._head()
         total, chunk = nb * K * S, self.chunk_points()
         for start in range(0, total, chunk):
-            flat = torch.arange(start, min(total, start + chunk), device=self.device)
+            flat = torch.arange(start, min(total, start + chunk), device=dev)
             pair, step = flat // S, flat % S
             i, k = pair // K, pair % K
-            pts = ub[k] + self.alphas[step].view(-1, *lead) * (ux[i] - ub[k])
-            pts = pts.detach().requires_grad_(True)
+            diff = ux[i] - ub[k]
+            pts = (ub[k] + self.alphas[step].view(-1, *lead) * diff).detach().requires_grad_(True)
             kws = self._kwargs({n: v[i] for n, v in kw.items()})
             w = self.weights[step].view(-1, 1)
+            if keep_paths:
+                def add(g, rows=slice(None)):  # g: (q, P, D) gradients of some targets
+                    G[rows].index_add_(1, pair, g * w)
+            else:
+                d64 = diff.reshape(diff.shape[0], -1).double()
+
+                def add(g, rows=slice(None)):
+                    contrib = g * (w * d64)
+                    IG[rows].index_add_(1, i, contrib)
+                    comp[rows].index_add_(1, pair, contrib.sum(-1))
             with torch.enable_grad():
                 out = head(pts, kws)
-                self._vjp(out, pts, G, pair, w)
-        return G.reshape(self.Q, nb, K, self.D)
+                self._vjp(out, pts, add)
+        if keep_paths:
+            return {"G": G.reshape(self.Q, nb, K, self.D)}
+        return {"IG": IG, "comp": comp.reshape(self.Q, nb, K).permute(1, 2, 0)}
 
-    def _vjp(self, out, pts, G, pair, w) -> None:
+    def _vjp(self, out: torch.Tensor, pts: torch.Tensor, add: Callable) -> None:
+        """Gradients of every target w.r.t. the points, handed to ``add`` as float64 (q, P, D)."""
         P = pts.shape[0]
         if out.shape != (P, self.Q):
             raise ValueError(f"Internal shape mismatch: targets {tuple(out.shape)}, expected {(P, self.Q)}.")
@@ -340,12 +366,12 @@ class Engine:
             eye = torch.eye(self.Q, dtype=out.dtype, device=out.device)[:, None, :].repeat(1, P, 1)
             (g,) = torch.autograd.grad(out, pts, eye, is_grads_batched=True, allow_unused=True)
             if g is not None:
-                G.index_add_(1, pair, g.reshape(self.Q, P, -1).double() * w)
+                add(g.reshape(self.Q, P, -1).double())
             return
         for q in range(self.Q):
             (g,) = torch.autograd.grad(out[:, q].sum(), pts, retain_graph=q < self.Q - 1, allow_unused=True)
             if g is not None:
-                G[q].index_add_(0, pair, g.reshape(P, -1).double() * w)
+                add(g.reshape(1, P, -1).double(), slice(q, q + 1))
 
     # ------------------------------------------------------------------ the run
     def run(self, weights: torch.Tensor | None = None, per_sample: Callable | None = None,
@@ -383,9 +409,12 @@ class Engine:
                         nb = idx.size
                         ux = self._to_space(x, group)
                         ub = self._space_baselines(group)
-                        G = self._integrate(ux, ub, kw)
-                        delta = ux.double().reshape(nb, 1, -1) - ub.double().reshape(1, K, -1)
-                        comp = torch.einsum("qikd,ikd->ikq", G, delta)
+                        paths = self._integrate(ux, ub, kw)
+                        if self.use_in:
+                            delta = ux.double().reshape(nb, 1, -1) - ub.double().reshape(1, K, -1)
+                            comp = torch.einsum("qikd,ikd->ikq", paths["G"], delta)
+                        else:
+                            comp = paths["comp"]
                         W = None
                         if self.use_ro:
                             W, _ = self._readout_params(group)
@@ -399,9 +428,9 @@ class Engine:
                         if weights is not None:
                             wb = weights[torch.as_tensor(idx, device=dev)]
                             cw += (c * wb).sum(0)
-                            self._weighted(S, R, group, G, delta, xf, wb, W)
+                            self._weighted(S, R, group, paths, xf, wb, W)
                         if per_sample is not None:
-                            per_sample(idx, self._per_sample(G, delta, xf, base_flat, W, group))
+                            per_sample(idx, self._per_sample(paths, xf, base_flat, W, group))
                         bar.update(nb)
                         if self.progress:
                             bar.set_postfix(ig_error=f"{float((num / den.clamp_min(1e-300)).max()):.2e}")
@@ -423,11 +452,11 @@ class Engine:
         A, _ = linear_params(self.fac.input_linear, self._subject(self.fac.input_linear, group))
         return A.detach().double()
 
-    def _weighted(self, S, R, group, G, delta, xf, wb, W) -> None:
+    def _weighted(self, S, R, group, paths, xf, wb, W) -> None:
         """``S[o] += sum_i wb[i, o] IG_io`` without forming per-output per-sample maps."""
         nb, Q, K = wb.shape[0], self.Q, self.K
         if not self.use_in:
-            ig_q = torch.einsum("qikd,ikd->iqd", G, delta) / K  # (nb, Q, m): IG of the targets
+            ig_q = paths["IG"].permute(1, 0, 2) / K  # (nb, Q, m): IG of the targets
             if W is None:
                 S += torch.einsum("io,iom->om", wb, ig_q)
             else:  # IG_io = sum_q W_oq IG_iq, summed with weights: one GEMM
@@ -435,6 +464,7 @@ class Engine:
                 S += coef.permute(1, 0, 2).reshape(self.O, nb * Q) @ ig_q.reshape(nb * Q, -1)
             return
         # IG_x = (x_i - b_k) * A^T G_ik: the x_i part once per sample, the b_k part once per baseline
+        G = paths["G"]
         A = self._A64(group)
         Gm = G.mean(2)  # (Q, nb, d)
         step = max(1, _ACC_BUDGET // (Q * self.m))
@@ -461,12 +491,13 @@ class Engine:
                 B = (Rg[s:s + step].reshape(-1, self.D) @ A).reshape(-1, self.K, self.m)
                 S[s:s + step] -= torch.einsum("okm,km->om", B, base)
 
-    def _per_sample(self, G, delta, xf, base_flat, W, group) -> torch.Tensor:
+    def _per_sample(self, paths, xf, base_flat, W, group) -> torch.Tensor:
         """Per-sample IG of the outputs, ``(nb, O, m)`` float64."""
         K = self.K
         if not self.use_in:
-            ig_q = torch.einsum("qikd,ikd->iqd", G, delta) / K
+            ig_q = paths["IG"].permute(1, 0, 2) / K
         else:
+            G = paths["G"]
             A = self._A64(group)
             ig_q = torch.empty(xf.shape[0], self.Q, self.m, dtype=torch.float64, device=self.device)
             for i in range(xf.shape[0]):

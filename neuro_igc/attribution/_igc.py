@@ -134,6 +134,8 @@ def _std_checks(values: np.ndarray, name: str, what: str, outputs: list[int]) ->
 
 def _dataset_wise(kind: str, model, x, y, *, categorical: bool, warn: bool, auto: dict, **kw) -> AttributionResult:
     src, base, base_info, dev, ekw = _prepare(model, x, y, need_y=kind != "igac", desc=kind.upper(), **kw)
+    if src.n < 2:
+        raise ValueError(f"Invalid value for 'x': {kind.upper()} needs at least 2 samples (it is a correlation); got {src.n}.")
     with prepared_model(model, dev, kw["freeze"]):
         engine = Engine(model, src, base, **ekw)
         fx = engine.predict().cpu().numpy()

@@ -23,8 +23,11 @@ def test_wrong_x_shape(data):
     model, x, y = data
     with pytest.raises(ValueError, match=r"'x': expected shape \(n_samples, \*input_shape\) with at least 2"):
         igc(model, x[:, 0], y, **Q)
-    with pytest.raises(ValueError, match="'x': need at least 2 samples"):
-        igc(model, x[:1], y[:1], **Q)
+    with pytest.raises(ValueError, match=r"'x': IGC needs at least 2 samples \(it is a correlation\); got 1"):
+        igc(model, x[:1], y[:1], baselines=1, **Q)
+    assert ig(model, x[:1], baselines=1, n_steps=4, **Q).attributions.shape == (1, 3, 6)
+    with pytest.raises(ValueError, match="'x': no samples"):
+        igc(model, x[:0], y[:0], **Q)
 
 
 def test_wrong_y_shape(data):
