@@ -40,57 +40,82 @@ PRF_SIGNS = {
 # ---------------------------------------------------------------------------------------------
 # normal equations: (cost, J^T J, J^T r) at parameters p for data y
 # ---------------------------------------------------------------------------------------------
-def _axis_moments(coords, centre, inv2s2):
-    """Column profiles U = [g, g d, g d^2] (n, L, 3), their Gram (n, 3, 3) and sums (n, 3)."""
-    d = coords[None, :] - centre[:, None]
-    g = flush_tiny(torch.exp(-(d * d) * inv2s2[:, None]))
+def _axis_profiles(rows, cols, centres, inv2s2):
+    """Per-axis profiles ``[g, g d, g d^2]`` of columns (x) and rows (y), shape (n, 2, 3, L).
+
+    Rows and columns share one set of ops when H == W; otherwise each axis is padded with zeros
+    to the longer length (zeros add nothing to the sums below).
+    """
+    length = max(rows.numel(), cols.numel())
+    if rows.numel() == cols.numel():
+        coords = cols[None, None, :]
+    else:
+        coords = torch.zeros((1, 2, length), dtype=cols.dtype, device=cols.device)
+        coords[0, 0, : cols.numel()] = cols
+        coords[0, 1, : rows.numel()] = rows
+    d = coords - centres[:, :, None]  # (n, 2, L)
+    g = flush_tiny(torch.exp(-(d * d) * inv2s2[:, None, None]))
+    if rows.numel() != cols.numel():
+        g[:, 0, cols.numel():] = 0
+        g[:, 1, rows.numel():] = 0
     gd = g * d
-    u = torch.stack([g, gd, gd * d], dim=2)
-    return u, u.transpose(1, 2) @ u, u.sum(1)
+    return torch.stack([g, gd, gd * d], dim=2), g, d
+
+
+def _axis_moments(g, d, profiles, lengths):
+    """Per axis: [sum g^2 d^k for k = 0..4, sum g d^k for k = 0..2, L] -> (n, 2, 9).
+
+    These are the entries of the Gram matrix of ``[g, g d, g d^2, 1]`` (see ``_GRAM9``).
+    """
+    sums = []
+    term = g * g
+    for k in range(5):
+        if k:
+            term = term * d
+        sums.append(term.sum(-1))
+    m = torch.stack(sums, dim=2)  # (n, 2, 5)
+    return torch.cat([m, profiles.sum(-1), lengths.expand(g.shape[0], 2, 1)], dim=2)
 
 
 def _normal_separable(p, y, ystats, rows, cols):
-    """Normal equations from per-axis factors (see ``_model.PAIRS``); one pass over ``y``."""
+    """Normal equations from per-axis factors (see ``_model.PAIRS``); one pass over ``y``.
+
+    ``y`` keeps its own precision for the one product that reads it (float32 maps are not copied
+    to float64); everything else is computed in the dtype of ``p``.
+    """
     n = p.shape[0]
     x0, y0, s, a, b = p.unbind(1)
-    inv2s2 = 0.5 / (s * s)
-    u, gu, su = _axis_moments(cols, x0, inv2s2)  # x: columns
-    v, gv, sv = _axis_moments(rows, y0, inv2s2)  # y: rows
-    yu = torch.einsum("nhw,nwk->nhk", y, u)  # (n, H, 3): Y [g, g dx, g dx^2]
-    # <Y, v_i (x) u_j> for the PAIRS (0,0) (0,1) (1,0) (0,2) (2,0); (3,3) = sum(Y)
-    t_0j = torch.einsum("nh,nhk->nk", v[:, :, 0], yu)  # (0,0) (0,1) (0,2)
-    t_i0 = torch.einsum("nhi,nh->ni", v[:, :, 1:], yu[:, :, 0])  # (1,0) (2,0)
-    t6 = torch.stack([t_0j[:, 0], t_0j[:, 1], t_i0[:, 0], t_0j[:, 2], t_i0[:, 1], ystats[:, 1]], dim=1)
-    # Gram of the six products: <v_i (x) u_j, v_k (x) u_l> = Gv[i, k] Gu[j, l], index 3 = ones
-    gv4 = _pad_gram(gv, sv, rows.numel())
-    gu4 = _pad_gram(gu, su, cols.numel())
-    iv, iu = _PAIR_I.to(p.device), _PAIR_J.to(p.device)
-    k6 = gv4[:, iv][:, :, iv] * gu4[:, iu][:, :, iu]  # (n, 6, 6)
-    km = a[:, None] * k6[:, :, 0] + b[:, None] * k6[:, :, 5]  # <P_k, model>
+    prof, g, d = _axis_profiles(rows, cols, p[:, :2], 0.5 / (s * s))
+    h, w = rows.numel(), cols.numel()
+    u_t = prof[:, 0, :, :w]  # (n, 3, W) column profiles
+    v_t = prof[:, 1, :, :h]  # (n, 3, H) row profiles
+    # (Y U)^T = U^T Y^T: the one product that reads the maps
+    yu_t = torch.bmm(u_t.to(y.dtype), y.transpose(1, 2)).to(p.dtype)  # (n, 3, H)
+    t = (yu_t @ v_t.transpose(1, 2)).reshape(n, 9)  # t[j, i] = <Y, v_i (x) u_j>
+    t6 = torch.cat([t[:, _T_IDX.to(p.device)], ystats[:, 1:2]], dim=1)  # the six PAIRS
+    lengths = torch.tensor([[[float(w)], [float(h)]]], dtype=p.dtype, device=p.device)
+    mom = _axis_moments(g, d, prof, lengths)  # (n, 2, 9)
+    k6 = (mom[:, 1, _K_V.to(p.device)] * mom[:, 0, _K_U.to(p.device)]).reshape(n, 6, 6)  # Gram of the products
+    km = a[:, None] * k6[:, :, 0] + b[:, None] * k6[:, :, 5]  # <P_k, model>, model = a P0 + b P5
     cost = ystats[:, 0] - 2 * (a * t6[:, 0] + b * t6[:, 5]) + a * km[:, 0] + b * km[:, 5]
     # Jacobian columns = scale * (R @ products): x0 -> (0,1); y0 -> (1,0); sigma -> (0,2) + (2,0);
     # amplitude -> (0,0); offset -> (3,3), with scale = (a/s^2, a/s^2, a/s^3, 1, 1)
-    r = _R.to(device=p.device, dtype=p.dtype)
+    rt = _R.to(device=p.device, dtype=p.dtype).T  # (6, 5); products with it are plain GEMMs
+    jtj = (k6.reshape(n * 6, 6) @ rt).reshape(n, 6, 5).transpose(1, 2).reshape(n * 5, 6) @ rt
     one = torch.ones_like(a)
-    scale = torch.stack([a / s**2, a / s**2, a / s**3, one, one], dim=1)
-    jtj = (r @ k6 @ r.T) * (scale[:, :, None] * scale[:, None, :])
-    jtr = ((t6 - km) @ r.T) * scale
+    a_s2 = a / (s * s)
+    scale = torch.stack([a_s2, a_s2, a_s2 / s, one, one], dim=1)
+    jtj = jtj.reshape(n, 5, 5) * (scale[:, :, None] * scale[:, None, :])
+    jtr = ((t6 - km) @ rt) * scale
     return cost.clamp_min(0), jtj, jtr
 
 
-def _pad_gram(g3, s3, length):
-    """4 x 4 Gram of [g, g d, g d^2, 1] from the 3 x 3 Gram, the sums and the axis length."""
-    n = g3.shape[0]
-    out = g3.new_empty((n, 4, 4))
-    out[:, :3, :3] = g3
-    out[:, :3, 3] = s3
-    out[:, 3, :3] = s3
-    out[:, 3, 3] = length
-    return out
-
-
-_PAIR_I = torch.tensor([i for i, _ in PAIRS])
-_PAIR_J = torch.tensor([j for _, j in PAIRS])
+# t is flattened (j, i) with j the column profile: PAIRS (0,0) (0,1) (1,0) (0,2) (2,0) as (i, j)
+_T_IDX = torch.tensor([3 * j + i for i, j in PAIRS[:5]])
+# Gram of [g, g d, g d^2, 1] from the 9 moments: entry (k, l) -> index into _axis_moments' output
+_GRAM9 = [[0, 1, 2, 5], [1, 2, 3, 6], [2, 3, 4, 7], [5, 6, 7, 8]]
+_K_V = torch.tensor([_GRAM9[pk[0]][pl[0]] for pk in PAIRS for pl in PAIRS])
+_K_U = torch.tensor([_GRAM9[pk[1]][pl[1]] for pk in PAIRS for pl in PAIRS])
 _R = torch.tensor(
     [
         [0, 1, 0, 0, 0, 0],
@@ -101,8 +126,6 @@ _R = torch.tensor(
     ],
     dtype=torch.float64,
 )
-
-
 def _model_and_jacobian(p, rows, cols):
     """Dense model (n, H, W) and Jacobian (n, H, W, 5), straight from the formula."""
     x0, y0, s, a, b = (p[:, i, None, None] for i in range(5))
@@ -189,12 +212,17 @@ PRF_INITS = {"grid": _init_grid, "moments": _init_moments}
 # ---------------------------------------------------------------------------------------------
 # Levenberg-Marquardt on a batch
 # ---------------------------------------------------------------------------------------------
+_LM_START, _LM_DOWN, _LM_UP = 1e-3, 0.2, 10.0  # damping: start, after an accepted step, after a rejected one
+
+
 def _levenberg_marquardt(normal, p, y, rows, cols, lo, hi, max_iter, ftol, xtol):
     n = p.shape[0]
     flat = y.flatten(1)
-    ystats = torch.stack([torch.linalg.vector_norm(flat, dim=1) ** 2, flat.sum(1)], dim=1)  # (n, 2)
+    ystats = torch.stack(  # (n, 2): sum of squares and sum, accumulated in the solver's dtype
+        [torch.linalg.vector_norm(flat, dim=1, dtype=p.dtype) ** 2, flat.sum(1, dtype=p.dtype)], dim=1
+    )
     cost, jtj, jtr = normal(p, y, ystats, rows, cols)
-    lam = torch.full((n,), 1e-3, dtype=p.dtype, device=p.device)
+    lam = torch.full((n,), _LM_START, dtype=p.dtype, device=p.device)
     n_iter = torch.zeros(n, dtype=torch.long, device=p.device)
     done = torch.zeros(n, dtype=torch.bool, device=p.device)
     # ``work``: maps in the working copy ``wy``; ``act``: those of them still iterating. The copy
@@ -226,7 +254,7 @@ def _levenberg_marquardt(normal, p, y, rows, cols, lo, hi, max_iter, ftol, xtol)
         cost[work] = torch.where(better, nc, wc)
         jtj[work] = torch.where(keep[:, :, None], na, wa)
         jtr[work] = torch.where(keep, ng, wg)
-        lam[work] = torch.where(better, wl * 0.2, torch.where(act, wl * 10.0, wl))
+        lam[work] = torch.where(better, wl * _LM_DOWN, torch.where(act, wl * _LM_UP, wl))
         n_iter[work] += act.long()
         done[work[conv]] = True
         act = act & ~(conv | stuck)
@@ -283,6 +311,7 @@ def fit_prf(
     device : str or torch.device, optional
         ``None``/"auto": CUDA when available, else CPU.
     dtype : torch.dtype, default torch.float64
+        Precision of the whole fit (maps are converted to it batch by batch).
     index : array-like, optional
         Row labels of the result (e.g. vertex ids); default ``0..n_maps-1``.
     progress : bool, default True
@@ -358,13 +387,14 @@ def fit_prf(
             raw = raw.abs()
         y = raw.to(dtype)
         # the starting point only picks the basin: float32 is enough for the grid search
-        p0 = initialise(raw.float() if dtype == torch.float64 else y, rows, cols, sign != "signed")
+        p0 = initialise(raw.float(), rows, cols, sign != "signed")
         p0 = torch.minimum(torch.maximum(p0.to(dtype), lo), hi)
         p, cost, done, n_it = _levenberg_marquardt(normal, p0, y, rows, cols, lo, hi, max_iter, ftol, xtol)
         out_p[start:stop] = p.cpu().numpy()
         out_cost[start:stop] = cost.cpu().numpy()
         flat = y.flatten(1)
-        out_sst[start:stop] = (torch.linalg.vector_norm(flat - flat.mean(1, keepdim=True), dim=1) ** 2).cpu().numpy()
+        centred = flat.to(dtype) - flat.mean(1, keepdim=True, dtype=dtype)
+        out_sst[start:stop] = (torch.linalg.vector_norm(centred, dim=1) ** 2).cpu().numpy()
         out_done[start:stop] = done.cpu().numpy()
         out_iter[start:stop] = n_it.cpu().numpy()
     if (~out_done).any():
