@@ -225,8 +225,10 @@ def _levenberg_marquardt(normal, p, y, rows, cols, lo, hi, max_iter, ftol, xtol)
     lam = torch.full((n,), _LM_START, dtype=p.dtype, device=p.device)
     n_iter = torch.zeros(n, dtype=torch.long, device=p.device)
     done = torch.zeros(n, dtype=torch.bool, device=p.device)
-    # ``work``: maps in the working copy ``wy``; ``act``: those of them still iterating. The copy
-    # is compacted only when it is mostly finished maps (each compaction is a pass over the data).
+    # The loop works on compact copies of the state of the maps in ``work``; ``act`` marks those
+    # still iterating. Finished maps are written back and dropped only when they are the
+    # majority of the working set (each compaction copies the working data once).
+    p_out, cost_out = p.clone(), cost.clone()
     work = torch.arange(n, device=p.device)
     act = torch.ones(n, dtype=torch.bool, device=p.device)
     wy, wst = y, ystats
@@ -235,30 +237,31 @@ def _levenberg_marquardt(normal, p, y, rows, cols, lo, hi, max_iter, ftol, xtol)
         if n_act == 0:
             break
         if n_act < 0.6 * work.numel():
+            p_out[work], cost_out[work] = p, cost
             work, wy, wst = work[act], wy[act], wst[act]
+            p, cost, jtj, jtr, lam = p[act], cost[act], jtj[act], jtr[act], lam[act]
             act = act[act]
-        wp, wc, wa, wg, wl = p[work], cost[work], jtj[work], jtr[work], lam[work]
-        diag = torch.diagonal(wa, dim1=1, dim2=2)
+        diag = torch.diagonal(jtj, dim1=1, dim2=2)
         damp = diag.clamp_min(1e-12 * diag.amax(1, keepdim=True).clamp_min(1e-30))
-        step, _ = torch.linalg.solve_ex(wa + torch.diag_embed(wl[:, None] * damp), wg)
-        step = torch.nan_to_num(step)
-        new = torch.minimum(torch.maximum(wp + step, lo), hi)
+        step, _ = torch.linalg.solve_ex(jtj + torch.diag_embed(lam[:, None] * damp), jtr)
+        new = torch.minimum(torch.maximum(p + torch.nan_to_num(step), lo), hi)
         nc, na, ng = normal(new, wy, wst, rows, cols)
-        better = act & torch.isfinite(nc) & (nc <= wc)
-        small_step = ((new - wp).abs() <= xtol * (wp.abs() + xtol)).all(1)
-        small_gain = (wc - nc) <= ftol * wc.clamp_min(1e-300)
+        better = act & torch.isfinite(nc) & (nc <= cost)
+        small_step = ((new - p).abs() <= xtol * (p.abs() + xtol)).all(1)
+        small_gain = (cost - nc) <= ftol * cost.clamp_min(1e-300)
         conv = better & (small_step | small_gain)
-        stuck = act & ~better & (wl > 1e12)
+        stuck = act & ~better & (lam > 1e12)
         keep = better[:, None]
-        p[work] = torch.where(keep, new, wp)
-        cost[work] = torch.where(better, nc, wc)
-        jtj[work] = torch.where(keep[:, :, None], na, wa)
-        jtr[work] = torch.where(keep, ng, wg)
-        lam[work] = torch.where(better, wl * _LM_DOWN, torch.where(act, wl * _LM_UP, wl))
-        n_iter[work] += act.long()
+        p = torch.where(keep, new, p)
+        cost = torch.where(better, nc, cost)
+        jtj = torch.where(keep[:, :, None], na, jtj)
+        jtr = torch.where(keep, ng, jtr)
+        lam = torch.where(better, lam * _LM_DOWN, torch.where(act, lam * _LM_UP, lam))
+        n_iter.index_add_(0, work, act.long())
         done[work[conv]] = True
         act = act & ~(conv | stuck)
-    return p, cost, done, n_iter
+    p_out[work], cost_out[work] = p, cost
+    return p_out, cost_out, done, n_iter, ystats
 
 
 def _bounds(h, w, signed, dtype, device):
@@ -354,7 +357,11 @@ def fit_prf(
             f"Invalid shape for 'maps': expected (n_maps, H, W) with H, W >= 3; got {tuple(data.shape)}."
         )
     n, h, w = data.shape
-    bad = ~torch.isfinite(data.reshape(n, -1)).all(1)
+    # a non-finite value makes its map's sum non-finite (cheap); confirm on those maps only
+    suspect = torch.nonzero(~torch.isfinite(data.reshape(n, -1).sum(1, dtype=torch.float64)))[:, 0]
+    bad = torch.zeros(n, dtype=torch.bool)
+    if len(suspect):
+        bad[suspect] = ~torch.isfinite(data.reshape(n, -1)[suspect]).all(1).cpu()
     if bad.any():
         idx = torch.nonzero(bad)[:5, 0].tolist()
         raise ValueError(
@@ -389,12 +396,10 @@ def fit_prf(
         # the starting point only picks the basin: float32 is enough for the grid search
         p0 = initialise(raw.float(), rows, cols, sign != "signed")
         p0 = torch.minimum(torch.maximum(p0.to(dtype), lo), hi)
-        p, cost, done, n_it = _levenberg_marquardt(normal, p0, y, rows, cols, lo, hi, max_iter, ftol, xtol)
+        p, cost, done, n_it, ystats = _levenberg_marquardt(normal, p0, y, rows, cols, lo, hi, max_iter, ftol, xtol)
         out_p[start:stop] = p.cpu().numpy()
         out_cost[start:stop] = cost.cpu().numpy()
-        flat = y.flatten(1)
-        centred = flat.to(dtype) - flat.mean(1, keepdim=True, dtype=dtype)
-        out_sst[start:stop] = (torch.linalg.vector_norm(centred, dim=1) ** 2).cpu().numpy()
+        out_sst[start:stop] = (ystats[:, 0] - ystats[:, 1] ** 2 / (h * w)).clamp_min(0).cpu().numpy()
         out_done[start:stop] = done.cpu().numpy()
         out_iter[start:stop] = n_it.cpu().numpy()
     if (~out_done).any():

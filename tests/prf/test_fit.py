@@ -165,3 +165,12 @@ def test_errors():
         fit_prf(maps, extent_deg=-1)
     with pytest.raises(ValueError, match="'index' has 1 labels for 2 maps"):
         fit_prf(maps, index=[0])
+
+
+def test_non_square_maps():
+    """H != W: the extent spans the longer side; both axes keep square pixels."""
+    x, y, s = np.array([1.5, -2.0]), np.array([0.8, -0.5]), np.array([0.7, 0.9])
+    maps = gaussian_maps(x, y, s, shape=(20, 32), extent_deg=EXTENT)
+    assert np.unravel_index(maps[0].argmax(), (20, 32))[0] < 10  # y > 0: upper half
+    p = fit_prf(maps, EXTENT, progress=False)
+    np.testing.assert_allclose(p[["x", "y", "sigma"]].to_numpy(), np.column_stack([x, y, s]), atol=1e-6)
