@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from conftest import mish_mlp
+from attribution_nets import mish_mlp
 from neuro_igc.attribution import bsc, igc
 
 
@@ -34,7 +34,7 @@ def test_bsc_complete_on_nonlinear_model(regression_data):
 
 
 def test_bsc_small_batches_and_extras(subject_data):
-    from conftest import SubjectNet
+    from attribution_nets import SubjectNet
 
     x, y, subject = subject_data
     model = SubjectNet()

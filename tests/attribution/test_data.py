@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import mish_mlp
+from attribution_nets import mish_mlp
 from neuro_igc.attribution import QUADRATURE_RULES, bsc, ig, igac, igc
 
 Q = dict(progress=False)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import SubjectNet, mish_mlp, tiny_cnn
+from attribution_nets import SubjectNet, mish_mlp, tiny_cnn
 from neuro_igc.attribution import ig, igc
 from neuro_igc.attribution._factorize import find_factorization
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import SubjectNet, mish_mlp
+from attribution_nets import SubjectNet, mish_mlp
 from neuro_igc.attribution import (
     CAPTUM_METHOD_NAMES,
     QUADRATURE_RULES,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import mish_mlp
+from attribution_nets import mish_mlp
 from neuro_igc.attribution import AttributionResult, ig, igc, ttest_map
 
 
