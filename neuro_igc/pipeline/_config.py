@@ -134,11 +134,14 @@ class RoiSettings:
 
 @dataclass
 class PrfSettings:
-    """pRF fits of image-space attribution maps (encoding pipelines)."""
+    """pRF fits of image-space attribution maps (encoding pipelines); ``sign`` and ``params`` go
+    to ``neuro_igc.prf.fit_prf``; vertices whose fit has ``r2 < min_r2`` are left out of the
+    angle/eccentricity/size maps and ROI means."""
 
     enabled: bool = False
     extent_deg: float = 8.4
-    signed: Literal["positive", "signed"] = "positive"
+    sign: Literal["positive", "abs", "signed"] = "positive"
+    min_r2: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,0 +1,66 @@
+"""The notebooks in notebooks/ run from top to bottom (small settings, a small synthetic folder).
+
+They are jupytext percent scripts: read with jupytext, executed with nbclient in a python3
+kernel of this environment; nothing is written back to notebooks/.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+PATHS = sorted(NOTEBOOKS.glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def small_nsd(tmp_path_factory):
+    """A small synthetic NSD-like folder shared by the notebooks that need one."""
+    from neuro_igc.data import make_nsd_like
+
+    root = tmp_path_factory.mktemp("nsd") / "nsd"
+    make_nsd_like(root, subjects=2, sessions=2, trials=150, image_size=64, volume_spaces=(), seed=0,
+                  progress=False)
+    return root
+
+
+def _execute(path: Path, workdir: Path, env: dict) -> None:
+    jupytext = pytest.importorskip("jupytext")
+    nbclient = pytest.importorskip("nbclient")
+    nb = jupytext.read(path)
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits this process' environment
+    try:
+        client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
+                                         resources={"metadata": {"path": str(workdir)}})
+        client.execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    errors = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+
+
+def test_notebooks_exist():
+    names = {p.stem for p in PATHS}
+    assert {"01_quickstart", "02_nsd_decoding", "03_encoding_prf", "04_synthetic_benchmark"} <= names
+    for p in PATHS:  # percent scripts without outputs
+        text = p.read_text()
+        assert "# %%" in text and "outputs" not in text.split("# ---", 2)[1]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_notebook_runs(path, tmp_path, request):
+    env = {"NEURO_IGC_NOTEBOOK_SMALL": "1", "NEURO_IGC_WORKDIR": str(tmp_path), "MPLBACKEND": "Agg",
+           "TQDM_DISABLE": "1"}
+    if "nsd" in path.stem or "encoding" in path.stem:
+        env["NEURO_IGC_NSD_ROOT"] = str(request.getfixturevalue("small_nsd"))
+    before = path.read_text()
+    _execute(path, tmp_path, env)
+    assert path.read_text() == before  # nothing executed is written back
