@@ -23,6 +23,8 @@ import math
 import numpy as np
 import torch
 
+_CHUNK = 1024  # images per FFT call
+
 __all__ = ["make_images", "spectrum_gain", "radial_amplitude_spectrum", "spectral_slope"]
 
 
@@ -61,7 +63,6 @@ def make_images(
     slope: float = 1.2,
     seed: int | None = 0,
     dtype: torch.dtype = torch.float32,
-    batch_size: int = 4096,
 ) -> torch.Tensor:
     """Draw ``n`` random images with an amplitude spectrum falling as ``|f| ** -slope``.
 
@@ -76,8 +77,11 @@ def make_images(
     seed : int or None, default=0
         Seed of the generator (``None``: torch's global generator).
     dtype : torch dtype, default=torch.float32
-    batch_size : int, default=4096
-        Images generated per FFT call (bounds the memory used).
+
+    Notes
+    -----
+    Images are drawn in chunks of 1024, each from its own generator seeded from ``(seed, chunk)``,
+    which bounds the memory used by the FFTs.
 
     Returns
     -------
@@ -97,14 +101,15 @@ def make_images(
         raise ValueError(f"Invalid value for 'slope': a finite number >= 0 is needed; got {slope!r}.")
     gain = spectrum_gain(size, slope)
     scale = size**2 / math.sqrt(float((gain**2).sum()))
-    gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     out = torch.empty((int(n), 1, size, size), dtype=dtype)
-    for start in range(0, int(n), int(batch_size)):
-        stop = min(int(n), start + int(batch_size))
-        shape = (stop - start, size, size)
-        re = torch.randn(shape, generator=gen, dtype=torch.float64)
-        im = torch.randn(shape, generator=gen, dtype=torch.float64)
-        field = torch.fft.ifft2(gain * torch.complex(re, im)).real * scale
+    for chunk, start in enumerate(range(0, int(n), _CHUNK)):
+        stop = min(int(n), start + _CHUNK)
+        gen = None
+        if seed is not None:
+            state = np.random.SeedSequence([int(seed), chunk]).generate_state(1)[0]
+            gen = torch.Generator().manual_seed(int(state))
+        z = torch.randn((stop - start, size, size, 2), generator=gen, dtype=torch.float64)
+        field = torch.fft.ifft2(gain * torch.view_as_complex(z)).real * scale
         out[start:stop, 0] = field.to(dtype)
     return out
 
