@@ -68,6 +68,7 @@ DEFAULT_SETTINGS: dict = {
     "quadrature": "gauss-legendre",
     "baseline_chunk": 100,
     "bsc_fraction": 0.1,
+    "bsc_baselines": 8,
     "bsc_permutations": 1,
     "model_train": 4000,
     "model_epochs": 8,
@@ -92,6 +93,7 @@ PAPER_SETTINGS: dict = {
     "quadrature": "gauss-legendre",
     "baseline_chunk": 100,
     "bsc_fraction": 0.1,
+    "bsc_baselines": 8,
     "bsc_permutations": 1,
     "model_train": 100_000,
     "model_epochs": 50,
@@ -256,7 +258,8 @@ def _method_bsc(ctx: _Context):
     kwargs = {"seed": ctx.seed, "batch_size": ctx.batch_size, "device": ctx.device,
               "n_permutations": int(s["bsc_permutations"]), "warn": False}
     res = pooled_correlation_map(
-        ctx.engine.bsc, ctx.experiment.on_support(), x, y, ctx.target(y), ctx.fx()[idx], ctx.plan(m, seed=1),
+        ctx.engine.bsc, ctx.experiment.on_support(), x, y, ctx.target(y), ctx.fx()[idx],
+        ctx.plan(m, n_baselines=int(s["bsc_baselines"]), seed=1),
         ctx.output, progress=ctx.progress, desc=f"Exp. {ctx.name} BSC", **kwargs,
     )
     full = np.zeros(ctx.experiment.size**2)
@@ -346,7 +349,7 @@ def _check_settings(n_samples, experiments, methods, settings) -> tuple[list, li
         raise ValueError(
             f"Invalid setting(s) {sorted(unknown)}: allowed are {sorted(DEFAULT_SETTINGS)}."
         )
-    for key in ("baselines", "n_steps", "baseline_chunk", "model_train", "model_epochs", "model_samples", "model_baselines",
+    for key in ("baselines", "n_steps", "baseline_chunk", "bsc_baselines", "model_train", "model_epochs", "model_samples", "model_baselines",
                 "model_steps", "model_seeds", "model_keep", "bsc_permutations"):
         if key in settings and int(settings[key]) < 1:
             raise ValueError(f"Invalid value for {key!r}: must be >= 1; got {settings[key]!r}.")
@@ -392,7 +395,7 @@ def run_benchmark(
         Images used to estimate the ground-truth densities of Exp. B and C.
     **settings
         Overrides of :data:`DEFAULT_SETTINGS` (``baselines``, ``n_steps``, ``quadrature``,
-        ``bsc_fraction``, ``bsc_permutations``, ``model_train``, ``model_epochs``,
+        ``bsc_fraction``, ``bsc_baselines``, ``bsc_permutations``, ``model_train``, ``model_epochs``,
         ``model_samples``, ``model_baselines``, ``model_steps``, ``model_seeds``, ``model_keep``,
         ``model_config``, ``model_batch_size``, ``model_lr``); see :data:`PAPER_SETTINGS`.
 
