@@ -147,10 +147,13 @@ class PrfSettings:
 
 @dataclass
 class OutputSettings:
-    """What the pipeline writes besides the attributions."""
+    """What the pipeline writes besides the attributions; ``views`` are those of the surface
+    figures (fewer views draw faster)."""
 
     surface: bool = True
     figures: bool = True
+    views: list[Literal["lateral", "medial", "ventral", "posterior", "dorsal", "anterior"]] = field(
+        default_factory=lambda: ["lateral", "medial", "ventral", "posterior"])
     roi: RoiSettings = field(default_factory=RoiSettings)
     prf: PrfSettings = field(default_factory=PrfSettings)
     report: bool = True

@@ -123,7 +123,8 @@ def group_maps(ctx, names: list[str], *, kind: str, prefix: str = "") -> None:
         raise PipelineError(f"Subjects' maps have different densities {sorted(densities)}; cannot average them.")
     density = densities.pop()
     hashes = [ctx.cache.lookup_hash(f"{cfg.label}/sub-{s}/{prefix}surface") for s in subs]
-    settings = {"subjects": subs, "surface_steps": hashes, "names": names, "figures": cfg.outputs.figures}
+    settings = {"subjects": subs, "surface_steps": hashes, "names": names, "figures": cfg.outputs.figures,
+                "views": cfg.outputs.views}
 
     def work(deriv):
         means, hemi, vertex = [], [], []

@@ -230,7 +230,7 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
             style = dict(FIGURE_STYLE.get(name, {"colorbar_label": kind}))
             fig = deriv.figure_path(sub, "stat", desc=desc)
             who = f"sub-{sub}" if sub else "group"
-            plot_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, fig, rois=outline,
+            plot_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, fig, rois=outline, views=tuple(cfg.outputs.views),
                               title=f"{who}: {kind} {name}", **style)
             entry["figure"] = _rel(deriv, fig)
         out.append(entry)
@@ -251,7 +251,8 @@ def surface_step(ctx, sub: str, upstream, values: np.ndarray, names: list[str], 
     cfg = ctx.config
     if not cfg.outputs.surface:
         return None
-    settings = {"upstream": upstream.hash, "names": names, "figures": cfg.outputs.figures, "kind": kind}
+    settings = {"upstream": upstream.hash, "names": names, "figures": cfg.outputs.figures, "kind": kind,
+                "views": cfg.outputs.views}
 
     def work(deriv):
         maps = write_maps(ctx, deriv, sub, values, names, vert["hemi"].to_numpy(), vert["vertex"].to_numpy(),

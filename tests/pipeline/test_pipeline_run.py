@@ -1,0 +1,161 @@
+"""End to end on a tiny synthetic NSD-like folder: derivatives, exactness of the written maps,
+ROI additivity, group summaries, skip-if-unchanged, the report in a real browser."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+from _browser import assert_not_blank
+
+from neuro_igc.attribution import AttributionResult
+from neuro_igc.pipeline import PipelineError, load_config, run_pipeline
+
+TINY_DECODING = {"training.epochs": 2, "attribution.n_steps": 4, "attribution.baselines": 4,
+                 "outputs.roi.atlases": ["prf-visualrois", "floc-bodies"], "outputs.views": ["posterior"]}
+TINY_ENCODING = {"training.epochs": 1, "data.roi_labels": ["V1v", "V1d"], "data.image_size": 16,
+                 "model.params.hidden": 8, "model.params.stem_width": 4, "model.params.widths": [8],
+                 "attribution.n_samples": 6, "attribution.baselines": 2, "attribution.n_steps": 2,
+                 "outputs.views": ["posterior"]}
+
+
+@pytest.fixture(scope="module")
+def nsd(tmp_path_factory):
+    from neuro_igc.data import make_nsd_like
+
+    root = tmp_path_factory.mktemp("nsd") / "nsd"
+    make_nsd_like(root, subjects=2, sessions=2, trials=100, image_size=64, volume_spaces=(), seed=1,
+                  progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def decoding(nsd, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    cfg = load_config("decoding_image_stats", overrides=TINY_DECODING)
+    first = run_pipeline(nsd, out, "participant", cfg, device="cpu", progress=False)
+    return cfg, out, first
+
+
+def test_decoding_derivatives(decoding):
+    cfg, out, res = decoding
+    root = out / "neuro-igc"
+    assert res.subjects == ["01", "02"] and not any(r.skipped for r in res.records)
+    desc = json.loads((root / "dataset_description.json").read_text())
+    assert desc["DatasetType"] == "derivative"
+    assert desc["GeneratedBy"][0]["Config"]["training"]["epochs"] == 2
+    for sub in ("01", "02"):
+        d = root / f"sub-{sub}"
+        igc = AttributionResult.load(d / f"sub-{sub}_desc-imagestats_igc.npz")
+        vert = pd.read_csv(d / f"sub-{sub}_desc-imagestats_vertices.tsv", sep="\t")
+        assert igc.attributions.shape == (2, len(vert))
+        for i, target in enumerate(["LuminanceContrast", "SpectralSlope"]):
+            for hemi, h in (("lh", "L"), ("rh", "R")):
+                stem = f"sub-{sub}_hemi-{h}_space-fsaverage_den-10k_desc-imagestats{target}_stat"
+                gii = nib.load(d / f"{stem}.func.gii").darrays[0].data
+                mgz = np.asarray(nib.load(d / f"{stem}.mgz").dataobj).reshape(-1)
+                assert gii.shape == mgz.shape == (10242,)
+                sel = vert["hemi"] == hemi
+                expected = igc.attributions[i][sel.to_numpy()].astype(np.float32)
+                np.testing.assert_array_equal(gii[vert["vertex"][sel]], expected)  # exactly the IGC values
+                np.testing.assert_array_equal(mgz[vert["vertex"][sel]], expected)
+                outside = np.setdiff1d(np.arange(10242), vert["vertex"][sel])
+                assert np.isnan(gii[outside]).all() and (mgz[outside] == 0).all()
+            cmd = (d / f"sub-{sub}_desc-imagestats{target}_freeview.txt").read_text()
+            assert f"overlay=sub-{sub}_hemi-L_space-fsaverage_den-10k_desc-imagestats{target}_stat.mgz" in cmd
+            assert (d / "figures" / f"sub-{sub}_desc-imagestats{target}_stat.png").exists()
+        # ROI sums: additive (each atlas' rows, '(other)' included, add up to the correlation)
+        for atlas in ("prfvisualrois", "flocbodies"):
+            table = pd.read_csv(d / f"sub-{sub}_atlas-{atlas}_desc-imagestats_roisums.tsv", sep="\t")
+            assert (d / f"sub-{sub}_atlas-{atlas}_desc-imagestats_roisums.json").exists()
+            totals = table.groupby("output", sort=False)["value"].sum().to_numpy()
+            np.testing.assert_allclose(totals, igc.attributions.sum(axis=1), rtol=1e-9, atol=1e-12)
+        v1 = pd.read_csv(d / f"sub-{sub}_atlas-prfvisualrois_desc-imagestats_roisums.tsv", sep="\t")
+        assert {"V1", "V2", "V3", "hV4"} <= set(v1["roi"])  # V1v + V1d merged
+    assert list((root / "models" / "imagestats").glob("member-00_model.pt"))
+    assert list((root / "logs").glob("decoding_image_stats_participant_*.log"))
+
+
+def test_decoding_rerun_skips_then_force(nsd, decoding):
+    cfg, out, first = decoding
+    again = run_pipeline(nsd, out, "participant", cfg, device="cpu", progress=False)
+    assert again.records and all(r.skipped for r in again.records)
+    assert again.scores["max IGC error"] == first.scores["max IGC error"]  # the report keeps its numbers
+    changed = load_config("decoding_image_stats", overrides={**TINY_DECODING, "attribution.n_steps": 6})
+    third = run_pipeline(nsd, out, "participant", changed, device="cpu", progress=False)
+    status = {r.key: r.skipped for r in third.records}
+    assert status["imagestats/train"] is True  # the model is reused...
+    assert status["imagestats/sub-01/igc"] is False and status["imagestats/sub-01/roi"] is False  # ...IGC redone
+    forced = run_pipeline(nsd, out, "participant", changed, participants=["02"], device="cpu", progress=False,
+                          force=True)
+    assert not any(r.skipped for r in forced.records)
+
+
+def test_decoding_group_level(nsd, decoding):
+    cfg, out, _ = decoding
+    res = run_pipeline(nsd, out, "group", cfg, device="cpu", progress=False)
+    group = out / "neuro-igc" / "group"
+    summary = pd.read_csv(group / "atlas-prfvisualrois_desc-imagestats_roisummary.tsv", sep="\t")
+    subs = pd.concat([pd.read_csv(out / "neuro-igc" / f"sub-{s}" / f"sub-{s}_atlas-prfvisualrois_desc-imagestats"
+                                  "_roisums.tsv", sep="\t") for s in ("01", "02")])
+    expect = subs.groupby(["output", "roi"])["value"].agg(["mean", "std"])
+    got = summary.set_index(["output", "roi"])
+    np.testing.assert_allclose(got.loc[expect.index, "mean"], expect["mean"], rtol=1e-12)
+    np.testing.assert_allclose(got.loc[expect.index, "sd"], expect["std"], rtol=1e-12)
+    lh = nib.load(group / "hemi-L_space-fsaverage_den-10k_desc-imagestatsLuminanceContrast_stat.func.gii")
+    sub_maps = [nib.load(out / "neuro-igc" / f"sub-{s}" / f"sub-{s}_hemi-L_space-fsaverage_den-10k_desc-"
+                         "imagestatsLuminanceContrast_stat.func.gii").darrays[0].data for s in ("01", "02")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN vertices (outside every subject's mask)
+        expected = np.nanmean(np.stack(sub_maps), axis=0)
+    np.testing.assert_allclose(lh.darrays[0].data, expected, rtol=1e-6, equal_nan=True)
+    assert res.report.exists()
+
+
+def test_report_in_browser(decoding, browser):
+    _, out, res = decoding
+    ok, total, bad = browser.check_images(res.report)
+    assert total >= 3 and ok == total and bad == []  # per subject: 2 maps + the ROI plot
+    text = res.report.read_text()
+    for needle in ("Validation scores", "IGC error", "freeview -f", "Settings", "luminance_contrast"):
+        assert needle in text
+    assert_not_blank(browser.screenshot(res.report))
+
+
+def test_unknown_participant_and_group_without_outputs(nsd, tmp_path):
+    cfg = load_config("decoding_image_stats", overrides=TINY_DECODING)
+    with pytest.raises(PipelineError, match=r"subject 05 has no data in NSD_ROOT; available are 01 02"):
+        run_pipeline(nsd, tmp_path, "participant", cfg, participants=["sub-05"], progress=False)
+    with pytest.raises(PipelineError, match=r"not a participant label"):
+        run_pipeline(nsd, tmp_path, "participant", cfg, participants=["first"], progress=False)
+    with pytest.raises(PipelineError, match=r"run the participant level first"):
+        run_pipeline(nsd, tmp_path / "empty", "group", cfg, progress=False)
+
+
+def test_encoding_prf_outputs(nsd, tmp_path):
+    cfg = load_config("encoding_prf", overrides=TINY_ENCODING)
+    res = run_pipeline(nsd, tmp_path, "participant", cfg, participants=["01"], device="cpu", progress=False)
+    d = tmp_path / "neuro-igc" / "sub-01"
+    igc = AttributionResult.load(d / "sub-01_desc-prf_igc.npz")
+    params = pd.read_csv(d / "sub-01_desc-prf_prf.tsv", sep="\t")
+    assert igc.attributions.shape == (len(params), 1, 16, 16)
+    assert {"hemi", "vertex", "x", "y", "sigma", "angle", "eccentricity", "size", "r2", "correlation"} <= set(params)
+    np.testing.assert_allclose(params["correlation"], igc.correlation)
+    lh = params["hemi"] == "lh"
+    angle = nib.load(d / "sub-01_hemi-L_space-fsaverage_den-10k_desc-prfAngle_stat.func.gii").darrays[0].data
+    np.testing.assert_allclose(angle[params["vertex"][lh]], params["angle"][lh].astype(np.float32))
+    assert (d / "figures" / "sub-01_desc-prf_prfexamples.png").exists()
+    roi = pd.read_csv(d / "sub-01_atlas-prfvisualrois_desc-prf_roisums.tsv", sep="\t")
+    label_dir = nsd / "nsddata" / "freesurfer" / "fsaverage" / "label"
+    labels = {h: np.asarray(nib.load(label_dir / f"{h}.prf-visualrois.mgz").dataobj).reshape(-1) for h in ("lh", "rh")}
+    in_v1 = np.array([labels[h][v] in (1, 2) for h, v in zip(params["hemi"], params["vertex"])])  # V1v, V1d
+    v1 = roi[(roi["roi"] == "V1") & (roi["output"] == "size")]
+    assert np.isclose(float(v1["value"].iloc[0]), params["size"][in_v1].mean())  # the ROI mean of V1
+    assert "pRF maps" in res.report.read_text()
+    grp = run_pipeline(nsd, tmp_path, "group", cfg, participants=["01"], device="cpu", progress=False)
+    assert (tmp_path / "neuro-igc" / "group" / "atlas-prfvisualrois_desc-prf_roisummary.tsv").exists()
+    assert grp.report.exists()
