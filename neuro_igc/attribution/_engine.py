@@ -340,13 +340,13 @@ class Engine:
             kws = self._kwargs({n: v[i] for n, v in kw.items()})
             w = self.weights[step].view(-1, 1)
             if keep_paths:
-                def add(g, rows=slice(None)):  # g: (q, P, D) gradients of some targets
+                def add(g, rows=slice(None)):  # g: (q, P, D) float64 gradients of some targets
                     G[rows].index_add_(1, pair, g * w)
             else:
-                d64 = diff.reshape(diff.shape[0], -1).double()
+                wd = diff.reshape(diff.shape[0], -1).double().mul_(w)  # w_s (x_i - b_k) per point
 
                 def add(g, rows=slice(None)):
-                    contrib = g * (w * d64)
+                    contrib = g * wd  # out of place: g may alias an autograd seed
                     IG[rows].index_add_(1, i, contrib)
                     comp[rows].index_add_(1, pair, contrib.sum(-1))
             with torch.enable_grad():

@@ -231,3 +231,11 @@ def test_device_matches_cpu(regression_data, device):
     np.testing.assert_allclose(res.attributions, ref.attributions, rtol=1e-7, atol=1e-12)
     assert res.settings["device"].startswith(device)
     assert next(model.parameters()).device.type == "cpu"
+
+
+@pytest.mark.parametrize("vjp", ["batched", "loop"])
+def test_identity_model(vjp):
+    x = torch.randn(10, 1, dtype=torch.float64)
+    base = torch.randn(3, 1, dtype=torch.float64)
+    res = ig(nn.Flatten(), x, baselines=base, n_steps=3, vjp=vjp, **FAST)
+    np.testing.assert_allclose(res.attributions[:, 0, 0], (x - base.mean(0)).numpy()[:, 0], rtol=1e-12)
