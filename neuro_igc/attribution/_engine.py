@@ -92,7 +92,8 @@ class Engine:
         self.model, self.src, self.device = model, src, device
         self.model_kwargs = dict(model_kwargs or {})
         self.progress, self.desc = progress, desc
-        self.dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.get_default_dtype())
+        data_dtype = src.x.dtype if src.x is not None and src.x.is_floating_point() else torch.get_default_dtype()
+        self.dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), data_dtype)
         self.base = baselines.to(device=device, dtype=self.dtype)
         self.K = self.base.shape[0]
         self.m = int(np.prod(src.input_shape))
