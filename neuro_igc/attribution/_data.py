@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -206,7 +206,3 @@ def groups_by(values: torch.Tensor | None, n: int) -> list[tuple[object, np.ndar
         return [(None, np.arange(n))]
     v = values.reshape(n, -1)[:, 0].cpu().numpy()
     return [(int(u), np.flatnonzero(v == u)) for u in np.unique(v)]
-
-
-def as_list(x) -> list:
-    return list(x) if isinstance(x, Sequence) and not isinstance(x, str) else [x]

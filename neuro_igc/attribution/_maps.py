@@ -50,7 +50,7 @@ def correlation_map(x, y) -> AttributionResult:
     >>> import numpy as np
     >>> x = np.random.default_rng(0).normal(size=(100, 3))
     >>> res = correlation_map(x, 2 * x[:, 1])
-    >>> np.round(res.attributions[0, 1], 6)
+    >>> float(np.round(res.attributions[0, 1], 6))
     1.0
     """
     src = make_source(x, y)

@@ -3,8 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
-from neuro_igc.models._layers import PerSubjectLinear
 
 from attribution_nets import SubjectNet, mish_mlp, tiny_cnn  # noqa: F401
 
