@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -85,11 +86,15 @@ def main(argv: list[str] | None = None) -> int:
 
     n_samples, settings, n_mc = _settings(args)
     out = Path(args.out)
-    table, maps = run_benchmark(
-        experiments=args.exp, n_samples=n_samples, seed=args.seed, methods=args.methods,
-        device=args.device, batch_size=args.batch_size, progress=not args.no_progress,
-        return_maps=True, n_mc=n_mc, **settings,
-    )
+    try:
+        table, maps = run_benchmark(
+            experiments=args.exp, n_samples=n_samples, seed=args.seed, methods=args.methods,
+            device=args.device, batch_size=args.batch_size, progress=not args.no_progress,
+            return_maps=True, n_mc=n_mc, **settings,
+        )
+    except ValueError as exc:
+        print(f"neuro-igc benchmark: error: {exc}", file=sys.stderr)
+        return 2
     paths = write_tables(table, out)
     experiments = list(dict.fromkeys(table["experiment"]))
     methods = list(dict.fromkeys(table["method"]))
