@@ -1,4 +1,4 @@
-"""The interim `neuro-igc demo`: runs end to end in-process and writes its result."""
+"""`neuro-igc demo --toy`: the in-memory IGC example runs end to end and writes its result."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from neuro_igc.attribution import AttributionResult
 
 
 def test_demo_runs_and_finds_planted_components(tmp_path, capsys):
-    from neuro_igc._demo import SIGNAL
+    from neuro_igc._toy_demo import SIGNAL
 
-    assert cli.main(["demo", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert cli.main(["demo", "--toy", str(tmp_path / "out"), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "top components" in text and "IGC error" in text and "igc_demo.npz" in text
     res = AttributionResult.load(tmp_path / "out" / "igc_demo.npz")
