@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuro_igc._utils import atomic_path, check_option, soft_import
+from neuro_igc._utils import check_option, save_figure, soft_import
 
 from ._atlas import Atlas
 
@@ -223,7 +223,4 @@ def plot_roi_sums(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(output_file) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=Path(output_file).suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return Path(output_file)
+    return save_figure(fig, output_file, dpi=dpi)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuro_igc._utils import atomic_path, soft_import
+from neuro_igc._utils import save_figure, soft_import
 
 __all__ = ["DigitsIGC", "digits_igc", "plot_digits_igc"]
 
@@ -141,8 +141,4 @@ def plot_digits_igc(result: DigitsIGC, path: str | os.PathLike, level: float = 0
         ax.set_title(f"{k}  (r={result.correlation[k]:.2f})", fontsize=8)
     fig.suptitle(f"Per-class IGC, digits classifier (accuracy {result.accuracy:.2f})", fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=dpi)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuro_igc._utils import atomic_path, atomic_write_text, soft_import
+from neuro_igc._utils import atomic_path, atomic_write_text, save_figure, soft_import
 
 __all__ = ["table_to_markdown", "write_tables", "plot_benchmark", "TRUTH_KEY"]
 
@@ -116,8 +116,4 @@ def plot_benchmark(
             if (exp, col) in scores and np.isfinite(scores[(exp, col)]):
                 ax.set_xlabel(f"r = {scores[(exp, col)]:.2f}", fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=dpi)

@@ -85,7 +85,7 @@ def _plot_examples(maps: np.ndarray, table: pd.DataFrame, path, extent_deg: floa
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from neuro_igc._utils import atomic_path
+    from neuro_igc._utils import save_figure
     from neuro_igc.prf import degrees_to_pixels
 
     order = np.argsort(-table["r2"].to_numpy())[:n]
@@ -105,9 +105,7 @@ def _plot_examples(maps: np.ndarray, table: pd.DataFrame, path, extent_deg: floa
         ax.set_yticks([])
     fig.suptitle(f"{who}: IGC maps of the best-fitted vertices, pRF circle = 1 sigma", fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def read_prf(ctx, sub: str) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuro_igc._utils import atomic_path, check_option, soft_import
+from neuro_igc._utils import check_option, save_figure, soft_import
 
 from ._decimate import decimate
 from ._export import label_colors
@@ -133,10 +133,7 @@ def plot_surface_maps(
             fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=7, frameon=False)
     if title:
         fig.suptitle(title)
-    with atomic_path(output_file) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=Path(output_file).suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return Path(output_file)
+    return save_figure(fig, output_file, dpi=dpi)
 
 
 def _roi_labels(rois):
