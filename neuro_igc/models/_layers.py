@@ -104,20 +104,11 @@ class PerSubjectLinear(nn.Module):
 
     def weight_for(self, subject: int) -> torch.Tensor:
         """The ``(out, in)`` weight of one subject."""
-        return self.weights[self._check_subject(subject)]
+        return self.weights[_check_subject(self.n_subjects, subject)]
 
     def bias_for(self, subject: int) -> torch.Tensor | None:
         """The ``(out,)`` bias of one subject, or None."""
-        return None if self.biases is None else self.biases[self._check_subject(subject)]
-
-    def _check_subject(self, subject) -> int:
-        s = int(subject)
-        if not 0 <= s < self.n_subjects:
-            raise ValueError(
-                f"Invalid value for 'subject': index {s} is outside 0..{self.n_subjects - 1} "
-                f"(this layer has {self.n_subjects} subjects)."
-            )
-        return s
+        return None if self.biases is None else self.biases[_check_subject(self.n_subjects, subject)]
 
     def forward(self, x: torch.Tensor, subject=0) -> torch.Tensor:
         if isinstance(subject, torch.Tensor) and subject.ndim > 0:
@@ -146,6 +137,17 @@ class PerSubjectLinear(nn.Module):
             f"n_subjects={self.n_subjects}, in_features={self.in_features_per_subject}, "
             f"out_features={self.out_features_per_subject}, bias={self.biases is not None}"
         )
+
+
+def _check_subject(n_subjects: int, subject) -> int:
+    """``subject`` as an int, checked against the ``n_subjects`` of a per-subject layer."""
+    s = int(subject)
+    if not 0 <= s < n_subjects:
+        raise ValueError(
+            f"Invalid value for 'subject': index {s} is outside 0..{n_subjects - 1} "
+            f"(this layer has {n_subjects} subjects)."
+        )
+    return s
 
 
 def _route(subject, n: int):
@@ -188,23 +190,14 @@ class PerSubjectBatchNorm1d(nn.Module):
         self.n_subjects = int(n_subjects)
         self.norms = nn.ModuleList([nn.BatchNorm1d(int(num_features)) for _ in range(self.n_subjects)])
 
-    def _check_subject(self, subject) -> int:
-        s = int(subject)
-        if not 0 <= s < self.n_subjects:
-            raise ValueError(
-                f"Invalid value for 'subject': index {s} is outside 0..{self.n_subjects - 1} "
-                f"(this layer has {self.n_subjects} subjects)."
-            )
-        return s
-
     def forward(self, x: torch.Tensor, subject=0) -> torch.Tensor:
         subject, groups = _route(subject, x.shape[0])
         if groups is None:
-            return self.norms[self._check_subject(subject)](x)
+            return self.norms[_check_subject(self.n_subjects, subject)](x)
         out = torch.empty_like(x)
         for s in groups:
             mask = subject == s
-            out[mask] = self.norms[self._check_subject(s)](x[mask])
+            out[mask] = self.norms[_check_subject(self.n_subjects, s)](x[mask])
         return out
 
 
