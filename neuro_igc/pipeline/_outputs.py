@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from neuro_igc.pipeline._errors import PipelineError
 from neuro_igc.pipeline._layout import camel, write_tsv
 
 __all__ = [
@@ -109,8 +110,6 @@ def _model_position(path: Path, subject: int, default: int) -> int:
     if not subjects:
         return default
     if subject not in subjects:
-        from neuro_igc.pipeline._run import PipelineError
-
         raise PipelineError(
             f"The model checkpoint {path} was trained for subjects {subjects}; subject {subject:02d} is not one "
             "of them (retrain, or drop it from --participant-label)."

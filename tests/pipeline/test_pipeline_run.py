@@ -84,7 +84,7 @@ def test_decoding_rerun_skips_then_force(nsd, decoding):
     cfg, out, first = decoding
     again = run_pipeline(nsd, out, "participant", cfg, device="cpu", progress=False)
     assert again.records and all(r.skipped for r in again.records)
-    assert again.scores["max IGC error"] == first.scores["max IGC error"]  # the report keeps its numbers
+    assert again.scores["max_igc_error"] == first.scores["max_igc_error"]  # the report keeps its numbers
     changed = load_config("decoding_image_stats", overrides={**TINY_DECODING, "attribution.n_steps": 6})
     third = run_pipeline(nsd, out, "participant", changed, device="cpu", progress=False)
     status = {r.key: r.skipped for r in third.records}
