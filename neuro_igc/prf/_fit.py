@@ -358,14 +358,25 @@ def fit_prf(
         raise ValueError(f"Invalid value for 'max_iter': expected a positive integer; got {max_iter!r}.")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"Invalid value for 'batch_size': expected a positive integer; got {batch_size!r}.")
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"Invalid value for 'dtype': expected a floating torch dtype (torch.float64, torch.float32); "
+                        f"got {dtype!r}.")
     dev = resolve_device(device)
-    data = maps.detach() if isinstance(maps, torch.Tensor) else torch.as_tensor(np.asarray(maps))
+    if isinstance(maps, torch.Tensor):
+        data = maps.detach()
+    else:
+        arr = np.asarray(maps)
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
+            raise TypeError(f"Invalid type for 'maps': expected real numbers (n_maps, H, W); got dtype {arr.dtype}.")
+        data = torch.as_tensor(arr)
     if data.ndim == 2:
         data = data[None]
     if data.ndim != 3 or min(data.shape[1:]) < 3:
         raise ValueError(
             f"Invalid shape for 'maps': expected (n_maps, H, W) with H, W >= 3; got {tuple(data.shape)}."
         )
+    if data.shape[0] == 0:
+        raise ValueError(f"Invalid shape for 'maps': it holds no maps (shape {tuple(data.shape)}); give n_maps >= 1.")
     n, h, w = data.shape
     # a non-finite value makes its map's sum non-finite (cheap); confirm on those maps only
     suspect = torch.nonzero(~torch.isfinite(data.reshape(n, -1).sum(1, dtype=torch.float64)))[:, 0]
