@@ -230,16 +230,21 @@ PART_OF_NSD = {
 
 
 def require_file(root: Path, rel: Path, what: str) -> Path:
-    """Return ``root / rel`` or raise FileNotFoundError naming the path and the part of NSD."""
+    """Return ``root / rel`` if it is a readable file, else an :class:`~neuro_igc.errors.InputFileError`
+    naming the path and the part of NSD (a :class:`~neuro_igc.errors.MissingFileError`, also a
+    FileNotFoundError, when it does not exist)."""
+    from neuro_igc._read import check_file
+    from neuro_igc.errors import MissingFileError
+
     path = Path(root) / rel
-    if not path.is_file():
+    if not path.exists():
         part = rel.parts[0]
-        raise FileNotFoundError(
-            f"Missing {what}: expected {path} (part of NSD: {part!r}, {PART_OF_NSD.get(part, part)}). "
-            f"Download that part of NSD into {root}, or write a synthetic folder with "
-            f"`neuro-igc synth {root}`."
+        raise MissingFileError(
+            path, f"no such file (part of NSD: {part!r}, {PART_OF_NSD.get(part, part)})",
+            f"Download that part of NSD into {root}, or write a synthetic folder with `neuro-igc synth {root}`.",
+            what,
         )
-    return path
+    return check_file(path, what)
 
 
 def check_space(space: str) -> str:
