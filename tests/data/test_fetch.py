@@ -185,3 +185,22 @@ def test_fetch_errors(tmp_path, capsys):
                      "--sessions", "1", "--endpoint-url", "http://127.0.0.1:9", "--no-progress")
     assert code == 1 and "Cannot reach http://127.0.0.1:9" in out
     assert load_config("decoding_ridge").data.space == "fsaverage"
+
+
+@pytest.mark.slow
+def test_pipeline_runs_on_exactly_the_fetched_files(bucket, tmp_path):
+    """Nothing but the manifest's files is needed: a participant-level run on a fresh fetch succeeds."""
+    import yaml
+
+    from neuro_igc.pipeline import config_from_dict, run_pipeline
+
+    data = yaml.safe_load(CONFIG)
+    data["outputs"].update({"surface": False, "figures": False, "report": False})
+    cfg = config_from_dict(data)
+    dest = tmp_path / "nsd"
+    report = fetch_nsd(dest, nsd_manifest(cfg, subjects=[1, 2], sessions=[1, 2]), endpoint_url=bucket.url,
+                       progress=False)
+    assert report.ok and {f.status for f in report.files} == {"downloaded"}
+    result = run_pipeline(dest, tmp_path / "out", "participant", cfg, progress=False, device="cpu")
+    assert result.subjects == ["01", "02"]
+    assert (tmp_path / "out/neuro-igc/sub-01").is_dir()
