@@ -172,10 +172,14 @@ def test_missing_object_and_dry_run(bucket, tmp_path, capsys):
     assert "planned" in out and LH1 in out and "to download" in out
 
 
-def test_endpoint_from_environment(bucket, tmp_path, monkeypatch):
+def test_endpoint_from_environment_and_empty_object(bucket, tmp_path, monkeypatch):
     monkeypatch.setenv("NEURO_IGC_S3_ENDPOINT_URL", bucket.url)
-    report = fetch_nsd(tmp_path / "nsd", ["nsddata/experiments/nsd/nsd_expdesign.mat"], progress=False)
-    assert report.ok and report.files[0].status == "downloaded"
+    bucket.put("nsddata/empty.txt", b"")
+    report = fetch_nsd(tmp_path / "nsd", ["nsddata/experiments/nsd/nsd_expdesign.mat", "nsddata/empty.txt"],
+                       progress=False)
+    assert report.ok and [f.status for f in report.files] == ["downloaded", "downloaded"]
+    assert (tmp_path / "nsd/nsddata/empty.txt").stat().st_size == 0
+    assert _files(tmp_path / "nsd") == {"nsddata/experiments/nsd/nsd_expdesign.mat", "nsddata/empty.txt"}
 
 
 def test_fetch_errors(tmp_path, capsys):
