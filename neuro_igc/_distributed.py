@@ -33,6 +33,8 @@ __all__ = [
     "world_size",
     "is_main",
     "init_from_env",
+    "launched_group",
+    "rank_tag",
     "resolve",
     "rank_device",
     "shard",
@@ -148,8 +150,30 @@ def init_from_env(backend: str | None = None, timeout: float | None = None) -> b
     os.environ.setdefault("WORLD_SIZE", str(w))
     os.environ.setdefault("LOCAL_RANK", str(local))
     dist.init_process_group(backend, rank=r, world_size=w, timeout=_timeout(timeout))
-    logger.info("torch.distributed: rank %d of %d (%s backend)", r, w, backend)
+    (logger.info if r == 0 else logger.debug)("torch.distributed: %d processes (%s backend)", w, backend)
     return True
+
+
+@contextlib.contextmanager
+def launched_group(backend: str | None = None, timeout: float | None = None) -> Iterator[bool]:
+    """Inside the block, the process group of a multi-process launch (``torchrun``, ``srun``) is
+    initialised (and destroyed at the end if this opened it); yields whether it is active. A
+    single process (no launcher, or a world of one) runs unchanged."""
+    found = env_world()
+    started = False
+    if found is not None and found[1] > 1:
+        started = init_from_env(backend=backend, timeout=timeout)
+    try:
+        yield is_active()
+    finally:
+        if started:
+            with contextlib.suppress(Exception):
+                _dist().destroy_process_group()
+
+
+def rank_tag() -> str:
+    """``" (rank R of W)"`` in a process group, ``""`` otherwise (for messages)."""
+    return f" (rank {rank()} of {world_size()})" if is_active() else ""
 
 
 def resolve(distributed) -> bool:
@@ -309,7 +333,7 @@ def barrier(what: str = "distributed run") -> None:
 
 
 @contextlib.contextmanager
-def main_rank_only_logging(name: str = "neuro_igc", level: int = logging.WARNING) -> Iterator[None]:
+def main_rank_only_logging(name: str = "neuro_igc", level: int = logging.ERROR) -> Iterator[None]:
     """On ranks other than 0, show only messages of ``level`` and above from logger ``name``
     (restored afterwards); rank 0 logs as usual."""
     if is_main():

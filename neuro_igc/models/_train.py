@@ -511,7 +511,10 @@ def _wrap_ddp(model, device):
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids, output_device=None if ids is None else ids[0])
+    # unused parameters: the other subjects' layers of a per-subject batch (left without gradient,
+    # as in one process, so that Adam leaves them alone)
+    return DistributedDataParallel(model, device_ids=ids, output_device=None if ids is None else ids[0],
+                                   find_unused_parameters=True)
 
 
 def _rank_parts(batches: list[np.ndarray]) -> tuple[list[np.ndarray], list[float]]:

@@ -19,13 +19,16 @@ from neuro_igc.models import fit, fit_ensemble, read_checkpoint
 OPTS = dict(epochs=4, batch_size=12, lr=1e-2, progress=False, device="cpu")
 
 
-class Net(nn.Sequential):
+class Net(nn.Module):
     """A float64 MLP without BatchNorm or dropout: a DDP step must equal the whole batch's step.
-    ``kill_at`` SIGKILLs rank 1 at that training forward pass (a rank dying mid-run)."""
+    ``spare`` is never used (as another subject's layer in a per-subject batch): it must stay as
+    initialised. ``kill_at`` SIGKILLs rank 1 at that training forward pass (a rank dying mid-run)."""
 
     def __init__(self, seed=0, kill_at=None):
+        super().__init__()
         torch.manual_seed(seed)
-        super().__init__(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 2))
+        self.body = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 2))
+        self.spare = nn.Linear(5, 2)
         self.double()
         self.kill_at, self.calls = kill_at, 0
 
@@ -34,7 +37,7 @@ class Net(nn.Sequential):
             self.calls += 1
             if self.kill_at is not None and self.calls == self.kill_at and D.rank() == 1:
                 os.kill(os.getpid(), signal.SIGKILL)
-        return super().forward(x)
+        return self.body(x)
 
 
 def _data(n=60):  # 5 batches of 12: none too small to split over two ranks
@@ -76,6 +79,7 @@ def test_ddp_equals_whole_batch_training_and_rank0_checkpoints(tmp_path, run_ran
     _close(got[0][0], got[1][0], 0)
     ref = fit(Net(seed=0), _data(), _data(), **OPTS)
     _close(_state(ref.model), got[0][0], 1e-9)
+    _close(_state(Net(seed=0).spare), {k[6:]: v for k, v in got[0][0].items() if k.startswith("spare.")}, 0)
     assert [h["epoch"] for h in got[0][1]] == [1, 2, 3, 4]
     np.testing.assert_allclose([h["train_loss"] for h in got[0][1]], [h["train_loss"] for h in ref.history],
                                rtol=1e-9)
