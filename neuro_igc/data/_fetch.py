@@ -145,6 +145,7 @@ def _download(client, bucket: str, key: str, size: int, etag: str, final: Path, 
         if stale != part:  # a partial download of an older version of the object
             stale.unlink(missing_ok=True)
     status = "downloaded"
+    part.touch()  # an empty object is complete as it is
     for attempt in range(1, _ATTEMPTS + 1):
         offset = part.stat().st_size if part.exists() else 0
         if offset > size:

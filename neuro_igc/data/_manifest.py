@@ -193,7 +193,7 @@ def _session_files(s: int, ses: int, space: str, version: str, source: str) -> l
     if space == "fsaverage":
         return [L.surface_betas_path(s, "lh", ses, version)]
     if space == "nativesurface":
-        return [L.nativesurface_betas_path(s, "lh", ses, version)]
+        return [L.native_betas_path(s, "lh", ses, version)]
     exts = {"auto": (".hdf5", ".nii.gz"), "hdf5": (".hdf5",), "nifti": (".nii.gz",)}[source]
     return [L.volume_betas_path(s, space, ses, version, e) for e in exts]
 
@@ -273,7 +273,7 @@ def _session_betas(b: _Builder, s: int, ses: int, space: str, version: str, size
                   shape=(n, 1, 1, trials), dtype="float32")
     elif space == "nativesurface":
         for h in HEMIS:
-            b.add(L.nativesurface_betas_path(s, h, ses, version), "hdf5",
+            b.add(L.native_betas_path(s, h, ses, version), "hdf5",
                   f"native-surface betas of {subj} session {ses} ({h}; int16 x300)",
                   dataset="betas", dtype="int16", shape=(trials, Dim(f"native vertices[{subj} {h}]")),
                   chunks=(trials, 1))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 
 __all__ = ["main", "build_parser"]
@@ -87,7 +88,24 @@ def _check(args) -> int:
 
     report = check_nsd(args.nsd_root, _manifest(args, root=args.nsd_root))
     print(report.to_json() if args.json else report.format_table(problems_only=args.problems_only))
+    if not args.json and any(r.fatal for r in report.results):
+        selection = " ".join(_selection_args(args, report.manifest))
+        print(f"to download what is missing or malformed: neuro-igc nsd fetch {shlex.quote(args.nsd_root)} "
+              f"{selection}")
     return 0 if report.ok else 1
+
+
+def _selection_args(args, manifest) -> list[str]:
+    """The options that make ``fetch`` select the files ``check`` listed."""
+    out = ["--config", shlex.quote(args.config)]
+    out += ["--subjects", *[str(s) for s in manifest.subjects]] if manifest.subjects else []
+    sessions = {tuple(v) for v in manifest.sessions.values()}
+    if len(sessions) == 1:
+        out += ["--sessions", *[str(s) for s in sessions.pop()]]
+    if args.space:
+        out += ["--space", args.space]
+    out += [f"--set {shlex.quote(o)}" for o in args.overrides]
+    return out
 
 
 def _fetch(args) -> int:

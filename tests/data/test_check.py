@@ -99,6 +99,8 @@ def test_check_reports_missing_file(folder, config_file, capsys):
     line = next(l for l in out.splitlines() if "lh.betas_session02.mgh" in l)
     assert line.startswith("MISSING") and "float32" in line
     assert "the run cannot succeed" in out
+    assert (f"to download what is missing or malformed: neuro-igc nsd fetch {folder} --config {config_file} "
+            "--subjects 1 2 --sessions 1 2") in out
 
 
 def test_check_reports_wrong_dtype_and_shape(folder, config_file, capsys):

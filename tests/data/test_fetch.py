@@ -172,10 +172,14 @@ def test_missing_object_and_dry_run(bucket, tmp_path, capsys):
     assert "planned" in out and LH1 in out and "to download" in out
 
 
-def test_endpoint_from_environment(bucket, tmp_path, monkeypatch):
+def test_endpoint_from_environment_and_empty_object(bucket, tmp_path, monkeypatch):
     monkeypatch.setenv("NEURO_IGC_S3_ENDPOINT_URL", bucket.url)
-    report = fetch_nsd(tmp_path / "nsd", ["nsddata/experiments/nsd/nsd_expdesign.mat"], progress=False)
-    assert report.ok and report.files[0].status == "downloaded"
+    bucket.put("nsddata/empty.txt", b"")
+    report = fetch_nsd(tmp_path / "nsd", ["nsddata/experiments/nsd/nsd_expdesign.mat", "nsddata/empty.txt"],
+                       progress=False)
+    assert report.ok and [f.status for f in report.files] == ["downloaded", "downloaded"]
+    assert (tmp_path / "nsd/nsddata/empty.txt").stat().st_size == 0
+    assert _files(tmp_path / "nsd") == {"nsddata/experiments/nsd/nsd_expdesign.mat", "nsddata/empty.txt"}
 
 
 def test_fetch_errors(tmp_path, capsys):
@@ -185,3 +189,22 @@ def test_fetch_errors(tmp_path, capsys):
                      "--sessions", "1", "--endpoint-url", "http://127.0.0.1:9", "--no-progress")
     assert code == 1 and "Cannot reach http://127.0.0.1:9" in out
     assert load_config("decoding_ridge").data.space == "fsaverage"
+
+
+@pytest.mark.slow
+def test_pipeline_runs_on_exactly_the_fetched_files(bucket, tmp_path):
+    """Nothing but the manifest's files is needed: a participant-level run on a fresh fetch succeeds."""
+    import yaml
+
+    from neuro_igc.pipeline import config_from_dict, run_pipeline
+
+    data = yaml.safe_load(CONFIG)
+    data["outputs"].update({"surface": False, "figures": False, "report": False})
+    cfg = config_from_dict(data)
+    dest = tmp_path / "nsd"
+    report = fetch_nsd(dest, nsd_manifest(cfg, subjects=[1, 2], sessions=[1, 2]), endpoint_url=bucket.url,
+                       progress=False)
+    assert report.ok and {f.status for f in report.files} == {"downloaded"}
+    result = run_pipeline(dest, tmp_path / "out", "participant", cfg, progress=False, device="cpu")
+    assert result.subjects == ["01", "02"]
+    assert (tmp_path / "out/neuro-igc/sub-01").is_dir()
