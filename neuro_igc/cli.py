@@ -6,6 +6,8 @@ Forms
     BIDS-App style run of a pipeline config (see ``neuro_igc.pipeline``).
 ``neuro-igc synth OUTPUT_DIR [options]``
     Write a synthetic NSD-like folder with a planted ground truth.
+``neuro-igc nsd {check,fetch} ... --config PIPELINE``
+    Check an NSD folder for the files a pipeline run reads, or download them.
 ``neuro-igc benchmark [--exp A B C D] [--n-samples N] [options]``
     The paper's synthetic attribution benchmark.
 ``neuro-igc pipelines [show NAME]``
@@ -32,6 +34,7 @@ __all__ = ["main"]
 # sub-command -> module exposing ``main(argv) -> int``
 SUBCOMMANDS = {
     "synth": "neuro_igc.data._cli",
+    "nsd": "neuro_igc.pipeline._nsd_cli",
     "benchmark": "neuro_igc.benchmark._cli",
     "demo": "neuro_igc._demo",
     "pipelines": "neuro_igc.pipeline._pipelines_cli",
@@ -40,6 +43,7 @@ BIDS_APP = "neuro_igc.pipeline._cli"
 
 USAGE = """usage: neuro-igc NSD_ROOT OUTPUT_DIR {participant,group} [options]
        neuro-igc synth OUTPUT_DIR [options]
+       neuro-igc nsd {check,fetch} NSD_ROOT --config PIPELINE [options]
        neuro-igc benchmark [options]
        neuro-igc pipelines [show NAME]
        neuro-igc demo [OUTPUT_DIR]
@@ -84,7 +88,11 @@ def _dispatch(argv: list[str], debug: bool) -> int:
         module = importlib.import_module(SUBCOMMANDS[argv[0]])
         return int(module.main(argv[1:]) or 0)
     module = importlib.import_module(BIDS_APP)
-    return int(module.main(argv + (["--debug"] if debug else [])) or 0)
+    from neuro_igc._distributed import launched_group, main_rank_only_logging
+
+    # under torchrun/srun: the process group of all ranks (Gloo or NCCL); rank 0 logs
+    with launched_group(), main_rank_only_logging():
+        return int(module.main(argv + (["--debug"] if debug else [])) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.verbose:
         logging.getLogger("neuro_igc").setLevel(logging.DEBUG)
+    from neuro_igc import _distributed as dist
     from neuro_igc._utils import USER_ERRORS, error_line
     from neuro_igc.pipeline._config import load_config
     from neuro_igc.pipeline._run import run_pipeline
@@ -120,10 +121,11 @@ def main(argv: list[str] | None = None) -> int:
             make_synthetic=args.make_synthetic,
             lock_timeout=args.lock_timeout,
         )
-    except USER_ERRORS as exc:
+    except (*USER_ERRORS, dist.DistributedError) as exc:
         if args.debug:
             raise
-        print(error_line(exc), file=sys.stderr)
+        print(error_line(exc, prog=f"neuro-igc{dist.rank_tag()}"), file=sys.stderr)
         return 1
-    print(result.summary_text())
+    if dist.is_main():  # under torchrun: one summary
+        print(result.summary_text())
     return 0

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neuro_igc import _distributed as dist
 from neuro_igc.pipeline._config import PipelineConfig, settings_hash
 from neuro_igc.pipeline._errors import LockTimeout, PipelineError
 from neuro_igc.pipeline._layout import Derivatives
+from neuro_igc.pipeline._ranks import run_step
 from neuro_igc.pipeline._report import ReportSection, write_report
 from neuro_igc.pipeline._state import StepCache, StepRecord
 
@@ -60,15 +62,17 @@ class RunContext:
     def labels(self) -> list[str]:
         return [f"{s:02d}" for s in self.subjects]
 
-    def step(self, name: str, settings: Any, func) -> StepRecord:
+    def step(self, name: str, settings: Any, func, collective: bool = False) -> StepRecord:
         """Run a step through the cache; its key is ``<label>/<name>``.
 
         ``func(deriv)`` writes its files through ``deriv`` (a :class:`Derivatives` rooted at the
         step's staging folder; they are moved into ``self.deriv`` when it returns) and returns
         a small info dict or None.
         """
-        return self.cache.run(f"{self.config.label}/{name}", settings,
-                              lambda stage: func(Derivatives.at(stage)))
+        key, work = f"{self.config.label}/{name}", lambda stage: func(Derivatives.at(stage))
+        if dist.is_active():  # torchrun: rank 0 writes; ``collective`` steps run on every rank
+            return run_step(self.cache, key, settings, work, collective)
+        return self.cache.run(key, settings, work)
 
 
 @dataclass
@@ -207,7 +211,8 @@ def folder_lock(root: Path, timeout: float = 0):
 
     ``timeout`` seconds to wait for another run to finish (0: fail at once, a negative value: wait
     as long as it takes). The lock is an OS file lock (``filelock``): a killed run releases it.
-    Under ``torchrun`` only rank 0 takes it, for the whole process group.
+    Under ``torchrun`` rank 0 takes it for the whole process group (the others learn whether it
+    could).
 
     Raises
     ------
@@ -216,7 +221,10 @@ def folder_lock(root: Path, timeout: float = 0):
     """
     from filelock import FileLock, Timeout
 
-    if int(os.environ.get("RANK", "0") or 0) != 0:
+    if dist.is_active() and not dist.is_main():  # the other ranks follow rank 0's lock
+        message = dist.broadcast_object(None, what="taking the derivatives folder's lock")
+        if message is not None:
+            raise LockTimeout(message)
         yield
         return
     path = Path(root) / LOCK_NAME
@@ -226,12 +234,15 @@ def folder_lock(root: Path, timeout: float = 0):
         lock.acquire(timeout=timeout if timeout is None or timeout >= 0 else -1)
     except Timeout:
         waited = f"after waiting {timeout:g} s" if timeout and timeout > 0 else "now"
-        raise LockTimeout(
+        message = (
             f"Another neuro-igc run is writing to {str(root)!r} {waited} (lock file {str(path)!r}): "
             "wait for it to finish, give another OUTPUT_DIR, or wait for it with --wait SECONDS "
             "(run_pipeline(..., lock_timeout=SECONDS); -1 waits as long as it takes)."
-        ) from None
+        )
+        dist.broadcast_object(message, what="taking the derivatives folder's lock")
+        raise LockTimeout(message) from None
     try:
+        dist.broadcast_object(None, what="taking the derivatives folder's lock")
         yield
     finally:
         lock.release()
@@ -241,6 +252,9 @@ def folder_lock(root: Path, timeout: float = 0):
 def _run_log(deriv: Derivatives, name: str, level: str):
     """Log the run to ``logs/<name>_<level>_<time>.log``: written under a temporary name and
     renamed when the run ends, successfully or not (a failed run keeps its whole log)."""
+    if not dist.is_main():  # torchrun: rank 0 keeps the log
+        yield None
+        return
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = deriv.logs_dir / f"{name}_{level}_{stamp}.log"
     n = 1
@@ -325,7 +339,8 @@ def run_pipeline(
     deriv = Derivatives(output_dir)
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
         raise ValueError(f"Invalid value for '--n-jobs': must be an integer >= 1; got {n_jobs!r}.")
-    dev = resolve_device(device)
+    dev = dist.rank_device(resolve_device(device))  # torchrun: cuda -> cuda:LOCAL_RANK
+    progress = progress and dist.is_main()
     task = importlib.import_module(TASK_MODULES[config.task])
     _make_output_dir(deriv.root)
     with folder_lock(deriv.root, lock_timeout), _torch_threads(n_jobs):
@@ -373,8 +388,10 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
             subjects: list[int] = []
             data_hash = ""
         else:
-            if make_synthetic and not nsd_root.exists():
-                _make_synthetic(nsd_root, config)
+            if make_synthetic and dist.broadcast_object(not nsd_root.exists()):  # rank 0 decides and writes
+                if dist.is_main():
+                    _make_synthetic(nsd_root, config)
+                dist.barrier("writing the synthetic NSD folder")
             if not nsd_root.is_dir():
                 raise PipelineError(
                     f"NSD_ROOT {str(nsd_root)!r} is not a folder: give an NSD folder, write a synthetic "
@@ -382,14 +399,15 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
                 )
             subjects = parse_participants(participants, available_subjects(nsd_root, config))
             data_hash = data_fingerprint(nsd_root, subjects, config)
-        deriv.write_description(config.to_dict(), source=config.source)
+        if dist.is_main():
+            deriv.write_description(config.to_dict(), source=config.source)
         ctx = RunContext(
             nsd_root=nsd_root, deriv=deriv, config=config, level=level, subjects=subjects,
             device=dev, cache=StepCache(deriv.root, force=force), progress=progress, data_hash=data_hash,
         )
         getattr(task, level)(ctx)
         report = None
-        if config.outputs.report:
+        if config.outputs.report and dist.is_main():
             report = deriv.report_path(config.name, level)
             summary = [("pipeline", config.name), ("task", config.task), ("level", level),
                        ("subjects", " ".join(ctx.labels) or "-"), ("device", str(dev)),
