@@ -184,7 +184,7 @@ def plot_roi_sums(
     outputs=None,
     title: str | None = None,
     ylabel: str = "ROI sum of attributions",
-    dpi: int = 100,
+    dpi: int = 160,
 ) -> Path:
     """Bar plot of ROI sums: group mean per ROI, error bars +- SD across subjects, subject dots.
 
@@ -199,7 +199,7 @@ def plot_roi_sums(
     if unknown:
         raise ValueError(f"Unknown ROI name(s) {unknown} in 'rois'; the table has: {', '.join(map(str, known))}.")
     # one row per output, as wide as the ROIs need (a report shows it at full width)
-    width = float(np.clip(0.42 * len(rois) + 2.0, 6.0, 16.0))
+    width = float(np.clip(0.42 * len(rois) + 2.0, 8.0, 16.0))
     fig = new_figure("ROI bar plots", figsize=(width, 2.9 * len(outputs) + (0.5 if title else 0.0)))
     axes = fig.subplots(len(outputs), 1, squeeze=False, sharex=True).T
     x = np.arange(len(rois))

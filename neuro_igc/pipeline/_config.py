@@ -152,10 +152,12 @@ class PrfSettings:
 @dataclass
 class OutputSettings:
     """What the pipeline writes besides the attributions; ``views`` are those of the surface
-    figures (fewer views draw faster)."""
+    figures (fewer views draw faster); ``interactive`` adds an offline 3-D view (HTML) of each
+    surface map, linked from the report."""
 
     surface: bool = True
     figures: bool = True
+    interactive: bool = True
     views: list[Literal["lateral", "medial", "ventral", "posterior", "dorsal", "anterior"]] = field(
         default_factory=lambda: ["lateral", "medial", "ventral", "posterior"])
     roi: RoiSettings = field(default_factory=RoiSettings)

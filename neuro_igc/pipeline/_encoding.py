@@ -103,7 +103,7 @@ def _plot_examples(maps: np.ndarray, table: pd.DataFrame, path, extent_deg: floa
         ax.set_yticks([])
     fig.suptitle(f"{who}: IGC maps of the best-fitted vertices, pRF circle = 1 sigma", fontsize=9)
     fig.tight_layout()
-    save_figure(fig, path, dpi=90)
+    save_figure(fig, path, dpi=100)
 
 
 def read_prf(ctx, sub: str) -> pd.DataFrame:

@@ -138,7 +138,7 @@ def group_maps(ctx, names: list[str], *, kind: str, prefix: str = "") -> None:
     density = densities.pop()
     hashes = _upstream_hashes(ctx, subs, f"{prefix}surface")
     settings = {"subjects": subs, "surface_steps": hashes, "names": names, "figures": cfg.outputs.figures,
-                "views": cfg.outputs.views}
+                "views": cfg.outputs.views, "interactive": cfg.outputs.interactive}
 
     def work(deriv):
         means, hemi, vertex = [], [], []

@@ -83,7 +83,7 @@ def attribution_section(ctx, igc_records: dict[str, object], names: list[str] | 
 
 def maps_section(ctx, title: str, text: str, surface_records: dict[str, object]) -> None:
     """Surface figures and the freeview command of every map."""
-    figures, commands = [], []
+    figures, commands, links = [], [], []
     for sub, rec in surface_records.items():
         if rec is None:
             continue
@@ -91,9 +91,11 @@ def maps_section(ctx, title: str, text: str, surface_records: dict[str, object])
             who = f"sub-{sub}" if sub else "group"
             if m["figure"]:
                 figures.append((_fig(ctx, m["figure"]), f"{who}: {m['name']} (desc-{m['desc']})"))
+            if m.get("view"):
+                links.append((_fig(ctx, m["view"]), f"{who}: {m['name']}"))
             folder = f"sub-{sub}" if sub else "group"
             commands.append((f"{who} {m['name']} (cd {ctx.deriv.root / folder})", m["command"]))
-    ctx.sections.append(ReportSection(title, text=[text], figures=figures, commands=commands))
+    ctx.sections.append(ReportSection(title, text=[text], figures=figures, commands=commands, links=links))
 
 
 def roi_section(ctx, roi_records: dict[str, object], text: str) -> None:
