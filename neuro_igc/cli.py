@@ -84,7 +84,10 @@ def _dispatch(argv: list[str], debug: bool) -> int:
 
         print(f"neuro-igc {__version__}")
         return 0
-    if argv[0] in SUBCOMMANDS:
+    # "NSD_ROOT OUTPUT_DIR participant|group" is the BIDS-App form even when NSD_ROOT is a folder
+    # named like a sub-command (``neuro-igc nsd out participant``)
+    bids_form = len(argv) >= 3 and argv[2] in ("participant", "group")
+    if argv[0] in SUBCOMMANDS and not bids_form:
         module = importlib.import_module(SUBCOMMANDS[argv[0]])
         return int(module.main(argv[1:]) or 0)
     module = importlib.import_module(BIDS_APP)

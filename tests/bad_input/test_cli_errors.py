@@ -116,3 +116,11 @@ def test_unexpected_error_is_one_line_naming_its_type(tmp_path, capsys, monkeypa
     assert main([str(tmp_path), str(tmp_path / "out"), "participant", *BENCH]) == 1
     line = _err(capsys)
     assert "ZeroDivisionError" in line and "--debug" in line
+
+
+@pytest.mark.parametrize("folder", ["nsd", "synth", "demo", "pipelines", "benchmark"])
+def test_nsd_root_named_like_a_subcommand_is_the_bids_form(tmp_path, capsys, monkeypatch, folder):
+    monkeypatch.chdir(tmp_path)
+    assert main([folder, "out", "participant", "--config", "decoding_ridge"]) == 1
+    line = _err(capsys)
+    assert "NSD_ROOT" in line and repr(folder) in line  # read as NSD_ROOT, not as a sub-command
