@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_igc._read import file_error, load_image, read_text, reading
 from neuro_igc._utils import atomic_path, atomic_write_text
 
 __all__ = [
@@ -70,10 +71,9 @@ def write_mgh(data: np.ndarray, path: str | Path) -> Path:
 
 
 def read_mgh(path: str | Path):
-    """Open a surface file; return its nibabel image (data proxied, nothing loaded yet)."""
-    import nibabel as nib
-
-    img = nib.load(str(path))
+    """Open a surface file; return its nibabel image (data proxied, nothing loaded yet: read rows
+    with ``_readers.read_surface_rows``, which names the file when a truncated one fails)."""
+    img = load_image(path, "surface file")
     if len(img.shape) not in (3, 4) or img.shape[1:3] != (1, 1):
         raise ValueError(
             f"Wrong shape in {path}: NSD surface files are (n_vertices, 1, 1[, n_frames]); got {img.shape}."

@@ -13,6 +13,7 @@ import logging
 
 import numpy as np
 
+from neuro_igc._read import image_data, load_image
 from neuro_igc._utils import check_option
 from neuro_igc.data import _layout as L
 from neuro_igc.data._roi import ROILabels
@@ -26,8 +27,8 @@ logger = logging.getLogger(__name__)
 FSAVERAGE_N = L.N_VERTICES["fsaverage"]
 
 
-def _labels_of(img, path) -> np.ndarray:
-    arr = np.asarray(img.dataobj)
+def _labels_of(arr, path) -> np.ndarray:
+    arr = np.asarray(arr)
     if arr.ndim > 1 and any(d != 1 for d in arr.shape[1:]):
         raise ValueError(f"Wrong shape in {path}: a label file holds one value per vertex, (N, 1, 1); got {arr.shape}.")
     arr = arr.reshape(-1)
@@ -55,8 +56,6 @@ class SurfaceMixin:
         -------
         int64 array, the file's 1-based values minus 1.
         """
-        import nibabel as nib
-
         s = L.subject_id(subject)
         check_option("hemi", hemi, HEMIS)
         check_option("kind", kind, L.TRANSFORMS)
@@ -65,7 +64,8 @@ class SurfaceMixin:
         if key in cache:
             return cache[key]
         path = self._file(L.transform_path(s, hemi, kind), f"{kind} transform of {L.subject_name(s)} {hemi}")
-        arr = np.asarray(nib.load(str(path)).dataobj)
+        what = f"{kind} transform"
+        arr = image_data(load_image(path, what), what=what)
         if arr.ndim > 1 and any(d != 1 for d in arr.shape[1:]):
             raise ValueError(f"Wrong shape in {path}: NSD transforms are (N, 1, 1); got {arr.shape}.")
         arr = arr.reshape(-1)
@@ -164,12 +164,11 @@ class SurfaceMixin:
 
     # ------------------------------------------------------------------------- surface labels
     def _read_hemis(self, who, atlas):
-        import nibabel as nib
-
         out, paths = {}, {}
         for h in HEMIS:
-            path = self._file(L.surface_label_path(who, h, atlas), f"{atlas!r} labels")
-            out[h] = _labels_of(nib.load(str(path)), path)
+            what = f"{atlas!r} labels"
+            path = self._file(L.surface_label_path(who, h, atlas), what)
+            out[h] = _labels_of(image_data(load_image(path, what), what=what), path)
             paths[h] = path
         return out, paths
 
@@ -277,8 +276,6 @@ class SurfaceMixin:
         ROILabels
             With ``source`` saying which files were read and through which transform.
         """
-        import nibabel as nib
-
         L.check_space(space)
         if subject is None and like is not None and space != "fsaverage":
             subject = like.subject
@@ -305,7 +302,8 @@ class SurfaceMixin:
                 check_option("hemi", hemi, HEMIS)
             table = self._table(s, atlas)
             path = self._file(L.volume_roi_path(s, space, atlas, hemi), f"{atlas!r} volume labels of {L.subject_name(s)}")
-            vol = np.rint(np.asarray(nib.load(str(path)).dataobj)).astype(np.int64)
+            what = f"{atlas!r} volume labels"
+            vol = np.rint(image_data(load_image(path, what), what=what)).astype(np.int64)
             brain, affine = self._brainmask(s, space)
             if vol.shape != brain.shape:
                 raise ValueError(f"Wrong shape in {path}: expected the brain-mask shape {brain.shape}; got {vol.shape}.")

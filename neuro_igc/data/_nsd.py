@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_igc._read import hdf5_dataset, image_data, load_image, open_hdf5, read_table, reading
 from neuro_igc._utils import check_option
 from neuro_igc.data import _layout as L
 from neuro_igc.data._betas import Betas, zscore_per_session
@@ -103,23 +104,17 @@ class NSD(SurfaceMixin, SplitsMixin):
     def responses(self, subject):
         """``responses.tsv`` of a subject as a DataFrame, columns as on disk (73KID, 10KID 1-based),
         plus ``image_id`` (0-based 73k id) and ``image_10k`` (0-based 10k index)."""
-        import pandas as pd
-
         s = L.subject_id(subject)
         path = self._file(L.responses_path(s), f"behavioural responses of {L.subject_name(s)}")
-        df = pd.read_csv(path, sep="\t")
-        missing = [c for c in L.RESPONSES_COLUMNS if c not in df.columns]
-        if missing:
-            raise ValueError(f"Malformed {path}: columns {missing} are missing.")
+        df = read_table(path, "behavioural responses", sep="\t", columns=L.RESPONSES_COLUMNS)
         df["image_id"] = df["73KID"].astype(np.int64) - 1
         df["image_10k"] = df["10KID"].astype(np.int64) - 1
         return df
 
     def stim_info(self):
         """``nsd_stim_info_merged.csv`` as a DataFrame (nsdId 0-based; repK trial numbers 1-based)."""
-        import pandas as pd
-
-        return pd.read_csv(self._file(L.stim_info_path(), "stimulus information table"), index_col=0)
+        return read_table(self._file(L.stim_info_path(), "stimulus information table"), "stimulus information table",
+                          index_col=0)
 
     def sessions(self, subject, space: str = "fsaverage", version: str = L.BETA_VERSIONS[0]) -> list[int]:
         """Sessions of ``subject`` whose beta files are on disk."""
@@ -344,7 +339,6 @@ class NSD(SurfaceMixin, SplitsMixin):
     # native surface .hdf5
 
     def _native_betas(self, s, ses_list, version, roi, mask) -> Betas:
-        import h5py
         from tqdm.auto import tqdm
 
         counts = None
@@ -353,11 +347,10 @@ class NSD(SurfaceMixin, SplitsMixin):
         for ses in ses_list:
             shapes = {}
             for h in HEMIS:
-                path = self._file(L.native_betas_path(s, h, ses, version), f"native-surface betas of {L.subject_name(s)} session {ses}")
-                with h5py.File(path, "r") as f:
-                    if "betas" not in f:
-                        raise ValueError(f"Malformed {path}: dataset 'betas' is missing.")
-                    d = f["betas"]
+                what = f"native-surface betas of {L.subject_name(s)} session {ses}"
+                path = self._file(L.native_betas_path(s, h, ses, version), what)
+                with open_hdf5(path, what) as f:
+                    d = hdf5_dataset(f, "betas", what)
                     if d.dtype != np.int16 or d.ndim != 2:
                         raise ValueError(f"Wrong shape/dtype in {path}: NSD native-surface betas are int16 (n_trials, "
                                          f"n_vertices) (x{VOLUME_SCALE:g}); got {d.dtype} {d.shape}.")
@@ -380,8 +373,8 @@ class NSD(SurfaceMixin, SplitsMixin):
         for ses, paths, n_t in tqdm(opened, desc=f"{L.subject_name(s)} native-surface betas", disable=not self.progress):
             c0 = 0
             for h in HEMIS:
-                with h5py.File(paths[h], "r") as f:
-                    raw = read_hdf5_columns(f["betas"], rows[h])
+                with open_hdf5(paths[h], "native-surface betas") as f, reading(paths[h], "native-surface betas"):
+                    raw = read_hdf5_columns(hdf5_dataset(f, "betas", "native-surface betas"), rows[h])
                 data[t0:t0 + n_t, c0:c0 + n_sel[h]] = raw.astype(np.float32) / np.float32(VOLUME_SCALE)
                 c0 += n_sel[h]
             metas.append(self._trial_meta(s, ses, n_t, paths["lh"]))
@@ -393,11 +386,9 @@ class NSD(SurfaceMixin, SplitsMixin):
     # volumes
 
     def _brainmask(self, s, space):
-        import nibabel as nib
-
         path = self._file(L.brainmask_path(s, space), f"{space} brain mask of {L.subject_name(s)}")
-        img = nib.load(str(path))
-        return np.asarray(img.dataobj) > 0, img.affine
+        img = load_image(path, "brain mask")
+        return image_data(img, what="brain mask") > 0, img.affine
 
     def _volume_selection(self, s, space, roi, mask):
         brain, affine = self._brainmask(s, space)
@@ -419,13 +410,11 @@ class NSD(SurfaceMixin, SplitsMixin):
     def valid_mask(self, subject, session: int, space: str = "func1pt8mm") -> np.ndarray | None:
         """Boolean (X, Y, Z) ``valid_sessionNN.nii.gz`` of a session (True = valid), or None when
         the folder has no such file."""
-        import nibabel as nib
-
         s = L.subject_id(subject)
         path = self.root / L.valid_session_path(s, space, int(session))
         if not path.is_file():
             return None
-        return np.asarray(nib.load(str(path)).dataobj) > 0
+        return image_data(load_image(path, "valid-voxel mask"), what="valid-voxel mask") > 0
 
     def _volume_betas(self, s, ses_list, space, version, roi, mask, source, invalid) -> Betas:
         from tqdm.auto import tqdm
@@ -466,19 +455,13 @@ class NSD(SurfaceMixin, SplitsMixin):
 
     def _read_volume_session(self, s, space, ses, version, source, ijk, shape):
         """int16 (n_trials, n_voxels) of one session from .hdf5 (by voxel chunks) or .nii.gz."""
-        import nibabel as nib
-
         what = f"{space} betas of {L.subject_name(s)} session {ses}"
         h5 = self.root / L.volume_betas_path(s, space, ses, version, ".hdf5")
         use_h5 = source == "hdf5" or (source == "auto" and h5.is_file())
         if use_h5:
-            import h5py
-
             path = self._file(L.volume_betas_path(s, space, ses, version, ".hdf5"), what)
-            with h5py.File(path, "r") as f:
-                if "betas" not in f:
-                    raise ValueError(f"Malformed {path}: dataset 'betas' is missing.")
-                d = f["betas"]
+            with open_hdf5(path, what) as f, reading(path, what):
+                d = hdf5_dataset(f, "betas", what)
                 if d.dtype != np.int16:
                     raise ValueError(f"Wrong dtype in {path}: NSD volume betas are int16 (x{VOLUME_SCALE:g}); got {d.dtype}.")
                 if d.ndim != 4 or tuple(d.shape[1:]) != tuple(shape[::-1]):
@@ -489,12 +472,12 @@ class NSD(SurfaceMixin, SplitsMixin):
                 out = read_hdf5_voxels(d, ijk)
             return out, path
         path = self._file(L.volume_betas_path(s, space, ses, version, ".nii.gz"), what)
-        img = nib.load(str(path))
+        img = load_image(path, what)
         if img.get_data_dtype() != np.int16:
             raise ValueError(f"Wrong dtype in {path}: NSD volume betas are int16 (x{VOLUME_SCALE:g}); got {img.get_data_dtype()}.")
         if len(img.shape) != 4 or tuple(img.shape[:3]) != tuple(shape):
             raise ValueError(f"Wrong shape in {path}: expected (X, Y, Z, n_trials) with (X, Y, Z) = {shape}; got {img.shape}.")
-        data = np.asarray(img.dataobj.get_unscaled())  # gzip streams: one pass, then keep the voxels
+        data = image_data(img, unscaled=True, what=what)  # gzip streams: one pass, then keep the voxels
         return np.ascontiguousarray(data[tuple(ijk.T)].T), path
 
     # -----------------------------------------------------------------------------------------
@@ -552,8 +535,6 @@ class NSD(SurfaceMixin, SplitsMixin):
         features were dropped), else with :meth:`betas` called with the same
         ``space``/``roi``/``mask``/``density`` and ``nan="keep"``. See :func:`noise_ceiling`.
         """
-        import nibabel as nib
-
         s = L.subject_id(subject)
         if like is not None:
             if like.subject != s:
@@ -578,7 +559,7 @@ class NSD(SurfaceMixin, SplitsMixin):
             return np.concatenate([read_surface_rows(imgs[h][0], rows[h])[0] for h in HEMIS]).astype(np.float32)
         ijk = like.ijk if like is not None else self._volume_selection(s, space, roi, mask)[0]
         path = self._file(L.ncsnr_volume_path(s, space, version), f"ncsnr of {L.subject_name(s)}")
-        return np.asarray(nib.load(str(path)).dataobj, dtype=np.float32)[tuple(ijk.T)]
+        return image_data(load_image(path, "ncsnr"), dtype=np.float32, what="ncsnr")[tuple(ijk.T)]
 
     # -----------------------------------------------------------------------------------------
     # stimuli
@@ -598,17 +579,14 @@ class NSD(SurfaceMixin, SplitsMixin):
         chunk : int, default=256
             Images read from disk at once.
         """
-        import h5py
         from tqdm.auto import tqdm
 
         ids = np.asarray(ids)
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"Invalid value for 'ids': expected a 1-D integer array of 0-based 73k ids; got {ids.dtype} {ids.shape}.")
         path = self._file(L.stimuli_path(), "stimulus images")
-        with h5py.File(path, "r") as f:
-            if "imgBrick" not in f:
-                raise ValueError(f"Malformed {path}: dataset 'imgBrick' is missing.")
-            d = f["imgBrick"]
+        with open_hdf5(path, "stimulus images") as f, reading(path, "stimulus images"):
+            d = hdf5_dataset(f, "imgBrick", "stimulus images")
             if d.dtype != np.uint8 or d.ndim != 4 or d.shape[3] != 3:
                 raise ValueError(f"Wrong shape/dtype in {path}: 'imgBrick' must be uint8 (n, H, W, 3); got {d.dtype} {d.shape}.")
             if ids.size and (ids.min() < 0 or ids.max() >= d.shape[0]):

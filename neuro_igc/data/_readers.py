@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuro_igc._read import reading
+
 __all__ = ["read_surface_rows", "read_hdf5_voxels", "read_hdf5_columns"]
 
 #: Bytes of file data read at once (one block of frames, one slab of planes).
@@ -34,6 +36,11 @@ def read_surface_rows(img, rows, *, dtype=np.float32, block_bytes: int = BLOCK_B
     block_bytes : int
         Bytes of frames read at once (whole vertex columns of a few frames).
     """
+    with reading(img.get_filename() if hasattr(img, "get_filename") else None, "surface file"):
+        return _surface_rows(img, rows, dtype, block_bytes)
+
+
+def _surface_rows(img, rows, dtype, block_bytes):
     rows = np.asarray(rows, dtype=np.int64)
     n_vert = img.shape[0]
     n_frames = img.shape[3] if len(img.shape) == 4 else 1

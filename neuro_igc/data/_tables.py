@@ -126,13 +126,10 @@ def read_ctab(path: str | os.PathLike, *, with_colors: bool = False, name: str |
         With ``colors`` filled from LUT lines. ``with_colors=True`` returns
         ``(table, table.colors)`` instead (kept for older callers).
     """
+    from neuro_igc._read import read_text
+
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"Lookup table not found: {path}")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Unreadable lookup table {path}: {exc}; re-download the file or check the disk.") from exc
+    text = read_text(path, "lookup table")
     names: dict[int, str] = {}
     colors: dict[int, tuple[int, int, int]] = {}
     for no, line in enumerate(text.splitlines(), 1):
