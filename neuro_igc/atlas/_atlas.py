@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuro_igc._read import check_file, image_data, load_image, read_annot
+from neuro_igc._read import check_file, file_error, image_data, load_image, read_annot
 from neuro_igc.surface import HEMIS, decimate, density_name, n_vertices, to_hemispheres, write_annot
 
 from ._tables import NSD_TABLES, LookupTable, nsd_table, read_ctab
@@ -66,6 +66,8 @@ class Atlas:
 
     def __init__(self, labels, table: dict[int, str], *, name: str = "atlas", affine=None, colors=None):
         self.name = str(name)
+        if not hasattr(table, "items"):
+            raise TypeError(f"Invalid type for 'table': expected a mapping {{index: ROI name}}; got {type(table).__name__}.")
         if isinstance(labels, dict):
             if not labels or any(h not in HEMIS for h in labels):
                 raise ValueError(f"Surface 'labels' must be a dict with keys 'lh' and/or 'rh'; got {sorted(labels)}.")
@@ -159,6 +161,9 @@ class Atlas:
         hemi, vertex = np.asarray(hemi), np.asarray(vertex)
         if hemi.shape != vertex.shape or hemi.ndim != 1:
             raise ValueError(f"'hemi' and 'vertex' must be 1-D of equal length; got {hemi.shape} and {vertex.shape}.")
+        if len(vertex) and (not np.issubdtype(vertex.dtype, np.integer) or vertex.min() < 0):
+            raise ValueError(f"Invalid value for 'vertex': 0-based integer vertex indices; got dtype {vertex.dtype}, "
+                             f"smallest {vertex.min()!r}.")
         self._check_density(density, int(vertex.max()) if len(vertex) else -1)
         out = np.zeros(len(vertex), dtype=np.int64)
         for h in HEMIS:
@@ -368,6 +373,8 @@ class Atlas:
         parts = {}
         for h, p in (("lh", lh), ("rh", rh)):
             img = load_image(p, "GIFTI label file")
+            if not img.darrays or not hasattr(img, "labeltable"):
+                raise file_error(p, "it holds no data array (not a GIFTI label file)", "GIFTI label file")
             keys = {lab.key: lab.label for lab in img.labeltable.labels}
             rgb = {lab.key: tuple(int(round(255 * c)) for c in (lab.red or 0, lab.green or 0, lab.blue or 0)) for lab in img.labeltable.labels}
             data = np.asarray(img.darrays[0].data).astype(np.int64)
