@@ -155,7 +155,7 @@ class SurfaceMixin:
     def _table(self, subject, atlas) -> LookupTable:
         for who in ([subject, None] if subject is not None else [None]):
             p = self.root / L.ctab_path(who, atlas)
-            if p.is_file():
+            if p.exists():  # a folder or a damaged file there is an error, not a fallback
                 return read_ctab(p, name=atlas)
         if atlas in LABEL_TABLES:
             logger.info("no %s.mgz.ctab in %s: using the shipped NSD table", atlas, self.root)

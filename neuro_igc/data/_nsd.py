@@ -223,7 +223,7 @@ class NSD(SurfaceMixin, SplitsMixin):
             raise ValueError("Invalid value for 'zscore_exclude': it sets what the z-scoring leaves out; pass zscore=True too.")
         ses_list = self._resolve_sessions(s, sessions, space, version)
         if space != "fsaverage" and density is not None and not (space == "nativesurface" and density == NATIVE):
-            raise ValueError(f"Invalid value for 'density': only fsaverage betas have one; got {density!r} for {space!r}.")
+            raise ValueError(f"Invalid value for 'density': only fsaverage surface betas have one; got {density!r} for {space!r}.")
         if space == "fsaverage":
             out = self._fsaverage_betas(s, ses_list, version, roi, mask, density)
         elif space == "nativesurface":

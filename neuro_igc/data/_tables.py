@@ -126,7 +126,7 @@ def read_ctab(path: str | os.PathLike, *, with_colors: bool = False, name: str |
         With ``colors`` filled from LUT lines. ``with_colors=True`` returns
         ``(table, table.colors)`` instead (kept for older callers).
     """
-    from neuro_igc._read import read_text
+    from neuro_igc._read import file_error, read_text
 
     path = Path(path)
     text = read_text(path, "lookup table")
@@ -138,12 +138,13 @@ def read_ctab(path: str | os.PathLike, *, with_colors: bool = False, name: str |
             continue
         parts = line.split()
         if len(parts) < 2 or not parts[0].lstrip("-").isdigit():
-            raise ValueError(f"Malformed lookup table {path}, line {no}: expected 'index name [r g b a]'; got {line!r}.")
+            raise file_error(path, f"malformed lookup table, line {no}: expected 'index name [r g b a]'; got {line!r}",
+                             "lookup table")
         idx = int(parts[0])
         if idx <= 0:
             continue
         if idx in names:
-            raise ValueError(f"Malformed lookup table {path}, line {no}: index {idx} appears twice.")
+            raise file_error(path, f"malformed lookup table, line {no}: index {idx} appears twice", "lookup table")
         names[idx] = parts[1]
         if len(parts) >= 5 and all(p.isdigit() for p in parts[2:5]):
             colors[idx] = tuple(int(p) for p in parts[2:5])

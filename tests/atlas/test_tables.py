@@ -51,7 +51,7 @@ def test_read_ctab_formats_and_errors(tmp_path):
     assert (tmp_path / "x.mgz.ctab").read_text().splitlines()[0] == "0 Unknown"
     bad = tmp_path / "bad.ctab"
     bad.write_text("1 V1\nV2 2\n")
-    with pytest.raises(ValueError, match=r"Malformed lookup table .*bad.ctab, line 2"):
+    with pytest.raises(ValueError, match=r"Cannot read lookup table .*bad.ctab: malformed lookup table, line 2"):
         read_ctab(bad)
     with pytest.raises(FileNotFoundError, match=r"Cannot read lookup table .*missing.ctab: no such file"):
         read_ctab(tmp_path / "missing.ctab")

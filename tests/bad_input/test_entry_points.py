@@ -70,7 +70,7 @@ DATA_CASES = [
     ("betas-session-absent", lambda nsd: nsd.betas(1, sessions=[2]), FileNotFoundError, r"betas_session02"),
     ("betas-space", lambda nsd: nsd.betas(1, space="MNI"), ValueError, r"'space'.*'fsaverage'.*got 'MNI'"),
     ("betas-version", lambda nsd: nsd.betas(1, version="betas_v2"), ValueError, r"'version'.*got 'betas_v2'"),
-    ("betas-nan", lambda nsd: nsd.betas(1, nan="keep"), ValueError, r"'nan'.*'raise'.*got 'keep'"),
+    ("betas-nan", lambda nsd: nsd.betas(1, nan="ignore"), ValueError, r"'nan'.*'drop'.*got 'ignore'"),
     ("betas-source", lambda nsd: nsd.betas(1, space="func1pt8mm", source="mat"), ValueError, r"'source'.*got 'mat'"),
     ("betas-density", lambda nsd: nsd.betas(1, density="fsaverage6"), ValueError, r"'density'.*fsaverage6"),
     ("betas-density-volume", lambda nsd: nsd.betas(1, space="func1pt8mm", density="fsaverage5"), ValueError,

@@ -227,7 +227,7 @@ def test_bad_subject_session_roi_and_options(tiny_nsd):
         tiny_nsd.betas(1, nan="ignore")
     with pytest.raises(ValueError, match="Invalid shape for 'mask'"):
         tiny_nsd.betas(1, mask=np.ones(5, bool))
-    with pytest.raises(ValueError, match="only fsaverage betas have one"):
+    with pytest.raises(ValueError, match="only fsaverage surface betas have one"):
         tiny_nsd.betas(1, space="func1pt8mm", density="fsaverage5")
     with pytest.raises(ValueError, match="volume ROIs"):
         tiny_nsd.roi("prf-visualrois", "func1pt8mm")
