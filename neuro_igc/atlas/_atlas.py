@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuro_igc._read import check_file, image_data, load_image, read_annot
+from neuro_igc._read import check_file, file_error, image_data, load_image, read_annot
 from neuro_igc.surface import HEMIS, decimate, density_name, n_vertices, to_hemispheres, write_annot
 
 from ._tables import NSD_TABLES, nsd_table, read_ctab
@@ -371,6 +371,8 @@ class Atlas:
         parts = {}
         for h, p in (("lh", lh), ("rh", rh)):
             img = load_image(p, "GIFTI label file")
+            if not img.darrays or not hasattr(img, "labeltable"):
+                raise file_error(p, "it holds no data array (not a GIFTI label file)", "GIFTI label file")
             keys = {lab.key: lab.label for lab in img.labeltable.labels}
             rgb = {lab.key: tuple(int(round(255 * c)) for c in (lab.red or 0, lab.green or 0, lab.blue or 0)) for lab in img.labeltable.labels}
             data = np.asarray(img.darrays[0].data).astype(np.int64)
