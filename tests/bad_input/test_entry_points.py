@@ -209,6 +209,10 @@ MODEL_CASES = [
      TypeError, r"'model'.*torch.nn.Module.*str"),
     ("evaluate-loss", lambda: __import__("neuro_igc.models", fromlist=["evaluate"]).evaluate(
         _mlp(n_inputs=5), _decoding_ds(), loss="l3"), ValueError, r"'loss'.*got 'l3'"),
+    ("predict-array", lambda: __import__("neuro_igc.models", fromlist=["predict"]).predict(
+        _mlp(n_inputs=5), np.zeros((4, 5))), ValueError, r"'dataset': items must be \(x, y\)"),
+    ("evaluate-model-type", lambda: __import__("neuro_igc.models", fromlist=["evaluate"]).evaluate(
+        None, _decoding_ds()), TypeError, r"'model'.*NoneType"),
     ("pearson-shape", lambda: __import__("neuro_igc.models", fromlist=["pearson_r"]).pearson_r(
         np.zeros((10, 2)), np.zeros((9, 2))), ValueError, r"shape|'pred'.*'target'"),
 ]
