@@ -373,6 +373,24 @@ def _local_entry(index: int, fn: Callable, nprocs: int, port: int, backend: str,
             _dist().destroy_process_group()
 
 
+def _failures(ctx, exc) -> str:
+    """Every failed process's traceback, the first one seen to fail first."""
+    import pickle
+
+    first = exc.error_index
+    lines = [f"rank {first} of the local distributed run failed first: {exc.msg.strip().splitlines()[0]}"
+             if isinstance(exc, Exception) and not hasattr(exc, "exit_code") else
+             f"rank {first} of the local distributed run exited first: {exc}"]
+    for i in sorted(range(len(ctx.error_files)), key=lambda i: i != first):
+        try:
+            with open(ctx.error_files[i], "rb") as fh:
+                trace = pickle.load(fh)
+        except OSError:
+            continue
+        lines.append(f"-- rank {i}:\n{trace}")
+    return "\n".join(lines)
+
+
 def run_local(fn: Callable, nprocs: int = 2, args: Sequence = (), *, backend: str = "gloo",
               timeout: float = 60.0, join_timeout: float | None = None, threads: int | None = 1,
               start_method: str = "spawn") -> None:
@@ -414,13 +432,11 @@ def run_local(fn: Callable, nprocs: int = 2, args: Sequence = (), *, backend: st
                              nprocs=nprocs, join=False, start_method=start_method)
     deadline = time.monotonic() + limit
     try:
-        while not ctx.join(timeout=1.0):
+        while not ctx.join(timeout=1.0, grace_period=5.0):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run_local: the {nprocs} processes did not finish within {limit:.0f} s.")
-    except mp.ProcessRaisedException as exc:
-        raise DistributedError(f"a process of the local distributed run failed:\n{exc}") from None
-    except mp.ProcessExitedException as exc:
-        raise DistributedError(f"a process of the local distributed run exited: {exc}") from None
+    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
+        raise DistributedError(_failures(ctx, exc)) from None
     finally:
         for p in ctx.processes:
             if p.is_alive():

@@ -217,6 +217,9 @@ def predict(model: nn.Module, dataset: Dataset, batch_size: int = 256, device=No
     np.ndarray (n_samples, n_outputs), or a dict subject -> (indices, outputs) when the outputs
     differ in size between subjects.
     """
+    _check_model_and_data(model, {"dataset": dataset})
+    if len(dataset):
+        _check_items(dataset, "dataset")
     device = _model_device(model) if device is None else resolve_device(device)
     groups = _collect(model, dataset, batch_size, device, group_by_subject, num_workers)
     sizes = {tuple(g["pred"].shape[1:]) for g in groups.values()}
@@ -269,6 +272,9 @@ def evaluate(model: nn.Module, dataset: Dataset, loss: str = "mse", batch_size: 
         order (``score`` is their mean; ``loss`` is sample-weighted).
     """
     check_option("loss", loss, LOSSES)
+    _check_model_and_data(model, {"dataset": dataset})
+    if len(dataset):
+        _check_items(dataset, "dataset")
     device = _model_device(model) if device is None else resolve_device(device)
     groups = _collect(model, dataset, batch_size, device, group_by_subject, num_workers)
     if list(groups) == [None]:
@@ -310,6 +316,59 @@ def _check_positive(**values):
     for name, value in values.items():
         if not (isinstance(value, (int, float)) and value > 0) or (isinstance(value, float) and not math.isfinite(value)):
             raise ValueError(f"Invalid value for {name!r}: must be a positive number; got {value!r}.")
+
+
+def _check_model_and_data(model, datasets: dict) -> None:
+    """Types first: a module, and datasets with items (not bare arrays)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Invalid type for 'model': expected a torch.nn.Module (e.g. build_model('decoding_mlp', "
+                        f"n_inputs=...)); got {type(model).__name__}.")
+    for name, ds in datasets.items():
+        if ds is not None and not (hasattr(ds, "__getitem__") and hasattr(ds, "__len__")):
+            raise TypeError(f"Invalid type for {name!r}: expected a torch Dataset of (x, y) items; got {type(ds).__name__}.")
+
+
+def _check_items(dataset, name: str, idx=(0,)) -> list:
+    """Items ``idx`` of ``dataset``, checked to be ``(x, y)`` or ``(x, y, subject)``."""
+    items = [dataset[int(i)] for i in idx]
+    if not all(isinstance(it, (list, tuple)) and len(it) in (2, 3) for it in items):
+        it = items[0]
+        raise ValueError(
+            f"Invalid value for {name!r}: items must be (x, y) or (x, y, subject); got {type(it).__name__}"
+            + (f" of length {len(it)}" if hasattr(it, "__len__") else "")
+            + ". Wrap arrays in torch.utils.data.TensorDataset(x, y) or a neuro_igc.data DecodingDataset."
+        )
+    return items
+
+
+def _probe(model, dataset, name: str, device, takes, subjects, group, loss_fn, loss) -> None:
+    """Run the model on the first two items of ``dataset`` (no gradients, no RNG use), so that data
+    that do not fit the model fail now with a message naming ``name``, not mid-epoch in torch."""
+    idx = _batches(len(dataset), 2, subjects, group)[0]
+    items = _check_items(dataset, name, idx)
+    x, y, s = _unpack(default_collate(items), device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            try:
+                out = _call(model, x, s, takes)
+            except ValueError as exc:  # the model's own input check
+                raise ValueError(f"Invalid value for {name!r}: {exc}") from exc
+            except (RuntimeError, IndexError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                expected = getattr(model, "n_inputs_per_subject", None)
+                hint = f" (the model takes n_inputs={expected})" if expected is not None else ""
+                raise ValueError(
+                    f"Invalid value for {name!r}: its samples x of shape {tuple(x.shape[1:])} do not fit "
+                    f"{type(model).__name__}{hint}: {first}"
+                ) from exc
+            try:
+                _loss(loss_fn, out, y, loss)
+            except ValueError as exc:
+                raise ValueError(f"Invalid value for {name!r}: {exc}") from exc
+    finally:
+        model.train(was_training)
 
 
 def fit(
@@ -401,6 +460,7 @@ def fit(
     from tqdm.auto import tqdm
 
     check_option("loss", loss, LOSSES)
+    _check_model_and_data(model, {"train": train, "val": val})
     _check_positive(lr=lr, min_lr=min_lr, factor=factor, batch_size=batch_size, eval_batch_size=eval_batch_size)
     if int(epochs) < 0:
         raise ValueError(f"Invalid value for 'epochs': must be >= 0; got {epochs!r}.")
@@ -421,6 +481,9 @@ def fit(
     group = _grouping(model, group_by_subject, subjects)
     takes = _accepts_subject(model)
     loss_fn = LOSSES[loss]
+    _probe(model, train, "train", device, takes, subjects, group, loss_fn, loss)
+    if val is not None and len(val):
+        _probe(model, val, "val", device, takes, _subject_index(val), group, loss_fn, loss)
     optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=factor,
                                                            patience=int(patience), min_lr=min_lr)
