@@ -202,3 +202,26 @@ def test_shard_blocks_and_single_process_helpers():
     with pytest.raises(KeyError):
         D.all_reduce_sums({}, failure=KeyError("x"))
     assert D.gather_objects(3) == [3] and D.broadcast_object("a") == "a"
+
+
+def _gpu_worker(folder: str) -> None:
+    import pickle
+
+    x, y, *_ = _data()
+    res = igc(mish_mlp(), x, y, baselines=4, n_steps=6, progress=False, device="cuda")
+    if D.is_main():
+        Path(folder, "gpu.pkl").write_bytes(pickle.dumps((res.attributions, res.settings["device"])))
+
+
+@pytest.mark.gpu
+def test_two_ranks_on_gpus_give_the_cpu_result(tmp_path, run_ranks):
+    """NCCL with one GPU per rank when there are two; else two ranks share the GPU over Gloo."""
+    import pickle
+
+    backend = "nccl" if torch.cuda.device_count() >= 2 else "gloo"
+    run_ranks(_gpu_worker, 2, (str(tmp_path),), backend=backend, timeout=120)
+    att, device = pickle.loads((tmp_path / "gpu.pkl").read_bytes())
+    x, y, *_ = _data()
+    ref = igc(mish_mlp(), x, y, baselines=4, n_steps=6, progress=False, device="cpu", distributed=False)
+    assert device.startswith("cuda")
+    np.testing.assert_allclose(att, ref.attributions, rtol=0, atol=1e-10 * np.abs(ref.attributions).max())

@@ -27,7 +27,7 @@ REASON = {
     "empty": r"empty \(0 bytes\)",
     "folder": r"is a folder, not a file",
     "unreadable": r"permission denied",
-    "misnamed": r"are missing|is missing|not a neuro_igc checkpoint|not an attribution result|malformed",
+    "misnamed": r"are missing|is missing|not a neuro_igc checkpoint|not an attribution result|malformed|no data array",
 }
 #: what the message must tell the user to do
 HINT = r"again|permissions|path of the file|Give a"
@@ -241,7 +241,7 @@ def _write_atlas_mgz(d: Path):
     from neuro_igc.data._io import write_ctab, write_mgh
 
     for h in ("lh", "rh"):
-        write_mgh(d / f"{h}.toy.mgz", (np.arange(642) % 3).astype(np.int32))
+        write_mgh((np.arange(642) % 3).astype(np.int32), d / f"{h}.toy.mgz")
     write_ctab(d / "toy.mgz.ctab", {1: "V1", 2: "V2"})
     return d / "lh.toy.mgz", lambda p: Atlas.from_mgz(p, d / "rh.toy.mgz")
 
@@ -304,7 +304,7 @@ OTHER_WRITERS = {
 }
 OTHER_CASES = {
     "annot": ["truncated", "garbage", "empty", "folder"],
-    "gifti-label": ["truncated", "garbage", "empty"],
+    "gifti-label": ["truncated", "garbage", "empty", "misnamed"],
     "atlas-mgz": ["truncated", "garbage", "empty"],
     "atlas-nifti": ["truncated", "garbage", "empty", "folder"],
     "checkpoint": ["truncated", "garbage", "empty", "folder", "misnamed", "unreadable"],
@@ -319,6 +319,10 @@ def _misnamed_other(kind: str, path: Path) -> None:
         import torch
 
         torch.save({"weights": torch.zeros(3)}, path)
+    elif kind == "gifti-label":
+        import nibabel as nib
+
+        nib.save(nib.GiftiImage(), path)
     elif kind == "npz-result":
         np.savez(path, attributions=np.ones(3))
     else:  # pragma: no cover

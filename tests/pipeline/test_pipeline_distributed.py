@@ -106,3 +106,33 @@ def test_cli_under_torchrun_trains_with_ddp_and_attributes(nsd, tmp_path):
     for sub in ("01", "02"):
         a, b = _igc(ref / "neuro-igc", sub), _igc(root, sub)
         np.testing.assert_allclose(b.attributions, a.attributions, rtol=0, atol=1e-5 * np.abs(a.attributions).max())
+
+
+_FAILING_RANK = """
+import os, sys
+if os.environ["RANK"] == "1":
+    import neuro_igc.models
+
+    def boom(*args, **kwargs):
+        raise ValueError("boom on rank 1")
+
+    neuro_igc.models.fit = boom
+from neuro_igc.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_cli_under_torchrun_stops_every_rank_with_the_failing_ranks_error(nsd, tmp_path):
+    script = tmp_path / "failing_rank.py"
+    script.write_text(_FAILING_RANK)
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
+           str(D.free_port()), str(script), str(nsd), str(tmp_path / "out"), "participant", "--config",
+           "decoding_image_stats", "--device", "cpu", "--no-progress", *sets]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NEURO_IGC_DIST_TIMEOUT": "60",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "neuro-igc: error (rank 1 of 2): boom on rank 1" in proc.stderr, proc.stderr[-3000:]
+    assert "rank      : 1" in proc.stderr  # torchrun's root cause names the failing rank
