@@ -24,6 +24,19 @@ OTHER = "(other)"
 _HEMISPHERES = ("both", "separate")
 
 
+def feature_arrays(space, hemi=None, vertex=None, ijk=None, density=None):
+    """``(hemi, vertex, ijk, density)`` of a SurfaceSpace/VolumeSpace; loose arrays given as well
+    must not be."""
+    if any(a is not None for a in (hemi, vertex, ijk)):
+        raise ValueError("Pass either 'space' or the loose 'hemi'/'vertex'/'ijk' arrays, not both.")
+    if getattr(space, "kind", None) == "surface":
+        dens = None if space.is_native else space.density
+        return space.hemi, space.vertex, None, (density if density is not None else dens)
+    if getattr(space, "kind", None) == "volume":
+        return None, None, space.ijk, density
+    raise ValueError(f"Invalid value for 'space': expected a SurfaceSpace or VolumeSpace; got {type(space).__name__}.")
+
+
 def roi_sums(
     attributions,
     atlas: Atlas,
@@ -37,6 +50,7 @@ def roi_sums(
     hemispheres: str = "both",
     include_other: bool = True,
     density: str | int | None = None,
+    space=None,
 ) -> pd.DataFrame:
     """Sum attributions over each ROI, for each output: a tidy table.
 
@@ -61,6 +75,9 @@ def roi_sums(
         each output add up to its total.
     density : str or int, optional
         Density of the data, checked against the atlas (see :meth:`Atlas.labels_for`).
+    space : SurfaceSpace or VolumeSpace, optional
+        Where the features live (e.g. ``betas.feature_space``), instead of ``hemi``/``vertex``/
+        ``density`` or ``ijk``.
 
     Returns
     -------
@@ -75,6 +92,8 @@ def roi_sums(
     [['V1', 0.3, 2], ['V2', 0.7, 2], ['(other)', 0.0, 0]]
     """
     check_option("hemispheres", hemispheres, _HEMISPHERES)
+    if space is not None:
+        hemi, vertex, ijk, density = feature_arrays(space, hemi, vertex, ijk, density)
     att = np.asarray(attributions, dtype=np.float64)
     if att.ndim == 1:
         att = att[None]

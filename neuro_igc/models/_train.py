@@ -217,6 +217,9 @@ def predict(model: nn.Module, dataset: Dataset, batch_size: int = 256, device=No
     np.ndarray (n_samples, n_outputs), or a dict subject -> (indices, outputs) when the outputs
     differ in size between subjects.
     """
+    _check_model_and_data(model, {"dataset": dataset})
+    if len(dataset):
+        _check_items(dataset, "dataset")
     device = _model_device(model) if device is None else resolve_device(device)
     groups = _collect(model, dataset, batch_size, device, group_by_subject, num_workers)
     sizes = {tuple(g["pred"].shape[1:]) for g in groups.values()}
@@ -269,6 +272,9 @@ def evaluate(model: nn.Module, dataset: Dataset, loss: str = "mse", batch_size: 
         order (``score`` is their mean; ``loss`` is sample-weighted).
     """
     check_option("loss", loss, LOSSES)
+    _check_model_and_data(model, {"dataset": dataset})
+    if len(dataset):
+        _check_items(dataset, "dataset")
     device = _model_device(model) if device is None else resolve_device(device)
     groups = _collect(model, dataset, batch_size, device, group_by_subject, num_workers)
     if list(groups) == [None]:
@@ -322,10 +328,8 @@ def _check_model_and_data(model, datasets: dict) -> None:
             raise TypeError(f"Invalid type for {name!r}: expected a torch Dataset of (x, y) items; got {type(ds).__name__}.")
 
 
-def _probe(model, dataset, name: str, device, takes, subjects, group, loss_fn, loss) -> None:
-    """Run the model on the first two items of ``dataset`` (no gradients, no RNG use), so that data
-    that do not fit the model fail now with a message naming ``name``, not mid-epoch in torch."""
-    idx = _batches(len(dataset), 2, subjects, group)[0]
+def _check_items(dataset, name: str, idx=(0,)) -> list:
+    """Items ``idx`` of ``dataset``, checked to be ``(x, y)`` or ``(x, y, subject)``."""
     items = [dataset[int(i)] for i in idx]
     if not all(isinstance(it, (list, tuple)) and len(it) in (2, 3) for it in items):
         it = items[0]
@@ -334,6 +338,14 @@ def _probe(model, dataset, name: str, device, takes, subjects, group, loss_fn, l
             + (f" of length {len(it)}" if hasattr(it, "__len__") else "")
             + ". Wrap arrays in torch.utils.data.TensorDataset(x, y) or a neuro_igc.data DecodingDataset."
         )
+    return items
+
+
+def _probe(model, dataset, name: str, device, takes, subjects, group, loss_fn, loss) -> None:
+    """Run the model on the first two items of ``dataset`` (no gradients, no RNG use), so that data
+    that do not fit the model fail now with a message naming ``name``, not mid-epoch in torch."""
+    idx = _batches(len(dataset), 2, subjects, group)[0]
+    items = _check_items(dataset, name, idx)
     x, y, s = _unpack(default_collate(items), device)
     was_training = model.training
     model.eval()

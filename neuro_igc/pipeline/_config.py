@@ -75,14 +75,18 @@ class DataSettings:
     ``targets`` are the image statistics a decoding model predicts; ``image_size`` the side of
     the (square, luminance) images an encoding model reads; ``augment`` draws one pixel per 2x2
     block of a double-size image at training (the paper's augmentation). ``params`` go to
-    ``NSD.betas``.
+    ``NSD.betas``. ``sessions``: a list, ``"nsd37"`` (every session but the last 3) or null (all).
+    ``zscore_train_only``: the per-session z-scoring statistics leave out the validation (shared)
+    images. Subject atlases (``prf-visualrois``, ``floc-*``) reach fsaverage from each subject's
+    native labels through NSD's transforms.
     """
 
     space: Literal["fsaverage"] = "fsaverage"
     density: Literal["fsaverage5", "fsaverage"] = "fsaverage5"
     beta_version: str = "betas_fithrf_GLMdenoise_RR"
-    sessions: list[int] | None = None
+    sessions: list[int] | Literal["nsd37"] | None = None
     zscore: bool = True
+    zscore_train_only: bool = True
     roi_atlas: str = "nsdgeneral"
     roi_labels: list[str] | None = None
     targets: list[str] = field(default_factory=lambda: ["luminance_contrast", "spectral_slope"])

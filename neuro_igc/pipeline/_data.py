@@ -83,8 +83,9 @@ def _splits(nsd, subjects, cfg):
     d = cfg.data
     train, val = [], []
     for s in subjects:
+        exclude = nsd.shared_ids if d.zscore and d.zscore_train_only else None
         b = nsd.betas(s, sessions=d.sessions, space=d.space, version=d.beta_version, roi=_roi_spec(cfg),
-                      density=d.density, zscore=d.zscore, **d.params)
+                      density=d.density, zscore=d.zscore, zscore_exclude=exclude, **d.params)
         if d.max_trials is not None and b.n_trials > d.max_trials:
             b = b.select_trials(np.arange(d.max_trials))
         tr, va = train_val_split(b, nsd.shared_ids)

@@ -178,19 +178,22 @@ def read_vertices(ctx, sub: str) -> pd.DataFrame:
 
 
 # -- atlases ---------------------------------------------------------------------------------
-def load_atlas(ctx, name: str, subject: int | None, merge: bool = True):
-    """An NSD surface atlas: the fsaverage label files when the folder has them (the template
-    the vertices were selected with), else the subject's; ROIs merged as ``outputs.roi.merge``."""
+def load_atlas(ctx, name: str, subject: int | None, merge: bool = True, density: str | None = None):
+    """An NSD atlas on fsaverage, through ``NSD.roi``: group atlases from the fsaverage label
+    folder, subject atlases (prf-visualrois, floc-*) from the subject's native labels mapped
+    through NSD's ``white-to-fsaverage`` transforms; ROIs merged as ``outputs.roi.merge``.
+    ``atlas.source`` says which files were read."""
     from neuro_igc.atlas import Atlas
+    from neuro_igc.data import NSD
 
-    fs = ctx.nsd_root / "nsddata" / "freesurfer" / "fsaverage" / "label" / f"lh.{name}.mgz"
-    who = "fsaverage" if fs.exists() or subject is None else subject
-    atlas = Atlas.from_nsd(ctx.nsd_root, name, subject=who)
+    labels = NSD(ctx.nsd_root, progress=False).roi(name, "fsaverage", subject=subject, density=density)
+    atlas = Atlas.from_roi_labels(labels)
     if merge:
         mapping = {new: olds for new, olds in ctx.config.outputs.roi.merge.items()
                    if all(o in atlas.roi_names for o in olds)}
         if mapping:
             atlas = atlas.merge(mapping)
+    atlas.source = labels.source
     return atlas
 
 
@@ -216,7 +219,8 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
         desc = f"{cfg.label}{camel(name)}"
         mgz = {}
         for h in ("lh", "rh"):
-            write_gifti(hemis[h][i].astype(np.float32), deriv.surface_path(sub, h, density, desc), hemi=h)
+            write_gifti(hemis[h][i].astype(np.float32), deriv.surface_path(sub, h, density, desc), hemi=h,
+                        names=[f"{kind} {name}"])
             mgz[h] = write_mgz(np.nan_to_num(hemis[h][i]).astype(np.float32),
                                deriv.surface_path(sub, h, density, desc, ext=".mgz"))
         template = "fsaverage5" if density == "fsaverage5" else "fsaverage"
@@ -282,15 +286,16 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
     hemi, vertex, density = vert["hemi"].to_numpy(), vert["vertex"].to_numpy(), vert.attrs["density"]
 
     def work(deriv):
-        tables, files, order = [], [], []
+        tables, files, order, sources = [], [], [], {}
         for name in atlases:
-            atlas = load_atlas(ctx, name, int(sub))
+            atlas = load_atlas(ctx, name, int(sub), density=density)
+            sources[name] = atlas.source
             t = roi_sums(maps, atlas, hemi=hemi, vertex=vertex, subject=sub, outputs=names, density=density)
             if mean:
                 t["value"] = t["value"] / t["n_features"].where(t["n_features"] > 0)
             t.insert(1, "atlas", name)
             path = roi_path(deriv, cfg.label, sub, name)
-            sidecar = dict(ROI_SIDECAR)
+            sidecar = dict(ROI_SIDECAR, Sources=[atlas.source])
             if mean:
                 sidecar["value"] = {"Description": f"mean of the {kind} map over the ROI's vertices"}
             write_tsv(path, t, sidecar)
@@ -298,7 +303,7 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
             tables.append(t)
             order += [r for r in atlas.roi_names if r in set(t["roi"])]
         table = pd.concat(tables, ignore_index=True)
-        info = {"tables": files, "top": {}}
+        info = {"tables": files, "top": {}, "sources": sources}
         real = table[table["roi"] != OTHER]
         for out in names:
             part = real[(real["output"] == out) & (real["n_features"] > 0)]

@@ -172,7 +172,8 @@ def data_fingerprint(nsd_root: Path, subjects: list[int], config: PipelineConfig
         files.extend(sorted((nsd_root / "nsddata_betas" / "ppdata" / f"subj{s:02d}" / config.data.space
                              / config.data.beta_version).glob("*")))
     for label_dir in (nsd_root / "nsddata" / "freesurfer" / "fsaverage" / "label",
-                      *[nsd_root / "nsddata" / "freesurfer" / f"subj{s:02d}" / "label" for s in subjects]):
+                      *[nsd_root / "nsddata" / "freesurfer" / f"subj{s:02d}" / "label" for s in subjects],
+                      *[nsd_root / "nsddata" / "ppdata" / f"subj{s:02d}" / "transforms" for s in subjects]):
         files.extend(sorted(label_dir.glob("*")))
     stats = []
     for f in files:

@@ -241,7 +241,7 @@ def _write_atlas_mgz(d: Path):
     from neuro_igc.data._io import write_ctab, write_mgh
 
     for h in ("lh", "rh"):
-        write_mgh(d / f"{h}.toy.mgz", (np.arange(642) % 3).astype(np.int32))
+        write_mgh((np.arange(642) % 3).astype(np.int32), d / f"{h}.toy.mgz")
     write_ctab(d / "toy.mgz.ctab", {1: "V1", 2: "V2"})
     return d / "lh.toy.mgz", lambda p: Atlas.from_mgz(p, d / "rh.toy.mgz")
 

@@ -70,7 +70,7 @@ DATA_CASES = [
     ("betas-session-absent", lambda nsd: nsd.betas(1, sessions=[2]), FileNotFoundError, r"betas_session02"),
     ("betas-space", lambda nsd: nsd.betas(1, space="MNI"), ValueError, r"'space'.*'fsaverage'.*got 'MNI'"),
     ("betas-version", lambda nsd: nsd.betas(1, version="betas_v2"), ValueError, r"'version'.*got 'betas_v2'"),
-    ("betas-nan", lambda nsd: nsd.betas(1, nan="keep"), ValueError, r"'nan'.*'raise'.*got 'keep'"),
+    ("betas-nan", lambda nsd: nsd.betas(1, nan="ignore"), ValueError, r"'nan'.*'drop'.*got 'ignore'"),
     ("betas-source", lambda nsd: nsd.betas(1, space="func1pt8mm", source="mat"), ValueError, r"'source'.*got 'mat'"),
     ("betas-density", lambda nsd: nsd.betas(1, density="fsaverage6"), ValueError, r"'density'.*fsaverage6"),
     ("betas-density-volume", lambda nsd: nsd.betas(1, space="func1pt8mm", density="fsaverage5"), ValueError,
@@ -209,6 +209,10 @@ MODEL_CASES = [
      TypeError, r"'model'.*torch.nn.Module.*str"),
     ("evaluate-loss", lambda: __import__("neuro_igc.models", fromlist=["evaluate"]).evaluate(
         _mlp(n_inputs=5), _decoding_ds(), loss="l3"), ValueError, r"'loss'.*got 'l3'"),
+    ("predict-array", lambda: __import__("neuro_igc.models", fromlist=["predict"]).predict(
+        _mlp(n_inputs=5), np.zeros((4, 5))), ValueError, r"'dataset': items must be \(x, y\)"),
+    ("evaluate-model-type", lambda: __import__("neuro_igc.models", fromlist=["evaluate"]).evaluate(
+        None, _decoding_ds()), TypeError, r"'model'.*NoneType"),
     ("pearson-shape", lambda: __import__("neuro_igc.models", fromlist=["pearson_r"]).pearson_r(
         np.zeros((10, 2)), np.zeros((9, 2))), ValueError, r"shape|'pred'.*'target'"),
 ]

@@ -136,6 +136,21 @@ def test_unknown_participant_and_group_without_outputs(nsd, tmp_path):
         run_pipeline(nsd, tmp_path / "empty", "group", cfg, progress=False)
 
 
+def subject_labels_on_fsaverage(root, subject, atlas):
+    """A subject's labels on fsaverage, read with nibabel alone: native labels taken at the 1-based
+    ``white-to-fsaverage`` indices (cut to the betas' density by the nested prefix), or labels
+    already at an fsaverage density."""
+    label_dir = root / "nsddata" / "freesurfer" / f"subj{subject:02d}" / "label"
+    out = {}
+    for h in ("lh", "rh"):
+        lab = np.asarray(nib.load(label_dir / f"{h}.{atlas}.mgz").dataobj).reshape(-1)
+        tr = root / "nsddata" / "ppdata" / f"subj{subject:02d}" / "transforms" / f"{h}.white-to-fsaverage.mgz"
+        if lab.size not in (10242, 163842) and tr.exists():
+            lab = lab[np.asarray(nib.load(tr).dataobj).reshape(-1).astype(np.int64) - 1]
+        out[h] = lab
+    return out
+
+
 def test_encoding_prf_outputs(nsd, tmp_path):
     cfg = load_config("encoding_prf", overrides=TINY_ENCODING)
     res = run_pipeline(nsd, tmp_path, "participant", cfg, participants=["01"], device="cpu", progress=False)
@@ -150,8 +165,7 @@ def test_encoding_prf_outputs(nsd, tmp_path):
     np.testing.assert_allclose(angle[params["vertex"][lh]], params["angle"][lh].astype(np.float32))
     assert (d / "figures" / "sub-01_desc-prf_prfexamples.png").exists()
     roi = pd.read_csv(d / "sub-01_atlas-prfvisualrois_desc-prf_roisums.tsv", sep="\t")
-    label_dir = nsd / "nsddata" / "freesurfer" / "fsaverage" / "label"
-    labels = {h: np.asarray(nib.load(label_dir / f"{h}.prf-visualrois.mgz").dataobj).reshape(-1) for h in ("lh", "rh")}
+    labels = subject_labels_on_fsaverage(nsd, 1, "prf-visualrois")  # a subject atlas: the subject's own labels
     in_v1 = np.array([labels[h][v] in (1, 2) for h, v in zip(params["hemi"], params["vertex"])])  # V1v, V1d
     v1 = roi[(roi["roi"] == "V1") & (roi["output"] == "size")]
     assert np.isclose(float(v1["value"].iloc[0]), params["size"][in_v1].mean())  # the ROI mean of V1
