@@ -422,7 +422,7 @@ def nsd_manifest(
             for atlas in atlases:
                 b.add(L.volume_roi_path(s, space, atlas), "nifti", f"{atlas} labels of {subj} in {space}",
                       shape=_volume_axes(s, space), dtype="number")
-                b.add(L.ctab_path(None if atlas in GROUP_ATLASES else s, atlas), "ctab", f"{atlas} lookup table")
+                b.add(L.ctab_path(s, atlas), "ctab", f"{atlas} lookup table of {subj}")
         else:
             if space == "nativesurface":
                 _fsaverage_to_white(b, s)

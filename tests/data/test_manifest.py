@@ -85,7 +85,8 @@ def test_nativesurface_space():
 
 
 def test_volume_space():
-    m = nsd_manifest(_config(roi_atlas="prf-visualrois"), subjects=[1], sessions=[1, 3], space="func1pt8mm")
+    m = nsd_manifest(_config(roi_atlas="prf-visualrois"), subjects=[1], sessions=[1, 3], space="func1pt8mm",
+                     atlases=["prf-visualrois", "nsdgeneral"])
     by_path = {f.path: f for f in m}
     mask = by_path["nsddata/ppdata/subj01/func1pt8mm/brainmask.nii.gz"]
     x, y, z = mask.shape
@@ -94,6 +95,9 @@ def test_volume_space():
     for ses in ("01", "03"):
         assert by_path[f"nsddata/ppdata/subj01/func1pt8mm/valid_session{ses}.nii.gz"].shape == (x, y, z)
     assert by_path["nsddata/ppdata/subj01/func1pt8mm/roi/prf-visualrois.nii.gz"].shape == (x, y, z)
+    assert "nsddata/freesurfer/subj01/label/prf-visualrois.mgz.ctab" in by_path
+    assert by_path["nsddata/ppdata/subj01/func1pt8mm/roi/nsdgeneral.nii.gz"].shape == (x, y, z)
+    assert not any(p.startswith("nsddata/freesurfer/fsaverage/") for p in by_path)  # a volume run needs none
     assert not any(p.endswith(".mgh") or "transforms" in p for p in by_path)
     nifti = nsd_manifest(_config(roi_atlas="prf-visualrois", params={"source": "nifti"}), subjects=[1],
                          sessions=[1], space="func1pt8mm")
