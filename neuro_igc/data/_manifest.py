@@ -356,9 +356,10 @@ def nsd_manifest(
         ``outputs.roi.atlases`` the atlases summed over. A benchmark config reads no NSD file.
     subjects : list of int/str or None
         Default: the subjects with betas under ``root`` (what the run uses), else all 8.
-    sessions : list of int or None
-        The same sessions for every subject. Default: the config's, else the sessions on disk
-        under ``root``, else every session NSD has for the subject.
+    sessions : list of int, str or None
+        The same sessions for every subject, or a preset name (``"nsd37"``: every session but the
+        last 3). Default: the config's, else the sessions on disk under ``root``, else every
+        session NSD has for the subject.
     space : {"fsaverage", "nativesurface", "func1pt8mm", "func1mm"} or None
         Default: the config's.
     version : str or None
@@ -411,10 +412,15 @@ def nsd_manifest(
             subjects = list(range(1, L.N_SUBJECTS + 1))
     subjects = sorted({L.subject_id(s) for s in subjects})
     if sessions is None and getattr(data, "sessions", None):
-        sessions = list(data.sessions)
+        sessions = data.sessions
+    presets = getattr(L, "SESSION_PRESETS", {})
+    if isinstance(sessions, str):
+        check_option("sessions", sessions, presets)
     ses_map: dict[int, list[int]] = {}
     for s in subjects:
-        if sessions is not None:
+        if isinstance(sessions, str):  # a named preset, e.g. "nsd37": the first 37/29/27 sessions
+            ses_map[s] = list(range(1, presets[sessions][s - 1] + 1))
+        elif sessions is not None:
             ses_map[s] = L.check_sessions(s, list(sessions))
         elif root is not None:
             found = sessions_on_disk(root, s, space, version, source)

@@ -140,3 +140,16 @@ def test_bad_selection_errors():
         nsd_manifest(_config(), space="fsaverage6")
     with pytest.raises(ValueError, match="Invalid value for 'subject'"):
         nsd_manifest(_config(), subjects=[9])
+
+
+def test_session_preset():
+    from neuro_igc.data import _layout as L
+
+    if "nsd37" not in getattr(L, "SESSION_PRESETS", {}):
+        with pytest.raises(ValueError, match="Invalid value for 'sessions'"):
+            nsd_manifest(_config(), subjects=[1], sessions="nsd37")
+        return
+    m = nsd_manifest(_config(), subjects=[1, 4], sessions="nsd37")
+    assert m.sessions == {1: list(range(1, 38)), 4: list(range(1, 28))}
+    with pytest.raises(ValueError, match="Invalid value for 'sessions': allowed are 'nsd37'"):
+        nsd_manifest(_config(), subjects=[1], sessions="nsd38")
