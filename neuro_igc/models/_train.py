@@ -538,7 +538,8 @@ def fit(
                 optimizer.step()
                 total += float(value.detach()) * x.shape[0]
                 count += x.shape[0]
-            if ddp:
+            if ddp:  # rank 0's BatchNorm statistics everywhere: the same validation and checkpoint
+                dist.broadcast_tensors(list(model.buffers()), what="training")
                 sums = dist.all_reduce_sums({"t": torch.tensor([total, float(count)], dtype=torch.float64)},
                                             what="training loss")["t"]
                 total, count = float(sums[0]), int(sums[1])

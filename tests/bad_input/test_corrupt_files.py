@@ -44,6 +44,9 @@ BRAINMASK = "nsddata/ppdata/subj01/func1pt8mm/brainmask.nii.gz"
 VOL_ROI = "nsddata/ppdata/subj01/func1pt8mm/roi/prf-visualrois.nii.gz"
 LABEL = "nsddata/freesurfer/fsaverage/label/lh.streams.mgz"
 CTAB = "nsddata/freesurfer/fsaverage/label/streams.mgz.ctab"
+NATIVE = "nsddata_betas/ppdata/subj01/nativesurface/betas_fithrf_GLMdenoise_RR/lh.betas_session01.hdf5"
+TRANSFORM = "nsddata/ppdata/subj01/transforms/lh.white-to-fsaverage.mgz"
+N_NATIVE = {"lh": 40, "rh": 50}
 
 
 def _quiet(fn):
@@ -75,6 +78,8 @@ NSD_READERS = {
     BRAINMASK: _quiet(lambda root: _nsd(root).betas(1, sessions=[1], space="func1pt8mm", nan="drop")),
     VOL_ROI: lambda root: _nsd(root).roi("prf-visualrois", "func1pt8mm", subject=1),
     LABEL: lambda root: _nsd(root).roi("streams", "fsaverage"),
+    NATIVE: _quiet(lambda root: _nsd(root).betas(1, sessions=[1], space="nativesurface")),
+    TRANSFORM: lambda root: _nsd(root).transform(1, "lh"),
     CTAB: lambda root: _nsd(root).roi("streams", "fsaverage"),
 }
 
@@ -91,6 +96,8 @@ NSD_CASES = {
     VOL_ROI: ["truncated", "garbage", "empty"],
     LABEL: ["truncated", "garbage", "empty", "folder"],
     CTAB: ["garbage", "misnamed", "folder"],
+    NATIVE: ["truncated", "garbage", "empty", "misnamed", "folder"],
+    TRANSFORM: ["truncated", "garbage", "empty"],
 }
 
 
@@ -101,7 +108,28 @@ def nsd_src(tmp_path_factory):
     root = tmp_path_factory.mktemp("nsd_src")
     make_nsd_like(root, subjects=1, sessions=1, seed=0, trials=20, image_size=32,
                   volume_spaces=("func1pt8mm",), volume_shape=(8, 8, 8), progress=False)
+    _add_native(root)
     return root
+
+
+def _add_native(root: Path) -> None:
+    """Small native-surface betas and NSD's transforms (1-based), unless the folder has them."""
+    import h5py
+
+    from neuro_igc.data._io import write_mgh
+
+    rng = np.random.default_rng(0)
+    for h, n in N_NATIVE.items():
+        betas = root / NATIVE.replace("lh.", f"{h}.")
+        if not betas.exists():
+            betas.parent.mkdir(parents=True, exist_ok=True)
+            with h5py.File(betas, "w") as f:
+                f.create_dataset("betas", data=rng.integers(-900, 900, (20, n)).astype(np.int16), chunks=(20, 1))
+        tr = root / TRANSFORM.replace("lh.", f"{h}.")
+        if not tr.exists():
+            tr.parent.mkdir(parents=True, exist_ok=True)
+            write_mgh((np.arange(163842) % n + 1).astype(np.int32), tr)
+            write_mgh((np.arange(n) + 1).astype(np.int32), tr.with_name(f"{h}.fsaverage-to-white.mgz"))
 
 
 def _linked_copy(src: Path, dst: Path) -> Path:
