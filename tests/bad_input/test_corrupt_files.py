@@ -222,8 +222,9 @@ def test_nsd_bucket_hint(nsd_src, tmp_path):
     """An NSD file's hint gives its address in NSD's bucket."""
     root = _linked_copy(nsd_src, tmp_path / "nsd")
     damage(root / EXPDESIGN, "truncated")
-    with pytest.raises(InputFileError, match=re.escape(f"s3://natural-scenes-dataset/{EXPDESIGN}")):
+    with pytest.raises(InputFileError, match=re.escape(f"s3://natural-scenes-dataset/{EXPDESIGN}")) as exc_info:
         NSD_READERS[EXPDESIGN](root)
+    assert f"`neuro-igc nsd fetch {root}`" in str(exc_info.value)
 
 
 def test_missing_file_is_file_not_found(nsd_src, tmp_path):
