@@ -380,3 +380,15 @@ def test_error_pickles():
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is InputFileError and str(back) == str(err) and back.path == err.path
 
+
+
+def test_one_hierarchy():
+    """Every user error of the package shares one base class (the command line prints it as a line)."""
+    from neuro_igc.errors import MissingFileError
+    from neuro_igc.pipeline import PipelineError
+    from neuro_igc.pipeline._schema import ConfigError
+
+    for cls in (InputFileError, MissingFileError, ConfigError, PipelineError):
+        assert issubclass(cls, NeuroIGCError), cls
+    assert issubclass(ConfigError, ValueError) and issubclass(PipelineError, RuntimeError)
+    assert issubclass(MissingFileError, FileNotFoundError) and issubclass(InputFileError, (OSError, ValueError))
