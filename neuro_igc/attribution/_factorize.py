@@ -38,8 +38,10 @@ _TRANSPARENT = (nn.Identity, nn.modules.dropout._DropoutNd)
 
 
 def is_subject_linear(module) -> bool:
-    """True for a per-subject linear layer (the public protocol of ``neuro_igc.models``)."""
-    return all(hasattr(module, a) for a in ("weight_for", "bias_for", "subject_key"))
+    """True for a per-subject linear layer (``neuro_igc.models.SubjectLinear``)."""
+    from neuro_igc.models._layers import SubjectLinear
+
+    return isinstance(module, nn.Module) and isinstance(module, SubjectLinear)
 
 
 def _is_linear(module) -> bool:
