@@ -19,7 +19,8 @@ per-sample IG. The exact shortcuts:
 All sums over samples live in one :class:`Sums` object. A run split over processes (each one
 attributing a subset of the samples, every sample keeping its own seeded baselines) gives the
 single-process result once each tensor of :meth:`Sums.tensors` is summed over the processes,
-before :meth:`Engine.finish`.
+before :meth:`Engine.finish`: inside a ``torch.distributed`` group (``distributed=True``) each
+rank takes its block of every group of samples and the sums are all-reduced once.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neuro_igc import _distributed as dist
 from neuro_igc._utils import check_option
 from neuro_igc.attribution._data import Baselines, DataSource, check_output_idx, groups_by
 from neuro_igc.attribution._factorize import Factorization, plan_factorizations
@@ -148,10 +150,11 @@ class Engine:
     def __init__(self, model, src: DataSource, baselines: Baselines, *, method: str, n_steps: int,
                  output_idx, device, batch_size, model_kwargs, output_transform, input_linear,
                  readout, vjp, progress: bool, output_selector=None, check_coupling: bool = True,
-                 desc: str = "IG"):
+                 desc: str = "IG", distributed: bool = False):
         from neuro_igc.attribution._checks import coupling_probe, first_forward
 
         self.model, self.src, self.device = model, src, device
+        self.dist = bool(distributed)  # shard samples over the ranks, all-reduce the sums
         self.model_kwargs = dict(model_kwargs or {})
         self.progress, self.desc = progress, desc
         self.selector = output_selector
@@ -323,16 +326,29 @@ class Engine:
         """``f(x)`` of every sample, ``(n, O)`` float64 on the device (kept as ``self.fx``)."""
         from neuro_igc.attribution._checks import check_finite_outputs
 
-        out = torch.empty(self.src.n, self.O, dtype=torch.float64, device=self.device)
-        for _, gidx in self.groups():
-            step = max(1, _POINT_BUDGET // self.m) if self.batch_size is None else max(1, self.batch_size)
-            for s in range(0, gidx.size, step):
-                idx = gidx[s:s + step]
-                x, kw = self._batch_inputs(idx)
-                out[torch.as_tensor(idx, device=self.device)] = self._forward_rows(x, kw)
+        out = torch.zeros(self.src.n, self.O, dtype=torch.float64, device=self.device)
+        step = max(1, _POINT_BUDGET // self.m) if self.batch_size is None else max(1, self.batch_size)
+        failure = None
+        try:
+            for _, gidx in self.groups():
+                gidx = self._mine(gidx)
+                for s in range(0, gidx.size, step):
+                    idx = gidx[s:s + step]
+                    x, kw = self._batch_inputs(idx)
+                    out[torch.as_tensor(idx, device=self.device)] = self._forward_rows(x, kw)
+        except Exception as exc:
+            if not self.dist:
+                raise
+            failure = exc
+        if self.dist:  # distributed: each rank filled its own rows, the others are zeros
+            out = dist.all_reduce_sums({"fx": out}, failure=failure, what="model predictions")["fx"]
         check_finite_outputs(out, self.idx, "the model's outputs f(x)")
         self.fx = out
         return out
+
+    def _mine(self, gidx: np.ndarray) -> np.ndarray:
+        """Distributed: this rank's contiguous block of a group's samples (all of them otherwise)."""
+        return dist.shard(gidx, active=self.dist)
 
     def _baselines_of(self, idx: np.ndarray):
         """Data indices ``(nb, K)`` of a batch's baselines (per-sample mode), and a getter of their inputs."""
@@ -500,10 +516,11 @@ class Engine:
 
         dev = self.device
         sums = self.new_sums(weights is not None)
-        groups = self.groups(subset)
+        groups = [(g, self._mine(gidx)) for g, gidx in self.groups(subset)]
         nb_max = self.samples_per_batch()
         total = sum(g[1].size for g in groups)
         bar = tqdm(total=total, desc=desc or self.desc, disable=not self.progress, unit="sample", leave=False)
+        failure = None
         with torch.no_grad():  # gradients are taken inside integrate only
             try:
                 for group, gidx in groups:
@@ -538,8 +555,18 @@ class Engine:
                         bar.update(idx.size)
                         if self.progress:
                             bar.set_postfix(ig_error=f"{float((sums.gap / sums.count).max()):.2e}")
+            except Exception as exc:
+                if not self.dist:
+                    raise
+                failure = exc
             finally:
                 bar.close()
+        if self.dist:  # distributed: every float64 sum of this rank's samples, summed over the ranks
+            parts = sums.tensors()
+            summed = dist.all_reduce_sums({str(i): t for i, t in enumerate(parts)}, failure=failure,
+                                          what=desc or self.desc)
+            for i, t in enumerate(parts):
+                t.copy_(summed[str(i)].to(device=t.device, dtype=t.dtype).reshape(t.shape))
         if self.reduce is not None:
             self.reduce(sums)
         return self.finish(sums)
@@ -636,4 +663,5 @@ class Engine:
             "group_key": self.group_key,
             "device": str(self.device),
             "model_dtype": str(self.dtype).replace("torch.", ""),
+            "world_size": dist.world_size() if self.dist else 1,
         }

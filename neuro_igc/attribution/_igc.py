@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuro_igc import _distributed as dist
 from neuro_igc._utils import resolve_device
 from neuro_igc.attribution._data import check_targets, is_categorical, make_baselines, make_source
 from neuro_igc.attribution._engine import Engine, prepared_model
@@ -90,6 +91,14 @@ _COMMON_DOC = """
     warn : bool, default=True
         Warn (``AttributionAccuracyWarning``) when ``ig_error > IG_ERROR_WARN`` or
         ``igc_error > IGC_ERROR_WARN`` (0.01, the paper's targets) for some output.
+    distributed : {"auto", True, False}, default="auto"
+        Inside an initialised ``torch.distributed`` process group of several processes (e.g.
+        under ``torchrun``), each rank attributes its own block of the samples on its own device
+        (``cuda`` becomes ``cuda:LOCAL_RANK``) and the float64 sums are all-reduced once: every
+        rank gets the single-process result (to float64 summation order; each sample keeps its
+        own seeded baselines). ``True`` also initialises the group from the ``torchrun``
+        environment; ``False`` stays in this process. Progress bars and warnings come from rank
+        0 only.
     check_coupling : bool, default=True
         Check on the first samples that each output depends on its own sample only.
     auto_tol, auto_max_steps, auto_start, probe_size
@@ -127,12 +136,17 @@ def _prepare(model, x, y, st: AttributionSettings, *, need_y: bool, desc: str, c
     src = make_source(x, y, st.extra, need_y=need_y)
     bl = make_baselines(st.baselines, src, st.seed, st.baseline_mode)
     dev = resolve_device(st.device)
+    progress = st.progress
+    sharded = dist.resolve(st.distributed)  # distributed: each rank on its own device, rank 0 shows progress
+    if sharded:
+        dev = dist.rank_device(dev)
+        progress = progress and dist.is_main()
     start = st.auto_start if n_steps == "auto" else n_steps
     transform = _transform(st, categorical_default)
     kwargs = dict(method=method, n_steps=start, output_idx=st.output_idx, device=dev, batch_size=st.batch_size,
                   model_kwargs=st.model_kwargs, output_transform=transform, input_linear=st.input_linear,
-                  readout=st.readout, vjp=st.vjp, progress=st.progress, desc=desc,
-                  output_selector=st.output_selector, check_coupling=st.check_coupling)
+                  readout=st.readout, vjp=st.vjp, progress=progress, desc=desc,
+                  output_selector=st.output_selector, check_coupling=st.check_coupling, distributed=sharded)
     return src, bl, dev, kwargs, transform
 
 
@@ -153,7 +167,7 @@ def _auto_steps(engine: Engine, st: AttributionSettings) -> dict:
         if err < st.auto_tol or steps >= st.auto_max_steps:
             break
         steps *= 2
-    if err >= st.auto_tol:
+    if err >= st.auto_tol and dist.is_main():
         warnings.warn(
             f"n_steps='auto' stopped at {steps} steps with a relative IG error of {err:.3g} (> auto_tol="
             f"{st.auto_tol}); raise auto_max_steps or check the model for non-smooth activations.",
@@ -254,6 +268,8 @@ def _name(value) -> str | None:
 
 def warn_errors(res: AttributionResult) -> None:
     """Warn when the IG or IGC error is above the paper's targets (``IG_ERROR_WARN``, ``IGC_ERROR_WARN``)."""
+    if not dist.is_main():
+        return
     if res.ig_error is not None:
         bad = np.flatnonzero(res.ig_error > IG_ERROR_WARN)
         if bad.size:
@@ -413,7 +429,10 @@ def ig(model: nn.Module, x, *, settings: AttributionSettings | None = None, **op
             store[idx] = values.cpu().numpy()
 
         def finish(out, settings):
-            res = AttributionResult(store.reshape(src.n, engine.O, *src.input_shape), ig_error=out["ig_error"],
+            values = store
+            if engine.dist:  # each rank filled its own samples' rows; the others are zeros
+                values = dist.all_reduce_sums({"ig": torch.from_numpy(store)}, what="IG")["ig"].numpy()
+            res = AttributionResult(values.reshape(src.n, engine.O, *src.input_shape), ig_error=out["ig_error"],
                                     ig_error_relative=out["ig_error_relative"], settings=settings)
             if st.warn:
                 warn_errors(res)
@@ -422,6 +441,18 @@ def ig(model: nn.Module, x, *, settings: AttributionSettings | None = None, **op
         return consume, finish
 
     return _per_sample_run("ig", model, x, factory, st)
+
+
+def _merge(state: dict, nb: int, bmean: torch.Tensor, bm2: torch.Tensor) -> None:
+    """Chan et al.'s pairwise merge of (count, mean, M2) into ``state``."""
+    if nb == 0:
+        return
+    n0 = state["n"]
+    tot = n0 + nb
+    d = bmean - state["mean"]
+    state["mean"] = state["mean"] + d * (nb / tot)
+    state["m2"] = state["m2"] + bm2 + d**2 * (n0 * nb / tot)
+    state["n"] = tot
 
 
 @_docstring
@@ -448,18 +479,17 @@ def naive_ig(model: nn.Module, x, *, settings: AttributionSettings | None = None
         state = {"n": 0, "mean": torch.zeros(engine.O, engine.m, dtype=torch.float64, device=engine.device)}
         state["m2"] = torch.zeros_like(state["mean"])
 
-        def consume(idx, values):  # Chan et al.'s pairwise merge of (count, mean, M2)
-            nb = values.shape[0]
+        def consume(idx, values):
             bmean = values.mean(0)
-            bm2 = ((values - bmean) ** 2).sum(0)
-            n0 = state["n"]
-            tot = n0 + nb
-            d = bmean - state["mean"]
-            state["mean"] = state["mean"] + d * (nb / tot)
-            state["m2"] = state["m2"] + bm2 + d**2 * (n0 * nb / tot)
-            state["n"] = tot
+            _merge(state, values.shape[0], bmean, ((values - bmean) ** 2).sum(0))
 
         def finish(out, settings):
+            if engine.dist:  # merge the ranks' (count, mean, M2) in rank order, the same on every rank
+                parts = dist.gather_tensors({"n": torch.tensor([float(state["n"])]), "mean": state["mean"],
+                                             "m2": state["m2"]}, what="naive IG")
+                state.update(n=0, mean=torch.zeros_like(state["mean"]), m2=torch.zeros_like(state["m2"]))
+                for n_r, mean_r, m2_r in zip(parts["n"][:, 0].tolist(), parts["mean"], parts["m2"]):
+                    _merge(state, int(n_r), mean_r.to(state["mean"].device), m2_r.to(state["mean"].device))
             shape = (engine.O, *src.input_shape)
             mean = state["mean"].cpu().numpy().reshape(shape)
             sd = np.sqrt(state["m2"].cpu().numpy() / state["n"]).reshape(shape)

@@ -50,6 +50,7 @@ class AttributionSettings:
     freeze: bool = True
     warn: bool = True
     check_coupling: bool = True
+    distributed: Any = "auto"
     auto_tol: float = 0.01
     auto_max_steps: int = 512
     auto_start: int = 8

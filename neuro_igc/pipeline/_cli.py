@@ -19,8 +19,9 @@ logger = logging.getLogger("neuro_igc.pipeline")
 EPILOG = """examples:
   neuro-igc synth /data/nsd_synth                 # a synthetic NSD-like folder
   neuro-igc /data/nsd_synth out participant --participant-label 01 02 \\
-      --config pipelines/decoding_image_stats.yaml
-  neuro-igc /data/nsd_synth out group --config pipelines/decoding_image_stats.yaml
+      --config decoding_image_stats
+  neuro-igc /data/nsd_synth out group --config decoding_image_stats
+  neuro-igc pipelines show encoding_prf > my_prf.yaml   # a shipped config to edit
   neuro-igc /data/nsd_synth out participant --config encoding_prf --set training.epochs=2
 
 Outputs go to OUTPUT_DIR/neuro-igc (BIDS derivatives) with a report per pipeline and level.
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.verbose:
         logging.getLogger("neuro_igc").setLevel(logging.DEBUG)
+    from neuro_igc import _distributed as dist
     from neuro_igc.pipeline._config import ConfigError, load_config
     from neuro_igc.pipeline._run import PipelineError, run_pipeline
 
@@ -101,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             make_synthetic=args.make_synthetic,
         )
-    except (ConfigError, PipelineError, FileNotFoundError, ValueError) as exc:
-        print(f"neuro-igc: error: {exc}", file=sys.stderr)
+    except (ConfigError, PipelineError, FileNotFoundError, ValueError, dist.DistributedError) as exc:
+        print(f"neuro-igc: error{dist.rank_tag()}: {exc}", file=sys.stderr)
         return 1
-    print(result.summary_text())
+    if dist.is_main():  # under torchrun: one summary
+        print(result.summary_text())
     return 0
