@@ -3,9 +3,9 @@
 A slow reference for small inputs (the paper's appendix A.4): each sample's Baseline Shapley
 values are estimated by permutation sampling -- walking through a random order of the input
 components, switching each from the baseline to the input, and crediting it with the change of
-the output. Every walk is exactly complete (its credits sum to ``f(x) - f(b)``), so BSC sums to
-``corr(f(x), y)`` up to rounding, and for a linear model every walk gives ``w_j (x_j - b_j)``:
-BSC then equals IGC exactly.
+the output. Every walk is exactly complete (its credits sum to ``f(x) - f(b)``), so BSC plus the
+baseline term (as in IGC) sums to ``corr(f(x), y)`` up to rounding, and for a linear model every
+walk gives ``w_j (x_j - b_j)``: BSC then equals IGC exactly, with the same baselines.
 """
 
 from __future__ import annotations
