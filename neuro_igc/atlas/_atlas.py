@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from neuro_igc._read import check_file, file_error, image_data, load_image, read_annot
 from neuro_igc.surface import HEMIS, decimate, density_name, n_vertices, to_hemispheres, write_annot
 
-from ._tables import NSD_TABLES, nsd_table, read_ctab
+from ._tables import NSD_TABLES, LookupTable, nsd_table, read_ctab
 
 __all__ = ["Atlas"]
 
@@ -86,14 +87,15 @@ class Atlas:
             self.n_vertices = None
             self.affine = None if affine is None else np.asarray(affine, dtype=float)
         present = set(np.unique(np.concatenate([np.unique(v) for v in self._arrays()])).tolist()) - {0}
-        self.table = {int(k): str(v) for k, v in table.items() if int(k) != 0}
-        for k in sorted(present - set(self.table)):
-            self.table[k] = f"roi{k}"
-        names = list(self.table.values())
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"ROI names must be unique in the lookup table; repeated: {dup}.")
-        self.colors = dict(colors or {})
+        names = {int(k): str(v) for k, v in table.items() if int(k) != 0}
+        for k in sorted(present - set(names)):
+            names[k] = f"roi{k}"
+        colors = {**getattr(table, "colors", {}), **dict(colors or {})}
+        #: the lookup table (one :class:`~neuro_igc.data.LookupTable`, colours included)
+        self.table = LookupTable(names, colors, name=self.name)
+        self.colors = self.table.colors
+        #: where the labels came from (files read, transforms applied), when known
+        self.source = ""
 
     # ------------------------------------------------------------------ basics
     def _arrays(self):
@@ -306,8 +308,8 @@ class Atlas:
                 ctab = nsd_table(atlas)
             else:
                 raise FileNotFoundError(f"Lookup table not found: {beside} (and {atlas!r} has no shipped table); pass 'ctab'.")
-        if not isinstance(ctab, dict):
-            ctab, colors = read_ctab(ctab, with_colors=True)
+        if not isinstance(ctab, Mapping):
+            ctab = read_ctab(ctab, name=atlas)
         return cls(labels, ctab, name=atlas, colors=colors)
 
     @classmethod
@@ -352,7 +354,7 @@ class Atlas:
         data = image_data(img, what="atlas labels")
         if data.ndim == 4 and data.shape[3] == 1:
             data = data[..., 0]
-        table = table if isinstance(table, dict) else read_ctab(table)
+        table = table if isinstance(table, Mapping) else read_ctab(table)
         return cls(data, table, name=name or path.name.split(".")[0], affine=img.affine)
 
     @classmethod
@@ -406,8 +408,14 @@ class Atlas:
     def from_roi_labels(cls, roi, *, density: str | int | None = None) -> "Atlas":
         """From feature-aligned labels (``neuro_igc.data.NSD.roi(...)``: ``labels``, ``table``,
         ``hemi``/``vertex`` or ``ijk``), scattered onto full hemispheres of ``density``."""
-        density = density or getattr(roi, "density", None)
         if getattr(roi, "hemi", None) is None:
             raise ValueError("from_roi_labels needs surface labels (with 'hemi' and 'vertex'); use from_nifti for volumes.")
-        full = to_hemispheres(np.asarray(roi.labels), roi.hemi, roi.vertex, density=density, fill=0)
-        return cls({h: v.astype(np.int64) for h, v in full.items()}, dict(roi.table), name=getattr(roi, "atlas", "atlas"))
+        space = getattr(roi, "feature_space", None)
+        if space is not None and density is None:
+            full = space.to_hemispheres(np.asarray(roi.labels), fill=0)
+        else:
+            density = density or getattr(roi, "density", None)
+            full = to_hemispheres(np.asarray(roi.labels), roi.hemi, roi.vertex, density=density, fill=0)
+        atlas = cls({h: v.astype(np.int64) for h, v in full.items()}, roi.table, name=getattr(roi, "atlas", "atlas"))
+        atlas.source = getattr(roi, "source", "")
+        return atlas

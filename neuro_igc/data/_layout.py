@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from neuro_igc._utils import check_option
+from neuro_igc.data._tables import LABEL_TABLES as _LABEL_TABLES
 
 __all__ = [
     "N_SUBJECTS",
@@ -44,25 +45,19 @@ EXTENT_DEG = 8.4
 #: vertices per hemisphere of each fsaverage density (meshes nested: fsaverage5 = first 10242)
 N_VERTICES = {"fsaverage": 163842, "fsaverage5": 10242}
 DENSITIES = tuple(N_VERTICES)
-SURFACE_SPACES = ("fsaverage",)
+SURFACE_SPACES = ("fsaverage", "nativesurface")
 VOLUME_SPACES = ("func1pt8mm", "func1mm")
 SPACES = SURFACE_SPACES + VOLUME_SPACES
+#: subject-drawn atlases: only on each subject's native surface and in its volumes, never on fsaverage
+SUBJECT_ATLASES = ("prf-visualrois", "prf-eccrois", "floc-faces", "floc-bodies", "floc-places", "floc-words")
+#: sessions per subject of the widely used release without the last 3 sessions (held back until 2023)
+SESSION_PRESETS = {"nsd37": (37, 37, 29, 27, 37, 29, 37, 27)}
+#: subjects whose images seen in the preset sessions form the usual test set
+PRESET_TEST_SUBJECTS = {"nsd37": (1, 2, 5, 7)}
 BETA_VERSIONS = ("betas_fithrf_GLMdenoise_RR", "betas_fithrf", "betas_assumehrf")
 
-#: NSD lookup tables (index -> name); 0 is "outside"/"Unknown"
-LABEL_TABLES = {
-    "prf-visualrois": {1: "V1v", 2: "V1d", 3: "V2v", 4: "V2d", 5: "V3v", 6: "V3d", 7: "hV4"},
-    "prf-eccrois": {1: "ecc0pt5", 2: "ecc1", 3: "ecc2", 4: "ecc4", 5: "ecc4+"},
-    "floc-faces": {1: "OFA", 2: "FFA-1", 3: "FFA-2", 4: "mTL-faces", 5: "aTL-faces"},
-    "floc-bodies": {1: "EBA", 2: "FBA-1", 3: "FBA-2", 4: "mTL-bodies"},
-    "floc-places": {1: "OPA", 2: "PPA", 3: "RSC"},
-    "floc-words": {1: "OWFA", 2: "VWFA-1", 3: "VWFA-2", 4: "mfs-words", 5: "mTL-words"},
-    "streams": {
-        1: "early", 2: "midventral", 3: "midlateral", 4: "midparietal",
-        5: "ventral", 6: "lateral", 7: "parietal",
-    },
-    "nsdgeneral": {1: "nsdgeneral"},
-}
+#: NSD lookup tables (atlas -> LookupTable), read from the one shipped copy
+LABEL_TABLES = _LABEL_TABLES
 
 RESPONSES_COLUMNS = (
     "SUBJECT", "SESSION", "RUN", "TRIAL", "73KID", "10KID", "TIME", "ISOLD", "ISCORRECT", "RT",
@@ -101,6 +96,10 @@ def surface_betas_dir(subject: int, version: str) -> Path:
 
 def surface_betas_path(subject: int, hemi: str, session: int, version: str) -> Path:
     return surface_betas_dir(subject, version) / f"{hemi}.betas_session{session:02d}.mgh"
+
+
+def native_betas_dir(subject: int, version: str) -> Path:
+    return Path("nsddata_betas/ppdata") / subject_name(subject) / "nativesurface" / version
 
 
 def ncsnr_surface_path(subject: int, hemi: str, version: str) -> Path:

@@ -14,10 +14,12 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+from neuro_igc.errors import NeuroIGCError
+
 __all__ = ["ConfigError", "from_dict", "to_dict", "path_field"]
 
 
-class ConfigError(ValueError):
+class ConfigError(NeuroIGCError, ValueError):
     """A pipeline config that does not match the schema (message names the key and the file)."""
 
 
@@ -94,6 +96,9 @@ def _convert(tp: Any, value: Any, key: str, source: str, base: Path | None, is_p
                 if "Missing file" in str(exc) or "Unknown key" in str(exc):
                     raise
                 errors.append(exc)
+        precise = [e for e in errors if f"{key}[" in str(e) or f"{key}." in str(e)]
+        if len(precise) == 1:  # the value has the shape of one arm (a list, a mapping): its message
+            raise precise[0]
         raise _fail(key, tp, value, source)
     if origin in (list, tuple):
         if not isinstance(value, list | tuple):
