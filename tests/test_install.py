@@ -1,4 +1,4 @@
-"""A non-editable install into a new environment runs `neuro-igc synth` and a shipped pipeline by
+"""A wheel installed into a new environment runs `neuro-igc synth` and a shipped pipeline by
 name from another directory (the package's files, not the checkout's, are used)."""
 
 from __future__ import annotations
@@ -35,8 +35,14 @@ def test_installed_package_runs_synth_and_a_shipped_pipeline(tmp_path):
                           capture_output=True, text=True, check=True).stdout.strip()
     Path(site, "deps.pth").write_text(purelib + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    install = subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                              str(src)], capture_output=True, text=True, env=env, timeout=600)
+    # the wheel is built with this environment's build tools, then installed as a user would
+    dist = tmp_path / "dist"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "--no-index", "-w", str(dist), str(src)], capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr
+    (wheel,) = dist.glob("neuro_igc-*.whl")
+    install = subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+                             capture_output=True, text=True, env=env, timeout=600)
     assert install.returncode == 0, install.stderr
     shutil.rmtree(src)  # nothing left to import from but the installed package
 
