@@ -80,10 +80,10 @@ def test_ig_mean_and_sd_in_exp_a_follow_the_closed_form(small_a):
 
 
 def test_bsc_on_the_support_pixels_agrees_with_igc():
-    table, maps = run_benchmark(["B"], n_samples=400, methods=["IGC", "BSC"], n_steps=8, bsc_fraction=0.05,
+    table, maps = run_benchmark(["B"], n_samples=200, methods=["IGC", "BSC"], n_steps=4, bsc_fraction=0.1,
                                 bsc_baselines=2, progress=False, return_maps=True, n_mc=500)
     row = table.set_index("method")
-    assert row.loc["BSC", "n_samples"] == 20 and row.loc["IGC", "n_samples"] == 400
+    assert row.loc["BSC", "n_samples"] == 20 and row.loc["IGC", "n_samples"] == 200
     support = make_experiment("B", n_standardize=100).support()
     outside = np.setdiff1d(np.arange(64 * 64), support)
     assert (maps[("B", "BSC")].ravel()[outside] == 0).all()  # dummies get exactly 0
@@ -110,8 +110,8 @@ def test_ttest_groups_and_map_match_scipy():
 
 
 def test_paper_values_ratios_and_comparison_in_exp_b_and_c():
-    table = run_benchmark(["B", "C"], n_samples=150, methods=["IGC", "IGaC", "IG SD", "IG variance"], n_steps=2,
-                          progress=False, n_mc=500)
+    table = run_benchmark(["B", "C"], n_samples=80, methods=["IGC", "IGaC", "IG SD", "IG variance"], n_steps=2,
+                          baselines=2, progress=False, n_mc=500)
     row = table.set_index(["experiment", "method"])
     assert row.loc[("B", "IGC"), "paper_value"] == 0.85 and row.loc[("B", "IG variance"), "paper_value"] == 0.57
     assert np.isnan(row.loc[("B", "IG SD"), "paper_value"])  # the paper's 0.57 is a variance ratio
