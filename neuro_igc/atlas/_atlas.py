@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from neuro_igc._read import check_file, file_error, image_data, load_image, read_annot
 from neuro_igc.surface import HEMIS, decimate, density_name, n_vertices, to_hemispheres, write_annot
 
-from ._tables import NSD_TABLES, nsd_table, read_ctab
+from ._tables import NSD_TABLES, LookupTable, nsd_table, read_ctab
 
 __all__ = ["Atlas"]
 
@@ -30,10 +32,7 @@ def _int_labels(data, what: str) -> np.ndarray:
 
 
 def _need(path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"Atlas file not found: {path}")
-    return path
+    return check_file(path, "atlas file")
 
 
 class Atlas:
@@ -67,6 +66,8 @@ class Atlas:
 
     def __init__(self, labels, table: dict[int, str], *, name: str = "atlas", affine=None, colors=None):
         self.name = str(name)
+        if not hasattr(table, "items"):
+            raise TypeError(f"Invalid type for 'table': expected a mapping {{index: ROI name}}; got {type(table).__name__}.")
         if isinstance(labels, dict):
             if not labels or any(h not in HEMIS for h in labels):
                 raise ValueError(f"Surface 'labels' must be a dict with keys 'lh' and/or 'rh'; got {sorted(labels)}.")
@@ -86,14 +87,15 @@ class Atlas:
             self.n_vertices = None
             self.affine = None if affine is None else np.asarray(affine, dtype=float)
         present = set(np.unique(np.concatenate([np.unique(v) for v in self._arrays()])).tolist()) - {0}
-        self.table = {int(k): str(v) for k, v in table.items() if int(k) != 0}
-        for k in sorted(present - set(self.table)):
-            self.table[k] = f"roi{k}"
-        names = list(self.table.values())
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"ROI names must be unique in the lookup table; repeated: {dup}.")
-        self.colors = dict(colors or {})
+        names = {int(k): str(v) for k, v in table.items() if int(k) != 0}
+        for k in sorted(present - set(names)):
+            names[k] = f"roi{k}"
+        colors = {**getattr(table, "colors", {}), **dict(colors or {})}
+        #: the lookup table (one :class:`~neuro_igc.data.LookupTable`, colours included)
+        self.table = LookupTable(names, colors, name=self.name)
+        self.colors = self.table.colors
+        #: where the labels came from (files read, transforms applied), when known
+        self.source = ""
 
     # ------------------------------------------------------------------ basics
     def _arrays(self):
@@ -159,6 +161,9 @@ class Atlas:
         hemi, vertex = np.asarray(hemi), np.asarray(vertex)
         if hemi.shape != vertex.shape or hemi.ndim != 1:
             raise ValueError(f"'hemi' and 'vertex' must be 1-D of equal length; got {hemi.shape} and {vertex.shape}.")
+        if len(vertex) and (not np.issubdtype(vertex.dtype, np.integer) or vertex.min() < 0):
+            raise ValueError(f"Invalid value for 'vertex': 0-based integer vertex indices; got dtype {vertex.dtype}, "
+                             f"smallest {vertex.min()!r}.")
         self._check_density(density, int(vertex.max()) if len(vertex) else -1)
         out = np.zeros(len(vertex), dtype=np.int64)
         for h in HEMIS:
@@ -290,11 +295,9 @@ class Atlas:
         ``ctab``: a path to ``<atlas>.mgz.ctab``, a dict, or None (the file beside ``lh`` named
         ``<atlas>.mgz.ctab``, else the shipped NSD table of that atlas).
         """
-        import nibabel as nib
-
         lh, rh = _need(lh), _need(rh)
         atlas = name or lh.name[3:].removesuffix(".mgz").removesuffix(".mgh")
-        labels = {h: np.asarray(nib.load(str(p)).dataobj).reshape(-1) for h, p in (("lh", lh), ("rh", rh))}
+        labels = {h: image_data(load_image(p, "atlas labels")).reshape(-1) for h, p in (("lh", lh), ("rh", rh))}
         colors = None
         if ctab is None:
             beside = lh.parent / f"{atlas}.mgz.ctab"
@@ -305,8 +308,8 @@ class Atlas:
                 ctab = nsd_table(atlas)
             else:
                 raise FileNotFoundError(f"Lookup table not found: {beside} (and {atlas!r} has no shipped table); pass 'ctab'.")
-        if not isinstance(ctab, dict):
-            ctab, colors = read_ctab(ctab, with_colors=True)
+        if not isinstance(ctab, Mapping):
+            ctab = read_ctab(ctab, name=atlas)
         return cls(labels, ctab, name=atlas, colors=colors)
 
     @classmethod
@@ -346,22 +349,18 @@ class Atlas:
     @classmethod
     def from_nifti(cls, path, table, *, name: str | None = None) -> "Atlas":
         """Volume ROI NIfTI (integer labels; -1 or 0 outside) and a table (dict or ctab path)."""
-        import nibabel as nib
-
         path = _need(path)
-        img = nib.load(str(path))
-        data = np.asarray(img.dataobj)
+        img = load_image(path, "atlas labels")
+        data = image_data(img, what="atlas labels")
         if data.ndim == 4 and data.shape[3] == 1:
             data = data[..., 0]
-        table = table if isinstance(table, dict) else read_ctab(table)
+        table = table if isinstance(table, Mapping) else read_ctab(table)
         return cls(data, table, name=name or path.name.split(".")[0], affine=img.affine)
 
     @classmethod
     def from_annot(cls, lh, rh, *, name: str | None = None) -> "Atlas":
         """FreeSurfer ``.annot`` pair; ROI names are unified across hemispheres ("unknown" -> 0)."""
-        import nibabel as nib
-
-        read = {h: nib.freesurfer.read_annot(str(_need(p))) for h, p in (("lh", lh), ("rh", rh))}
+        read = {h: read_annot(p, "atlas annotation") for h, p in (("lh", lh), ("rh", rh))}
         return cls._from_named(
             {h: (lab, [n.decode() if isinstance(n, bytes) else n for n in names], {i: tuple(c[:3]) for i, c in enumerate(ctab)})
              for h, (lab, ctab, names) in read.items()},
@@ -371,11 +370,11 @@ class Atlas:
     @classmethod
     def from_gifti(cls, lh, rh, *, name: str | None = None) -> "Atlas":
         """GIFTI label files (``.label.gii``) with their label tables."""
-        import nibabel as nib
-
         parts = {}
         for h, p in (("lh", lh), ("rh", rh)):
-            img = nib.load(str(_need(p)))
+            img = load_image(p, "GIFTI label file")
+            if not img.darrays or not hasattr(img, "labeltable"):
+                raise file_error(p, "it holds no data array (not a GIFTI label file)", "GIFTI label file")
             keys = {lab.key: lab.label for lab in img.labeltable.labels}
             rgb = {lab.key: tuple(int(round(255 * c)) for c in (lab.red or 0, lab.green or 0, lab.blue or 0)) for lab in img.labeltable.labels}
             data = np.asarray(img.darrays[0].data).astype(np.int64)
@@ -409,8 +408,14 @@ class Atlas:
     def from_roi_labels(cls, roi, *, density: str | int | None = None) -> "Atlas":
         """From feature-aligned labels (``neuro_igc.data.NSD.roi(...)``: ``labels``, ``table``,
         ``hemi``/``vertex`` or ``ijk``), scattered onto full hemispheres of ``density``."""
-        density = density or getattr(roi, "density", None)
         if getattr(roi, "hemi", None) is None:
             raise ValueError("from_roi_labels needs surface labels (with 'hemi' and 'vertex'); use from_nifti for volumes.")
-        full = to_hemispheres(np.asarray(roi.labels), roi.hemi, roi.vertex, density=density, fill=0)
-        return cls({h: v.astype(np.int64) for h, v in full.items()}, dict(roi.table), name=getattr(roi, "atlas", "atlas"))
+        space = getattr(roi, "feature_space", None)
+        if space is not None and density is None:
+            full = space.to_hemispheres(np.asarray(roi.labels), fill=0)
+        else:
+            density = density or getattr(roi, "density", None)
+            full = to_hemispheres(np.asarray(roi.labels), roi.hemi, roi.vertex, density=density, fill=0)
+        atlas = cls({h: v.astype(np.int64) for h, v in full.items()}, roi.table, name=getattr(roi, "atlas", "atlas"))
+        atlas.source = getattr(roi, "source", "")
+        return atlas

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuro_igc._utils import check_option, save_figure, soft_import
+from neuro_igc._utils import check_option, new_figure, save_figure, soft_import
 
 from ._atlas import Atlas
 
@@ -22,6 +22,19 @@ __all__ = ["roi_sums", "group_summary", "check_additivity", "plot_roi_sums", "OT
 #: ROI name of the features outside every listed ROI (so the rows partition the features).
 OTHER = "(other)"
 _HEMISPHERES = ("both", "separate")
+
+
+def feature_arrays(space, hemi=None, vertex=None, ijk=None, density=None):
+    """``(hemi, vertex, ijk, density)`` of a SurfaceSpace/VolumeSpace; loose arrays given as well
+    must not be."""
+    if any(a is not None for a in (hemi, vertex, ijk)):
+        raise ValueError("Pass either 'space' or the loose 'hemi'/'vertex'/'ijk' arrays, not both.")
+    if getattr(space, "kind", None) == "surface":
+        dens = None if space.is_native else space.density
+        return space.hemi, space.vertex, None, (density if density is not None else dens)
+    if getattr(space, "kind", None) == "volume":
+        return None, None, space.ijk, density
+    raise ValueError(f"Invalid value for 'space': expected a SurfaceSpace or VolumeSpace; got {type(space).__name__}.")
 
 
 def roi_sums(
@@ -37,6 +50,7 @@ def roi_sums(
     hemispheres: str = "both",
     include_other: bool = True,
     density: str | int | None = None,
+    space=None,
 ) -> pd.DataFrame:
     """Sum attributions over each ROI, for each output: a tidy table.
 
@@ -61,6 +75,9 @@ def roi_sums(
         each output add up to its total.
     density : str or int, optional
         Density of the data, checked against the atlas (see :meth:`Atlas.labels_for`).
+    space : SurfaceSpace or VolumeSpace, optional
+        Where the features live (e.g. ``betas.feature_space``), instead of ``hemi``/``vertex``/
+        ``density`` or ``ijk``.
 
     Returns
     -------
@@ -75,6 +92,8 @@ def roi_sums(
     [['V1', 0.3, 2], ['V2', 0.7, 2], ['(other)', 0.0, 0]]
     """
     check_option("hemispheres", hemispheres, _HEMISPHERES)
+    if space is not None:
+        hemi, vertex, ijk, density = feature_arrays(space, hemi, vertex, ijk, density)
     att = np.asarray(attributions, dtype=np.float64)
     if att.ndim == 1:
         att = att[None]
@@ -184,20 +203,13 @@ def plot_roi_sums(
     outputs=None,
     title: str | None = None,
     ylabel: str = "ROI sum of attributions",
-    dpi: int = 100,
+    dpi: int = 160,
 ) -> Path:
     """Bar plot of ROI sums: group mean per ROI, error bars +- SD across subjects, subject dots.
 
     One panel per output (like the paper's Fig. 3c). ``table`` is a :func:`roi_sums` table of one
     or more subjects; the ``"(other)"`` row is left out unless listed in ``rois``.
     """
-    soft_import("matplotlib", "ROI bar plots")
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     summary = group_summary(table)
     outputs = list(dict.fromkeys(table["output"])) if outputs is None else list(outputs)
     known = list(dict.fromkeys(table["roi"]))
@@ -205,7 +217,10 @@ def plot_roi_sums(
     unknown = [r for r in rois if r not in known]
     if unknown:
         raise ValueError(f"Unknown ROI name(s) {unknown} in 'rois'; the table has: {', '.join(map(str, known))}.")
-    fig, axes = plt.subplots(1, len(outputs), figsize=(0.6 * len(rois) * len(outputs) + 2, 3.2), squeeze=False, sharey=True)
+    # one row per output, as wide as the ROIs need (a report shows it at full width)
+    width = float(np.clip(0.42 * len(rois) + 2.0, 8.0, 16.0))
+    fig = new_figure("ROI bar plots", figsize=(width, 2.9 * len(outputs) + (0.5 if title else 0.0)))
+    axes = fig.subplots(len(outputs), 1, squeeze=False, sharex=True).T
     x = np.arange(len(rois))
     for ax, out in zip(axes[0], outputs):
         s = summary[summary["output"] == out].set_index("roi").reindex(rois)
@@ -217,9 +232,12 @@ def plot_roi_sums(
             ax.scatter(pos, grp["value"], s=8, color="k", zorder=3)
         ax.axhline(0, color="0.3", lw=0.8)
         ax.set_xticks(x)
-        ax.set_xticklabels(rois, rotation=45, ha="right", fontsize=8)
-        ax.set_title(str(out), fontsize=10)
-    axes[0, 0].set_ylabel(ylabel)
+        ax.set_xticklabels(rois, rotation=45, ha="right", fontsize=9)
+        ax.set_xlim(-0.6, len(rois) - 0.4)
+        ax.set_title(str(out), fontsize=10, loc="left")
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.grid(axis="y", color="0.9", lw=0.6)
+        ax.set_axisbelow(True)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuro_igc._utils import atomic_path, atomic_write_text, save_figure, soft_import
+from neuro_igc._utils import atomic_path, atomic_write_text, new_figure, save_figure
 
 __all__ = ["table_to_markdown", "write_tables", "plot_benchmark", "TRUTH_KEY", "PAPER_COLUMNS"]
 
@@ -103,8 +103,6 @@ def plot_benchmark(
     -------
     Path
     """
-    # a bare Figure: no pyplot state and no backend switch in the caller's session
-    figure = soft_import("matplotlib.figure", "plot_benchmark", package="matplotlib")
     if experiments is None:
         experiments = list(dict.fromkeys(e for e, _ in maps))
     if methods is None:
@@ -113,7 +111,7 @@ def plot_benchmark(
     scores = {}
     if table is not None and len(table):
         scores = {(r.experiment, r.method): r.truth_corr for r in table.itertuples()}
-    fig = figure.Figure(figsize=(1.6 * len(columns), 1.75 * len(experiments)))
+    fig = new_figure("plot_benchmark", figsize=(1.6 * len(columns), 1.75 * len(experiments)))
     axes = fig.subplots(len(experiments), len(columns), squeeze=False)
     for i, exp in enumerate(experiments):
         for j, col in enumerate(columns):

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Betas", "zscore_per_session", "average_repeats", "split_shared", "train_val_split"]
+from neuro_igc.data._spaces import SurfaceSpace, VolumeSpace
+
+__all__ = [
+    "Betas",
+    "zscore_per_session",
+    "average_repeats",
+    "split_shared",
+    "train_val_split",
+    "SharedSplit",
+    "TrainValSplit",
+]
 
 _TRIAL_ARRAYS = ("image_ids", "session", "trial", "global_trial", "n_repeats")
-_FEATURE_ARRAYS = ("hemi", "vertex", "ijk")
 
 
 @dataclass
@@ -37,12 +47,16 @@ class Betas:
         numbering of ``nsd_stim_info_merged.csv``'s ``subjectN_repK`` columns.
     subject : int
         NSD subject number (1..8).
+    feature_space : SurfaceSpace or VolumeSpace
+        Where each column lives. ``space``, ``hemi``, ``vertex``, ``density``, ``ijk``,
+        ``affine`` and ``volume_shape`` are read from it:
     space : str
-        ``"fsaverage"``, ``"func1pt8mm"`` or ``"func1mm"``.
+        ``"fsaverage"``, ``"nativesurface"``, ``"func1pt8mm"`` or ``"func1mm"``.
     hemi, vertex : (n_features,) or None
         Surface spaces: hemisphere (``"lh"``/``"rh"``) and vertex index of each feature; lh first.
     density : str or None
-        Surface spaces: ``"fsaverage"`` (163842 per hemisphere) or ``"fsaverage5"`` (10242).
+        Surface spaces: ``"fsaverage"`` (163842 per hemisphere), ``"fsaverage5"`` (10242) or
+        ``"native"``.
     ijk : int64 (n_features, 3) or None
         Volume spaces: voxel index of each feature.
     affine : float64 (4, 4) or None
@@ -59,13 +73,7 @@ class Betas:
     trial: np.ndarray
     global_trial: np.ndarray
     subject: int
-    space: str
-    hemi: np.ndarray | None = None
-    vertex: np.ndarray | None = None
-    density: str | None = None
-    ijk: np.ndarray | None = None
-    affine: np.ndarray | None = None
-    volume_shape: tuple | None = None
+    feature_space: SurfaceSpace | VolumeSpace
     n_repeats: np.ndarray | None = None
     info: dict = field(default_factory=dict)
 
@@ -76,6 +84,41 @@ class Betas:
         for name in _TRIAL_ARRAYS:
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Betas.{name} has {len(getattr(self, name))} rows; data has {n}.")
+        if not isinstance(self.feature_space, (SurfaceSpace, VolumeSpace)):
+            raise ValueError(f"Betas.feature_space must be a SurfaceSpace or VolumeSpace; got {type(self.feature_space).__name__}.")
+        if self.feature_space.n_features != self.data.shape[1]:
+            raise ValueError(
+                f"Betas.feature_space describes {self.feature_space.n_features} features; data has {self.data.shape[1]} columns."
+            )
+
+    # where the features live (read from the space)
+    @property
+    def space(self) -> str:
+        return self.feature_space.name
+
+    @property
+    def hemi(self):
+        return getattr(self.feature_space, "hemi", None)
+
+    @property
+    def vertex(self):
+        return getattr(self.feature_space, "vertex", None)
+
+    @property
+    def density(self):
+        return getattr(self.feature_space, "density", None)
+
+    @property
+    def ijk(self):
+        return getattr(self.feature_space, "ijk", None)
+
+    @property
+    def affine(self):
+        return getattr(self.feature_space, "affine", None)
+
+    @property
+    def volume_shape(self):
+        return getattr(self.feature_space, "shape", None)
 
     @property
     def n_trials(self) -> int:
@@ -100,9 +143,7 @@ class Betas:
     def select_features(self, index) -> Betas:
         """Columns ``index`` (bool mask or integer array), keeping hemi/vertex/ijk aligned."""
         index = np.asarray(index)
-        kw = {name: (None if getattr(self, name) is None else getattr(self, name)[index])
-              for name in _FEATURE_ARRAYS}
-        return dataclasses.replace(self, data=self.data[:, index], **kw)
+        return dataclasses.replace(self, data=self.data[:, index], feature_space=self.feature_space.select(index))
 
     def zscore(self) -> Betas:
         """Per-session z-scoring of every feature (see :func:`zscore_per_session`)."""
@@ -112,23 +153,39 @@ class Betas:
         """Mean over the trials of each image (see :func:`average_repeats`)."""
         return average_repeats(self, min_repeats=min_repeats)
 
-    def split_shared(self, shared_ids) -> tuple[Betas, Betas]:
-        """(trials of shared images, the other trials) (see :func:`split_shared`)."""
+    def split_shared(self, shared_ids) -> SharedSplit:
+        """``.shared`` and ``.rest`` trials (see :func:`split_shared`)."""
         return split_shared(self, shared_ids)
 
 
-def zscore_per_session(betas: Betas, eps: float = 1e-8) -> Betas:
+def zscore_per_session(betas: Betas, eps: float = 1e-8, *, exclude_ids=None) -> Betas:
     """Z-score every feature within each session (mean 0, SD 1 over that session's trials).
 
-    Features with zero variance in a session become 0 there.
+    Parameters
+    ----------
+    betas : Betas
+    eps : float, default=1e-8
+        Features with an SD at or below ``eps`` in a session become 0 there.
+    exclude_ids : int array-like or None
+        0-based 73k ids of held-out images (validation/test): their trials are z-scored too, but
+        the session mean and SD come from the other trials only, so nothing of the held-out images
+        leaks into the statistics. None uses every trial.
     """
+    fit = np.ones(betas.n_trials, dtype=bool) if exclude_ids is None else ~np.isin(betas.image_ids, np.asarray(exclude_ids))
     out = np.empty_like(betas.data, dtype=np.float32)
     for s in np.unique(betas.session):
         rows = betas.session == s
-        block = betas.data[rows].astype(np.float64)
-        sd = block.std(axis=0)
-        out[rows] = ((block - block.mean(axis=0)) / np.where(sd > eps, sd, np.inf)).astype(np.float32)
-    return dataclasses.replace(betas, data=out, info={**betas.info, "zscored": "per session"})
+        ref = rows & fit
+        if ref.sum() < 2:
+            raise ValueError(
+                f"Cannot z-score session {int(s)}: {int(ref.sum())} trials remain after leaving out "
+                f"'exclude_ids' (at least 2 are needed for a mean and SD)."
+            )
+        stats = betas.data[ref].astype(np.float64)
+        mean, sd = stats.mean(axis=0), stats.std(axis=0)
+        out[rows] = ((betas.data[rows].astype(np.float64) - mean) / np.where(sd > eps, sd, np.inf)).astype(np.float32)
+    how = "per session" if exclude_ids is None else "per session, statistics without the held-out images"
+    return dataclasses.replace(betas, data=out, info={**betas.info, "zscored": how})
 
 
 def average_repeats(betas: Betas, min_repeats: int = 1) -> Betas:
@@ -162,23 +219,55 @@ def average_repeats(betas: Betas, min_repeats: int = 1) -> Betas:
     )
 
 
-def split_shared(betas: Betas, shared_ids) -> tuple[Betas, Betas]:
-    """Split into (trials showing one of ``shared_ids``, all other trials).
+class SharedSplit:
+    """Result of :func:`split_shared`: ``.shared`` (trials of the given images) and ``.rest``.
 
-    ``shared_ids`` are 0-based 73k ids (``NSD.expdesign.shared_ids``).
+    Read the parts by name; unpacking by position is refused, because the paper's
+    :func:`train_val_split` returns the same two parts in the other order (train = rest first).
+    """
+
+    __slots__ = ("shared", "rest")
+
+    def __init__(self, shared: Betas, rest: Betas):
+        self.shared = shared
+        self.rest = rest
+
+    def __iter__(self):
+        raise TypeError(
+            "split_shared(...) returns named parts: use result.shared and result.rest (positional "
+            "unpacking is refused because train_val_split returns (train=rest, val=shared))."
+        )
+
+    def __repr__(self) -> str:
+        return f"SharedSplit(shared={self.shared.n_trials} trials, rest={self.rest.n_trials} trials)"
+
+
+class TrainValSplit(NamedTuple):
+    """Result of :func:`train_val_split`: ``(train, val)``, also readable by name."""
+
+    train: Betas
+    val: Betas
+
+
+def split_shared(betas: Betas, shared_ids) -> SharedSplit:
+    """Split into the trials showing one of ``shared_ids`` (``.shared``) and all others (``.rest``).
+
+    ``shared_ids`` are 0-based 73k ids (``NSD.expdesign.shared_ids``, or a named split from
+    :meth:`NSD.split_ids`).
     """
     is_shared = np.isin(betas.image_ids, np.asarray(shared_ids))
-    return betas.select_trials(is_shared), betas.select_trials(~is_shared)
+    return SharedSplit(betas.select_trials(is_shared), betas.select_trials(~is_shared))
 
 
-def train_val_split(betas: Betas, shared_ids, *, min_repeats: int = 1) -> tuple[Betas, Betas]:
+def train_val_split(betas: Betas, shared_ids, *, min_repeats: int = 1) -> TrainValSplit:
     """The paper's split: train on single trials of non-shared images, validate on shared images
     averaged over their repeats.
 
     Returns
     -------
-    train : Betas, single trials of images outside ``shared_ids``
-    val : Betas, one row per shared image (mean of its ``>= min_repeats`` trials)
+    TrainValSplit
+        ``train``: single trials of images outside ``shared_ids``; ``val``: one row per shared
+        image (mean of its ``>= min_repeats`` trials). Unpacks as ``train, val``.
     """
-    shared, rest = split_shared(betas, shared_ids)
-    return rest, average_repeats(shared, min_repeats=min_repeats)
+    parts = split_shared(betas, shared_ids)
+    return TrainValSplit(parts.rest, average_repeats(parts.shared, min_repeats=min_repeats))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_igc._read import file_error, load_image, read_text, reading
 from neuro_igc._utils import atomic_path, atomic_write_text
 
 __all__ = [
@@ -19,108 +20,65 @@ __all__ = [
     "write_mgh",
     "write_nifti",
     "write_volume_hdf5",
-    "span_read",
 ]
 
 VOLUME_SCALE = 300.0  # NSD volume betas: int16 = round(percent signal change * 300)
 
 
 # ---------------------------------------------------------------------------------------------
-# lookup tables
+# lookup tables: one reader and writer, in ``_tables`` (re-exported here for the writers)
 
-
-def read_ctab(path: str | Path) -> dict[int, str]:
-    """Read an NSD ``<atlas>.mgz.ctab`` lookup table into ``{index: name}`` (index 0 left out).
-
-    Lines are ``index name`` (space separated); extra columns (FreeSurfer colour LUTs: R G B A)
-    and ``#`` comments are ignored.
-    """
-    table: dict[int, str] = {}
-    for line_no, line in enumerate(Path(path).read_text().splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split()
-        if len(parts) < 2 or not parts[0].lstrip("-").isdigit():
-            raise ValueError(
-                f"Malformed lookup table {path}, line {line_no}: expected 'index name', got {line!r}."
-            )
-        index = int(parts[0])
-        if index > 0:
-            table[index] = parts[1]
-    return table
-
-
-def write_ctab(path: str | Path, table: dict[int, str]) -> Path:
-    """Write ``{index: name}`` as an NSD ctab (``0 Unknown`` first, then one ``index name`` line each)."""
-    lines = ["0 Unknown"] + [f"{int(k)} {v}" for k, v in sorted(table.items())]
-    return atomic_write_text(path, "\n".join(lines) + "\n")
+from neuro_igc.data._tables import read_ctab, write_ctab  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
 # surface .mgh / .mgz
 
 
-def write_mgh(path: str | Path, data: np.ndarray) -> Path:
-    """Write ``data`` (n_vertices,) or (n_vertices, n_frames) as an NSD surface file (V, 1, 1, T).
+def write_mgh(data: np.ndarray, path: str | Path) -> Path:
+    """Write surface data as an NSD/FreeSurfer surface file (V, 1, 1[, n_maps]).
 
-    A single frame is written (V, 1, 1), as FreeSurfer and NSD do for labels and maps.
-
-    ``.mgh`` is written uncompressed (big-endian float32 / int32 as FreeSurfer does); ``.mgz`` is
-    gzip-compressed. Float data is cast to float32 (MGH has no float64).
+    Parameters
+    ----------
+    data : (n_vertices,) or (n_maps, n_vertices) array
+        One value per vertex, or one row per map/frame/trial (the layout of
+        :func:`neuro_igc.surface.write_mgz`, which calls this). A single map is written
+        (V, 1, 1), as FreeSurfer and NSD do for labels and maps.
+    path : path
+        ``.mgh`` is written uncompressed (big-endian float32 / int32 as FreeSurfer does);
+        ``.mgz`` is gzip-compressed. Float data is cast to float32 (MGH has no float64), other
+        integers to int32 (uint8 kept).
     """
     import nibabel as nib
 
+    if isinstance(data, (str, Path)) and not isinstance(path, (str, Path)):
+        raise TypeError("write_mgh(data, path): the data come first, then the path.")
     data = np.asarray(data)
-    if data.ndim == 1:
-        data = data[:, None]
-    if np.issubdtype(data.dtype, np.floating):
-        data = data.astype(np.float32)
-    elif data.dtype != np.uint8:
-        data = data.astype(np.int32)
-    shape = (data.shape[0], 1, 1) + ((data.shape[1],) if data.shape[1] > 1 else ())
-    img = nib.MGHImage(data.reshape(shape), np.eye(4))
+    if data.ndim not in (1, 2):
+        raise ValueError(f"Invalid shape for 'data': expected (n_vertices,) or (n_maps, n_vertices); got {data.shape}.")
+    frames = data.reshape(-1, data.shape[-1])  # (n_maps, V)
+    if np.issubdtype(frames.dtype, np.floating):
+        frames = frames.astype(np.float32)
+    elif frames.dtype != np.uint8:
+        frames = frames.astype(np.int32)
+    vol = frames.T.reshape(frames.shape[1], 1, 1, frames.shape[0])
+    if data.ndim == 1 or frames.shape[0] == 1:
+        vol = vol[..., 0]
+    img = nib.MGHImage(vol, np.eye(4))
     with atomic_path(path) as tmp:
         nib.save(img, tmp)
     return Path(path)
 
 
 def read_mgh(path: str | Path):
-    """Open a surface file; return its nibabel image (data proxied, nothing loaded yet)."""
-    import nibabel as nib
-
-    img = nib.load(str(path))
+    """Open a surface file; return its nibabel image (data proxied, nothing loaded yet: read rows
+    with ``_readers.read_surface_rows``, which names the file when a truncated one fails)."""
+    img = load_image(path, "surface file")
     if len(img.shape) not in (3, 4) or img.shape[1:3] != (1, 1):
         raise ValueError(
             f"Wrong shape in {path}: NSD surface files are (n_vertices, 1, 1[, n_frames]); got {img.shape}."
         )
     return img
-
-
-def mgh_rows(img, rows) -> np.ndarray:
-    """Rows of an NSD surface image as (n_rows, n_frames), reading only their span."""
-    if len(img.shape) == 3:
-        return span_read(img.dataobj, rows, (0, 0))[:, None]
-    return span_read(img.dataobj, rows, (0, 0, slice(None)))
-
-
-def span_read(proxy, rows: np.ndarray | slice | None, tail: tuple = ()) -> np.ndarray:
-    """Read ``proxy[rows, *tail]`` touching only the span of the requested rows.
-
-    ``rows`` is None (all), a slice, or an integer array (read as the bounding slice, then
-    indexed in memory: never more than the span is loaded).
-    """
-    if rows is None:
-        return np.asarray(proxy[(slice(None),) + tail])
-    if isinstance(rows, slice):
-        return np.asarray(proxy[(rows,) + tail])
-    rows = np.asarray(rows, dtype=np.int64)
-    if rows.size == 0:
-        first = np.asarray(proxy[(slice(0, 1),) + tail])
-        return first[:0]
-    lo, hi = int(rows.min()), int(rows.max()) + 1
-    block = np.asarray(proxy[(slice(lo, hi),) + tail])
-    return block[rows - lo]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,7 +98,8 @@ def write_nifti(path: str | Path, data: np.ndarray, affine: np.ndarray) -> Path:
 
 
 def write_volume_hdf5(path: str | Path, data_xyzt: np.ndarray) -> Path:
-    """Write X×Y×Z×T betas as NSD's ``betas_sessionNN.hdf5``: dataset ``betas``, stored (T, Z, Y, X).
+    """Write X×Y×Z×T betas as NSD's ``betas_sessionNN.hdf5``: dataset ``betas``, stored (T, Z, Y, X)
+    in NSD's chunks of every trial of one voxel, (T, 1, 1, 1).
 
     NSD's HDF5 files hold the MATLAB (column-major) array, so h5py returns the axes reversed.
     """
@@ -149,5 +108,5 @@ def write_volume_hdf5(path: str | Path, data_xyzt: np.ndarray) -> Path:
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             arr = np.ascontiguousarray(np.asarray(data_xyzt).transpose(3, 2, 1, 0))
-            f.create_dataset("betas", data=arr, chunks=(1,) + arr.shape[1:])
+            f.create_dataset("betas", data=arr, chunks=(arr.shape[0], 1, 1, 1))
     return Path(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from neuro_igc._utils import check_option
+from neuro_igc.data._tables import LABEL_TABLES as _LABEL_TABLES
 
 __all__ = [
     "N_SUBJECTS",
@@ -44,25 +45,19 @@ EXTENT_DEG = 8.4
 #: vertices per hemisphere of each fsaverage density (meshes nested: fsaverage5 = first 10242)
 N_VERTICES = {"fsaverage": 163842, "fsaverage5": 10242}
 DENSITIES = tuple(N_VERTICES)
-SURFACE_SPACES = ("fsaverage",)
+SURFACE_SPACES = ("fsaverage", "nativesurface")
 VOLUME_SPACES = ("func1pt8mm", "func1mm")
 SPACES = SURFACE_SPACES + VOLUME_SPACES
+#: subject-drawn atlases: only on each subject's native surface and in its volumes, never on fsaverage
+SUBJECT_ATLASES = ("prf-visualrois", "prf-eccrois", "floc-faces", "floc-bodies", "floc-places", "floc-words")
+#: sessions per subject of the widely used release without the last 3 sessions (held back until 2023)
+SESSION_PRESETS = {"nsd37": (37, 37, 29, 27, 37, 29, 37, 27)}
+#: subjects whose images seen in the preset sessions form the usual test set
+PRESET_TEST_SUBJECTS = {"nsd37": (1, 2, 5, 7)}
 BETA_VERSIONS = ("betas_fithrf_GLMdenoise_RR", "betas_fithrf", "betas_assumehrf")
 
-#: NSD lookup tables (index -> name); 0 is "outside"/"Unknown"
-LABEL_TABLES = {
-    "prf-visualrois": {1: "V1v", 2: "V1d", 3: "V2v", 4: "V2d", 5: "V3v", 6: "V3d", 7: "hV4"},
-    "prf-eccrois": {1: "ecc0pt5", 2: "ecc1", 3: "ecc2", 4: "ecc4", 5: "ecc4+"},
-    "floc-faces": {1: "OFA", 2: "FFA-1", 3: "FFA-2", 4: "mTL-faces", 5: "aTL-faces"},
-    "floc-bodies": {1: "EBA", 2: "FBA-1", 3: "FBA-2", 4: "mTL-bodies"},
-    "floc-places": {1: "OPA", 2: "PPA", 3: "RSC"},
-    "floc-words": {1: "OWFA", 2: "VWFA-1", 3: "VWFA-2", 4: "mfs-words", 5: "mTL-words"},
-    "streams": {
-        1: "early", 2: "midventral", 3: "midlateral", 4: "midparietal",
-        5: "ventral", 6: "lateral", 7: "parietal",
-    },
-    "nsdgeneral": {1: "nsdgeneral"},
-}
+#: NSD lookup tables (atlas -> LookupTable), read from the one shipped copy
+LABEL_TABLES = _LABEL_TABLES
 
 RESPONSES_COLUMNS = (
     "SUBJECT", "SESSION", "RUN", "TRIAL", "73KID", "10KID", "TIME", "ISOLD", "ISCORRECT", "RT",
@@ -101,6 +96,10 @@ def surface_betas_dir(subject: int, version: str) -> Path:
 
 def surface_betas_path(subject: int, hemi: str, session: int, version: str) -> Path:
     return surface_betas_dir(subject, version) / f"{hemi}.betas_session{session:02d}.mgh"
+
+
+def native_betas_dir(subject: int, version: str) -> Path:
+    return Path("nsddata_betas/ppdata") / subject_name(subject) / "nativesurface" / version
 
 
 def ncsnr_surface_path(subject: int, hemi: str, version: str) -> Path:
@@ -148,6 +147,27 @@ def surface_label_path(subject: int | None, hemi: str, atlas: str) -> Path:
 
 def ctab_path(subject: int | None, atlas: str) -> Path:
     return label_dir(subject) / f"{atlas}.mgz.ctab"
+
+
+def native_betas_path(subject: int, hemi: str, session: int, version: str) -> Path:
+    """``nsddata_betas/ppdata/subjAA/nativesurface/<version>/{hemi}.betas_sessionNN.hdf5``."""
+    return (Path("nsddata_betas/ppdata") / subject_name(subject) / "nativesurface" / version
+            / f"{hemi}.betas_session{session:02d}.hdf5")
+
+
+#: the two nearest-neighbour index maps of ``nsddata/ppdata/subjAA/transforms``
+TRANSFORMS = ("white-to-fsaverage", "fsaverage-to-white")
+
+
+def transform_path(subject: int, hemi: str, transform: str) -> Path:
+    """``nsddata/ppdata/subjAA/transforms/{hemi}.<transform>.mgz`` (``transform`` in TRANSFORMS)."""
+    check_option("transform", transform, TRANSFORMS)
+    return Path("nsddata/ppdata") / subject_name(subject) / "transforms" / f"{hemi}.{transform}.mgz"
+
+
+def valid_session_path(subject: int, space: str, session: int) -> Path:
+    """``nsddata/ppdata/subjAA/<space>/valid_sessionNN.nii.gz`` (1 = valid voxel in that session)."""
+    return ppdata_space_dir(subject, space) / f"valid_session{session:02d}.nii.gz"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,16 +229,21 @@ PART_OF_NSD = {
 
 
 def require_file(root: Path, rel: Path, what: str) -> Path:
-    """Return ``root / rel`` or raise FileNotFoundError naming the path and the part of NSD."""
+    """Return ``root / rel`` if it is a readable file, else an :class:`~neuro_igc.errors.InputFileError`
+    naming the path and the part of NSD (a :class:`~neuro_igc.errors.MissingFileError`, also a
+    FileNotFoundError, when it does not exist)."""
+    from neuro_igc._read import check_file
+    from neuro_igc.errors import MissingFileError
+
     path = Path(root) / rel
-    if not path.is_file():
+    if not path.exists():
         part = rel.parts[0]
-        raise FileNotFoundError(
-            f"Missing {what}: expected {path} (part of NSD: {part!r}, {PART_OF_NSD.get(part, part)}). "
-            f"Download that part of NSD into {root}, or write a synthetic folder with "
-            f"`neuro-igc synth {root}`."
+        raise MissingFileError(
+            path, f"no such file (part of NSD: {part!r}, {PART_OF_NSD.get(part, part)})",
+            f"Download that part of NSD into {root}, or write a synthetic folder with `neuro-igc synth {root}`.",
+            what,
         )
-    return path
+    return check_file(path, what)
 
 
 def check_space(space: str) -> str:

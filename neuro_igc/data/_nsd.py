@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from neuro_igc._read import hdf5_dataset, image_data, load_image, open_hdf5, read_table, reading
 from neuro_igc._utils import check_option
 from neuro_igc.data import _layout as L
 from neuro_igc.data._betas import Betas, zscore_per_session
 from neuro_igc.data._expdesign import ExpDesign
 from neuro_igc.data._images import resize_images, to_luminance
-from neuro_igc.data._io import VOLUME_SCALE, mgh_rows, read_ctab, read_mgh
+from neuro_igc.data._io import VOLUME_SCALE, read_mgh
+from neuro_igc.data._native import SurfaceMixin
+from neuro_igc.data._readers import read_hdf5_columns, read_hdf5_voxels, read_surface_rows
 from neuro_igc.data._roi import ROILabels
+from neuro_igc.data._spaces import HEMIS, NATIVE, SurfaceSpace, VolumeSpace
+from neuro_igc.data._splits import SplitsMixin
 
 __all__ = ["NSD"]
 
 logger = logging.getLogger(__name__)
 
-HEMIS = ("lh", "rh")
-NAN_POLICIES = ("raise", "drop")
+#: what to do with NaN betas: drop the features NaN in every trial (and raise on partial NaN),
+#: drop every feature holding a NaN, keep them, or raise on any NaN
+NAN_POLICIES = ("drop", "drop-any", "keep", "raise")
+#: voxels marked invalid in a session's valid_sessionNN mask: drop them, NaN in that session, keep as stored
+INVALID_POLICIES = ("drop", "nan", "keep")
 SOURCES = ("auto", "nifti", "hdf5")
-_HDF5_TRIAL_BLOCK = 50
 
 
-def _density_of(n_vertices: int, path) -> str:
+def density_of(n_vertices: int, path) -> str:
     for name, n in L.N_VERTICES.items():
         if n == n_vertices:
             return name
@@ -37,7 +43,7 @@ def _density_of(n_vertices: int, path) -> str:
     )
 
 
-def _check_density(name: str, have: str, want: str | None, path) -> str:
+def check_density(name: str, have: str, want: str | None, path) -> str:
     """Density to use: ``want`` if reachable from ``have`` by decimation, else a ValueError."""
     if want is None or want == have:
         return have
@@ -50,7 +56,7 @@ def _check_density(name: str, have: str, want: str | None, path) -> str:
     return want
 
 
-class NSD:
+class NSD(SurfaceMixin, SplitsMixin):
     """An NSD folder (real, or synthetic from :func:`neuro_igc.data.synthetic.make_nsd_like`).
 
     Parameters
@@ -98,23 +104,17 @@ class NSD:
     def responses(self, subject):
         """``responses.tsv`` of a subject as a DataFrame, columns as on disk (73KID, 10KID 1-based),
         plus ``image_id`` (0-based 73k id) and ``image_10k`` (0-based 10k index)."""
-        import pandas as pd
-
         s = L.subject_id(subject)
         path = self._file(L.responses_path(s), f"behavioural responses of {L.subject_name(s)}")
-        df = pd.read_csv(path, sep="\t")
-        missing = [c for c in L.RESPONSES_COLUMNS if c not in df.columns]
-        if missing:
-            raise ValueError(f"Malformed {path}: columns {missing} are missing.")
+        df = read_table(path, "behavioural responses", sep="\t", columns=L.RESPONSES_COLUMNS)
         df["image_id"] = df["73KID"].astype(np.int64) - 1
         df["image_10k"] = df["10KID"].astype(np.int64) - 1
         return df
 
     def stim_info(self):
         """``nsd_stim_info_merged.csv`` as a DataFrame (nsdId 0-based; repK trial numbers 1-based)."""
-        import pandas as pd
-
-        return pd.read_csv(self._file(L.stim_info_path(), "stimulus information table"), index_col=0)
+        return read_table(self._file(L.stim_info_path(), "stimulus information table"), "stimulus information table",
+                          index_col=0)
 
     def sessions(self, subject, space: str = "fsaverage", version: str = L.BETA_VERSIONS[0]) -> list[int]:
         """Sessions of ``subject`` whose beta files are on disk."""
@@ -122,8 +122,10 @@ class NSD:
         L.check_space(space)
         out = []
         for ses in range(1, L.SESSIONS_PER_SUBJECT[s - 1] + 1):
-            if space in L.SURFACE_SPACES:
+            if space == "fsaverage":
                 ok = (self.root / L.surface_betas_path(s, "lh", ses, version)).is_file()
+            elif space == "nativesurface":
+                ok = (self.root / L.native_betas_path(s, "lh", ses, version)).is_file()
             else:
                 ok = any((self.root / L.volume_betas_path(s, space, ses, version, e)).is_file()
                          for e in (".nii.gz", ".hdf5"))
@@ -135,10 +137,13 @@ class NSD:
         if sessions is None:
             found = self.sessions(s, space, version)
             if not found:  # name the first expected file
-                rel = (L.surface_betas_path(s, "lh", 1, version) if space in L.SURFACE_SPACES
+                rel = (L.surface_betas_path(s, "lh", 1, version) if space == "fsaverage"
+                       else L.native_betas_path(s, "lh", 1, version) if space == "nativesurface"
                        else L.volume_betas_path(s, space, 1, version, ".nii.gz"))
                 self._file(rel, f"{space} betas of {L.subject_name(s)}")
             return found
+        if isinstance(sessions, str):
+            return self.preset_sessions(s, sessions)
         return L.check_sessions(s, sessions)
 
     # -----------------------------------------------------------------------------------------
@@ -155,55 +160,78 @@ class NSD:
         mask=None,
         density: str | None = None,
         source: str = "auto",
-        nan: str = "raise",
+        nan: str = "drop",
+        invalid: str = "drop",
         zscore: bool = False,
+        zscore_exclude=None,
     ) -> Betas:
         """Single-trial betas of one subject, in percent signal change.
+
+        Only the selected features are kept in memory while reading (``roi``/``mask``): a
+        full-density fsaverage hemisphere is read in blocks of trials, HDF5 files by blocks of
+        their own chunks (one chunk per voxel or vertex in NSD).
 
         Parameters
         ----------
         subject : int or str
             1..8 or ``"subj01"``.
-        sessions : int, list of int or None, default=None
-            1-based sessions; None = every session on disk.
-        space : {"fsaverage", "func1pt8mm", "func1mm"}, default="fsaverage"
+        sessions : int, list of int, str or None, default=None
+            1-based sessions; a preset name (``"nsd37"``: every session but the last 3, see
+            :meth:`preset_sessions`); None = every session on disk.
+        space : {"fsaverage", "nativesurface", "func1pt8mm", "func1mm"}, default="fsaverage"
         version : str, default="betas_fithrf_GLMdenoise_RR"
         roi : str, (atlas, names), ROILabels or None
             Keep the features inside an ROI: an atlas name (every labelled feature), an
-            ``(atlas, name or names)`` pair, or labels from :meth:`roi` (label > 0). Surface atlases
-            come from the subject's own ``freesurfer/subjAA/label`` files when those are at an
-            fsaverage density (synthetic folders), else from ``freesurfer/fsaverage/label``.
+            ``(atlas, name or names)`` pair, or labels from :meth:`roi` (label > 0). On fsaverage,
+            group atlases are read from ``freesurfer/fsaverage/label`` and subject atlases are the
+            subject's native labels mapped through NSD's ``white-to-fsaverage`` transforms.
         mask : bool array or None
             Surface: (n_lh + n_rh,) at the output density, or ``{"lh": ..., "rh": ...}``; volume:
             (X, Y, Z). Combined with ``roi`` (and, in volumes, with the brain mask) by AND.
         density : {"fsaverage", "fsaverage5"} or None
-            Surface only: decimate full-density files to fsaverage5 (first 10242 vertices).
+            fsaverage only: decimate full-density files to fsaverage5 (first 10242 vertices).
         source : {"auto", "nifti", "hdf5"}, default="auto"
             Volume only: ``betas_sessionNN.nii.gz`` or ``.hdf5`` (auto: hdf5 when present).
-        nan : {"raise", "drop"}, default="raise"
-            Features holding NaN: raise, or drop them with a warning.
+        nan : {"drop", "drop-any", "keep", "raise"}, default="drop"
+            ``"drop"``: drop the features that are NaN in every trial (outside the subject's
+            coverage in NSD's fsaverage files), logging how many; a feature NaN in only some
+            trials raises. ``"drop-any"`` drops those too, ``"keep"`` keeps every NaN, ``"raise"``
+            raises on any NaN.
+        invalid : {"drop", "nan", "keep"}, default="drop"
+            Volumes: voxels marked invalid in a session's ``valid_sessionNN.nii.gz`` (stored as 0
+            in the betas): drop the voxels invalid in any loaded session, make them NaN in those
+            sessions (use with ``nan="keep"``), or keep the stored zeros.
         zscore : bool, default=False
             Z-score each feature within each session.
+        zscore_exclude : int array-like or None
+            With ``zscore``: 0-based 73k ids (e.g. the validation/test images) left out of the
+            z-scoring statistics (their trials are still z-scored, with the others' mean and SD).
 
         Returns
         -------
         Betas
-            ``data`` float32 (n_trials, n_features), trials in session then trial order.
+            ``data`` float32 (n_trials, n_features), trials in session then trial order, and
+            ``feature_space`` saying where each column lives.
         """
         s = L.subject_id(subject)
         L.check_space(space)
         check_option("version", version, L.BETA_VERSIONS)
         check_option("nan", nan, NAN_POLICIES)
+        check_option("invalid", invalid, INVALID_POLICIES)
         check_option("source", source, SOURCES)
+        if zscore_exclude is not None and not zscore:
+            raise ValueError("Invalid value for 'zscore_exclude': it sets what the z-scoring leaves out; pass zscore=True too.")
         ses_list = self._resolve_sessions(s, sessions, space, version)
-        if space in L.SURFACE_SPACES:
-            out = self._surface_betas(s, ses_list, version, roi, mask, density)
+        if space != "fsaverage" and density is not None and not (space == "nativesurface" and density == NATIVE):
+            raise ValueError(f"Invalid value for 'density': only fsaverage surface betas have one; got {density!r} for {space!r}.")
+        if space == "fsaverage":
+            out = self._fsaverage_betas(s, ses_list, version, roi, mask, density)
+        elif space == "nativesurface":
+            out = self._native_betas(s, ses_list, version, roi, mask)
         else:
-            if density is not None:
-                raise ValueError(f"Invalid value for 'density': only surface spaces have one; got {density!r} for {space!r}.")
-            out = self._volume_betas(s, ses_list, space, version, roi, mask, source)
+            out = self._volume_betas(s, ses_list, space, version, roi, mask, source, invalid)
         out = self._handle_nan(out, nan)
-        return zscore_per_session(out) if zscore else out
+        return zscore_per_session(out, exclude_ids=zscore_exclude) if zscore else out
 
     def _trial_meta(self, s: int, session: int, n_trials: int, path) -> dict:
         if n_trials > L.TRIALS_PER_SESSION:
@@ -216,85 +244,159 @@ class NSD:
             "global_trial": g + 1,
         }
 
-    def _surface_selection(self, s, n_file, file_density, density, roi, mask, path):
-        """Per hemisphere, the vertex indices to read; and the output density."""
-        dens = _check_density("density", file_density, density, path)
-        n = L.N_VERTICES[dens]
-        keep = {h: np.ones(n, dtype=bool) for h in HEMIS}
+    # -----------------------------------------------------------------------------------------
+    # feature selection
+
+    def _roi_selection(self, roi, space, s, density):
+        """ROI labels (any surface/volume space) and the boolean of their selected features."""
+        if isinstance(roi, ROILabels):
+            return roi, roi.mask()
+        atlas = roi[0] if isinstance(roi, tuple) else roi
+        if not isinstance(atlas, str):
+            raise ValueError(f"Invalid value for 'roi': expected an atlas name, (atlas, names) or ROILabels; got {roi!r}.")
+        labels = self.roi(atlas, space, subject=s, density=density)
+        return labels, (labels.mask(roi[1]) if isinstance(roi, tuple) else labels.mask())
+
+    def _surface_keep(self, s, space: SurfaceSpace, roi, mask) -> dict[str, np.ndarray]:
+        """Per hemisphere, the sorted vertex indices of ``space`` (a full surface) to read."""
+        keep = {h: np.ones(space.n_vertices[h], dtype=bool) for h in HEMIS}
         if roi is not None:
-            labels = roi if isinstance(roi, ROILabels) else self._roi_from_spec(roi, "fsaverage", s, dens)
-            sel = labels.mask() if not isinstance(roi, tuple) else labels.mask(roi[1])
-            lab_dens = labels.density
-            if lab_dens != dens:
-                _check_density("roi", lab_dens, dens, f"the {labels.atlas!r} labels")
+            labels, sel = self._roi_selection(roi, space.name, s, None if space.is_native else space.density)
+            lsp = labels.feature_space
+            if not isinstance(lsp, SurfaceSpace) or lsp.is_native != space.is_native:
+                raise ValueError(f"Invalid value for 'roi': labels in {labels.space!r} cannot select {space.name!r} betas.")
+            if space.is_native and (lsp.subject != s or lsp.n_vertices != space.n_vertices):
+                raise ValueError(f"Invalid value for 'roi': native labels of subject {lsp.subject} {lsp.n_vertices} "
+                                 f"do not match the native surface of {L.subject_name(s)} {space.n_vertices}.")
+            if not space.is_native and lsp.n_vertices["lh"] < space.n_vertices["lh"]:
+                check_density("roi", lsp.density, space.density, f"the {labels.atlas!r} labels")
             for h in HEMIS:
-                on = sel & (labels.hemi == h)
-                hm = np.zeros(n, dtype=bool)
-                v = labels.vertex[on]
-                hm[v[v < n]] = True
+                v = lsp.vertex[sel & (lsp.hemi == h)]
+                hm = np.zeros(space.n_vertices[h], dtype=bool)
+                hm[v[v < space.n_vertices[h]]] = True  # nested templates: cut to the prefix
                 keep[h] &= hm
         if mask is not None:
             if isinstance(mask, dict):
                 parts = {h: np.asarray(mask[h], dtype=bool) for h in HEMIS}
             else:
                 m = np.asarray(mask, dtype=bool)
-                if m.shape != (2 * n,):
-                    raise ValueError(
-                        f"Invalid shape for 'mask': expected ({2 * n},) (lh then rh at {dens}); got {m.shape}."
-                    )
-                parts = {"lh": m[:n], "rh": m[n:]}
+                n_all = space.n_vertices["lh"] + space.n_vertices["rh"]
+                if m.shape != (n_all,):
+                    raise ValueError(f"Invalid shape for 'mask': expected ({n_all},) (lh then rh, {space.density}); got {m.shape}.")
+                parts = {"lh": m[: space.n_vertices["lh"]], "rh": m[space.n_vertices["lh"]:]}
             for h in HEMIS:
-                if parts[h].shape != (n,):
-                    raise ValueError(f"Invalid shape for 'mask[{h!r}]': expected ({n},) at {dens}; got {parts[h].shape}.")
+                if parts[h].shape != (space.n_vertices[h],):
+                    raise ValueError(f"Invalid shape for 'mask[{h!r}]': expected ({space.n_vertices[h]},); got {parts[h].shape}.")
                 keep[h] &= parts[h]
-        return {h: np.flatnonzero(keep[h]) for h in HEMIS}, dens
+        return {h: np.flatnonzero(keep[h]) for h in HEMIS}
 
-    def _surface_betas(self, s, ses_list, version, roi, mask, density) -> Betas:
+    def _assemble(self, s, parts, feature_space, version) -> Betas:
+        """Stack per-session (n_trials, n_features) blocks (already in ``out``) with their trial metadata."""
+        data, metas = parts
+        meta = {k: np.concatenate([m[k] for m in metas]) for k in metas[0]}
+        return Betas(data, subject=s, feature_space=feature_space, info={"version": version}, **meta)
+
+    # -----------------------------------------------------------------------------------------
+    # fsaverage .mgh
+
+    def _fsaverage_betas(self, s, ses_list, version, roi, mask, density) -> Betas:
         from tqdm.auto import tqdm
 
-        blocks, metas, rows, dens = [], [], None, None
-        for ses in tqdm(ses_list, desc=f"{L.subject_name(s)} fsaverage betas", disable=not self.progress):
-            per_hemi = []
+        opened, dens, rows = [], None, None
+        for ses in ses_list:  # headers only: shapes, dtypes, densities, trial counts
+            imgs = {}
             for h in HEMIS:
-                rel = L.surface_betas_path(s, h, ses, version)
-                path = self._file(rel, f"surface betas of {L.subject_name(s)} session {ses}")
+                path = self._file(L.surface_betas_path(s, h, ses, version), f"fsaverage betas of {L.subject_name(s)} session {ses}")
                 img = read_mgh(path)
                 if img.get_data_dtype() != np.dtype(">f4"):
                     raise ValueError(f"Wrong dtype in {path}: NSD surface betas are big-endian float32; got {img.get_data_dtype()}.")
-                file_density = _density_of(img.shape[0], path)
-                if rows is None:
-                    rows, dens = self._surface_selection(s, img.shape[0], file_density, density, roi, mask, path)
+                file_dens = density_of(img.shape[0], path)
+                if dens is None:
+                    dens = check_density("density", file_dens, density, path)
                 else:
-                    _check_density("density", file_density, dens, path)
-                per_hemi.append(mgh_rows(img, rows[h]).T.astype(np.float32))
-                n_t = per_hemi[-1].shape[0]
-                if per_hemi[0].shape[0] != n_t:
-                    raise ValueError(f"Wrong shape in {path}: {n_t} trials, but lh has {per_hemi[0].shape[0]}.")
-            blocks.append(np.concatenate(per_hemi, axis=1))
-            metas.append(self._trial_meta(s, ses, blocks[-1].shape[0], path))
-        meta = {k: np.concatenate([m[k] for m in metas]) for k in metas[0]}
-        hemi = np.concatenate([np.full(rows[h].size, h) for h in HEMIS])
-        vertex = np.concatenate([rows[h] for h in HEMIS]).astype(np.int64)
-        return Betas(np.concatenate(blocks, axis=0), subject=s, space="fsaverage", hemi=hemi,
-                     vertex=vertex, density=dens, info={"version": version}, **meta)
+                    check_density("density", file_dens, dens, path)
+                imgs[h] = (img, path)
+            n_t = {h: (imgs[h][0].shape[3] if len(imgs[h][0].shape) == 4 else 1) for h in HEMIS}
+            if n_t["lh"] != n_t["rh"]:
+                raise ValueError(f"Wrong shape in {imgs['rh'][1]}: {n_t['rh']} trials, but lh has {n_t['lh']}.")
+            opened.append((ses, imgs, n_t["lh"]))
+        space = SurfaceSpace.full(dens)
+        rows = self._surface_keep(s, space, roi, mask)
+        n_sel = {h: rows[h].size for h in HEMIS}
+        data = np.empty((sum(o[2] for o in opened), n_sel["lh"] + n_sel["rh"]), dtype=np.float32)
+        metas, t0 = [], 0
+        for ses, imgs, n_t in tqdm(opened, desc=f"{L.subject_name(s)} fsaverage betas", disable=not self.progress):
+            c0 = 0
+            for h in HEMIS:
+                data[t0:t0 + n_t, c0:c0 + n_sel[h]] = read_surface_rows(imgs[h][0], rows[h])
+                c0 += n_sel[h]
+            metas.append(self._trial_meta(s, ses, n_t, imgs["lh"][1]))
+            t0 += n_t
+        fs = SurfaceSpace.from_indices(rows, dens)
+        return self._assemble(s, (data, metas), fs, version)
+
+    # -----------------------------------------------------------------------------------------
+    # native surface .hdf5
+
+    def _native_betas(self, s, ses_list, version, roi, mask) -> Betas:
+        from tqdm.auto import tqdm
+
+        counts = None
+        have_tr = (self.root / L.transform_path(s, "lh", "fsaverage-to-white")).is_file()
+        opened = []
+        for ses in ses_list:
+            shapes = {}
+            for h in HEMIS:
+                what = f"native-surface betas of {L.subject_name(s)} session {ses}"
+                path = self._file(L.native_betas_path(s, h, ses, version), what)
+                with open_hdf5(path, what) as f:
+                    d = hdf5_dataset(f, "betas", what)
+                    if d.dtype != np.int16 or d.ndim != 2:
+                        raise ValueError(f"Wrong shape/dtype in {path}: NSD native-surface betas are int16 (n_trials, "
+                                         f"n_vertices) (x{VOLUME_SCALE:g}); got {d.dtype} {d.shape}.")
+                    shapes[h] = (d.shape, path)
+            if shapes["lh"][0][0] != shapes["rh"][0][0]:
+                raise ValueError(f"Wrong shape in {shapes['rh'][1]}: {shapes['rh'][0][0]} trials, but lh has {shapes['lh'][0][0]}.")
+            here = {h: int(shapes[h][0][1]) for h in HEMIS}
+            if counts is None:
+                counts = self._native_counts(s) if have_tr else here
+            for h in HEMIS:
+                if here[h] != counts[h]:
+                    raise ValueError(f"Wrong shape in {shapes[h][1]}: {L.subject_name(s)} {h} has {counts[h]} native "
+                                     f"vertices; the betas have {here[h]}.")
+            opened.append((ses, {h: shapes[h][1] for h in HEMIS}, shapes["lh"][0][0]))
+        space = SurfaceSpace.full(NATIVE, subject=s, n_vertices=counts)
+        rows = self._surface_keep(s, space, roi, mask)
+        n_sel = {h: rows[h].size for h in HEMIS}
+        data = np.empty((sum(o[2] for o in opened), n_sel["lh"] + n_sel["rh"]), dtype=np.float32)
+        metas, t0 = [], 0
+        for ses, paths, n_t in tqdm(opened, desc=f"{L.subject_name(s)} native-surface betas", disable=not self.progress):
+            c0 = 0
+            for h in HEMIS:
+                with open_hdf5(paths[h], "native-surface betas") as f, reading(paths[h], "native-surface betas"):
+                    raw = read_hdf5_columns(hdf5_dataset(f, "betas", "native-surface betas"), rows[h])
+                data[t0:t0 + n_t, c0:c0 + n_sel[h]] = raw.astype(np.float32) / np.float32(VOLUME_SCALE)
+                c0 += n_sel[h]
+            metas.append(self._trial_meta(s, ses, n_t, paths["lh"]))
+            t0 += n_t
+        fs = SurfaceSpace.from_indices(rows, NATIVE, subject=s, n_vertices=counts)
+        return self._assemble(s, (data, metas), fs, version)
+
+    # -----------------------------------------------------------------------------------------
+    # volumes
 
     def _brainmask(self, s, space):
-        import nibabel as nib
-
         path = self._file(L.brainmask_path(s, space), f"{space} brain mask of {L.subject_name(s)}")
-        img = nib.load(str(path))
-        return np.asarray(img.dataobj) > 0, img.affine
+        img = load_image(path, "brain mask")
+        return image_data(img, what="brain mask") > 0, img.affine
 
     def _volume_selection(self, s, space, roi, mask):
         brain, affine = self._brainmask(s, space)
         keep = brain.copy()
         if roi is not None:
-            if isinstance(roi, ROILabels):
-                labels = roi
-                sel = labels.mask()
-            else:
-                labels = self._roi_from_spec(roi, space, s, None)
-                sel = labels.mask() if not isinstance(roi, tuple) else labels.mask(roi[1])
+            labels, sel = self._roi_selection(roi, space, s, None)
+            if not isinstance(labels.feature_space, VolumeSpace) or labels.feature_space.shape != brain.shape:
+                raise ValueError(f"Invalid value for 'roi': labels in {labels.space!r} cannot select {space!r} voxels.")
             vol = np.zeros(brain.shape, dtype=bool)
             vol[tuple(labels.ijk[sel].T)] = True
             keep &= vol
@@ -305,34 +407,61 @@ class NSD:
             keep &= m
         return np.argwhere(keep), affine, brain.shape
 
-    def _volume_betas(self, s, ses_list, space, version, roi, mask, source) -> Betas:
+    def valid_mask(self, subject, session: int, space: str = "func1pt8mm") -> np.ndarray | None:
+        """Boolean (X, Y, Z) ``valid_sessionNN.nii.gz`` of a session (True = valid), or None when
+        the folder has no such file."""
+        s = L.subject_id(subject)
+        path = self.root / L.valid_session_path(s, space, int(session))
+        if not path.is_file():
+            return None
+        return image_data(load_image(path, "valid-voxel mask"), what="valid-voxel mask") > 0
+
+    def _volume_betas(self, s, ses_list, space, version, roi, mask, source, invalid) -> Betas:
         from tqdm.auto import tqdm
 
         ijk, affine, shape = self._volume_selection(s, space, roi, mask)
-        blocks, metas = [], []
+        blocks, metas, valid = [], [], []
         for ses in tqdm(ses_list, desc=f"{L.subject_name(s)} {space} betas", disable=not self.progress):
             raw, path = self._read_volume_session(s, space, ses, version, source, ijk, shape)
             blocks.append(raw.astype(np.float32) / np.float32(VOLUME_SCALE))
             metas.append(self._trial_meta(s, ses, raw.shape[0], path))
-        meta = {k: np.concatenate([m[k] for m in metas]) for k in metas[0]}
-        return Betas(np.concatenate(blocks, axis=0), subject=s, space=space, ijk=ijk.astype(np.int64),
-                     affine=affine, volume_shape=tuple(shape), info={"version": version}, **meta)
+            if invalid != "keep":
+                vm = self.valid_mask(s, ses, space)
+                if vm is None:
+                    logger.warning("%s: no %s; every voxel of session %d is treated as valid",
+                                   L.subject_name(s), L.valid_session_path(s, space, ses), ses)
+                    valid.append(np.ones(len(ijk), dtype=bool))
+                else:
+                    if vm.shape != tuple(shape):
+                        raise ValueError(f"Wrong shape in {self.root / L.valid_session_path(s, space, ses)}: expected "
+                                         f"{tuple(shape)}; got {vm.shape}.")
+                    valid.append(vm[tuple(ijk.T)])
+        data = np.concatenate(blocks, axis=0)
+        fs = VolumeSpace(ijk, affine, shape, name=space, subject=s)
+        out = self._assemble(s, (data, metas), fs, version)
+        if valid:
+            ok = np.stack(valid)  # (n_sessions, n_voxels)
+            n_bad = int((~ok.all(axis=0)).sum())
+            if invalid == "nan":
+                for k, ses in enumerate(ses_list):
+                    out.data[np.ix_(out.session == ses, ~ok[k])] = np.nan
+                logger.info("%s %s: %d voxels invalid in some sessions set to NaN there", L.subject_name(s), space, n_bad)
+            elif n_bad:
+                logger.info("%s %s: dropped %d of %d voxels invalid in at least one loaded session",
+                            L.subject_name(s), space, n_bad, len(ijk))
+                out = out.select_features(ok.all(axis=0))
+            out.info["invalid_voxels"] = n_bad
+        return out
 
     def _read_volume_session(self, s, space, ses, version, source, ijk, shape):
-        """int16 (n_trials, n_voxels) of one session from .hdf5 (chunked) or .nii.gz."""
-        import nibabel as nib
-
+        """int16 (n_trials, n_voxels) of one session from .hdf5 (by voxel chunks) or .nii.gz."""
         what = f"{space} betas of {L.subject_name(s)} session {ses}"
         h5 = self.root / L.volume_betas_path(s, space, ses, version, ".hdf5")
         use_h5 = source == "hdf5" or (source == "auto" and h5.is_file())
         if use_h5:
-            import h5py
-
             path = self._file(L.volume_betas_path(s, space, ses, version, ".hdf5"), what)
-            with h5py.File(path, "r") as f:
-                if "betas" not in f:
-                    raise ValueError(f"Malformed {path}: dataset 'betas' is missing.")
-                d = f["betas"]
+            with open_hdf5(path, what) as f, reading(path, what):
+                d = hdf5_dataset(f, "betas", what)
                 if d.dtype != np.int16:
                     raise ValueError(f"Wrong dtype in {path}: NSD volume betas are int16 (x{VOLUME_SCALE:g}); got {d.dtype}.")
                 if d.ndim != 4 or tuple(d.shape[1:]) != tuple(shape[::-1]):
@@ -340,59 +469,97 @@ class NSD:
                         f"Wrong shape in {path}: h5py gives (n_trials, Z, Y, X) = (n, {shape[2]}, {shape[1]}, "
                         f"{shape[0]}) for a {shape} brain mask; got {d.shape}."
                     )
-                out = np.empty((d.shape[0], len(ijk)), dtype=np.int16)
-                i, j, k = ijk.T
-                for t0 in range(0, d.shape[0], _HDF5_TRIAL_BLOCK):
-                    block = d[t0:t0 + _HDF5_TRIAL_BLOCK]  # (b, Z, Y, X)
-                    out[t0:t0 + block.shape[0]] = block[:, k, j, i]
+                out = read_hdf5_voxels(d, ijk)
             return out, path
         path = self._file(L.volume_betas_path(s, space, ses, version, ".nii.gz"), what)
-        img = nib.load(str(path))
+        img = load_image(path, what)
         if img.get_data_dtype() != np.int16:
             raise ValueError(f"Wrong dtype in {path}: NSD volume betas are int16 (x{VOLUME_SCALE:g}); got {img.get_data_dtype()}.")
         if len(img.shape) != 4 or tuple(img.shape[:3]) != tuple(shape):
             raise ValueError(f"Wrong shape in {path}: expected (X, Y, Z, n_trials) with (X, Y, Z) = {shape}; got {img.shape}.")
-        data = np.asarray(img.dataobj.get_unscaled())  # gzip streams: one pass, then keep the voxels
+        data = image_data(img, unscaled=True, what=what)  # gzip streams: one pass, then keep the voxels
         return np.ascontiguousarray(data[tuple(ijk.T)].T), path
 
+    # -----------------------------------------------------------------------------------------
+    # NaN features
+
+    @staticmethod
+    def _nan_columns(data: np.ndarray, block: int = 8192):
+        """(any NaN, all NaN) per column, a block of columns at a time (no full-size temporary)."""
+        n = data.shape[1]
+        any_, all_ = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        for c0 in range(0, n, block):
+            m = np.isnan(data[:, c0:c0 + block])
+            any_[c0:c0 + block] = m.any(axis=0)
+            all_[c0:c0 + block] = m.all(axis=0) if data.shape[0] else False
+        return any_, all_
+
     def _handle_nan(self, b: Betas, nan: str) -> Betas:
-        bad = np.isnan(b.data).any(axis=0)
-        if not bad.any():
+        if nan == "keep" or b.n_features == 0:
             return b
-        first = int(np.flatnonzero(bad)[0])
-        where = (f"{b.hemi[first]} vertex {b.vertex[first]}" if b.hemi is not None
-                 else f"voxel {tuple(b.ijk[first])}")
-        msg = (f"NaN betas in {int(bad.sum())} of {b.n_features} features of {L.subject_name(b.subject)} "
-               f"({b.space}; first: {where})")
+        any_nan, all_nan = self._nan_columns(b.data)
+        if not any_nan.any():
+            return b
+
+        def where(idx):
+            return f"{b.hemi[idx]} vertex {b.vertex[idx]}" if b.hemi is not None else f"voxel {tuple(b.ijk[idx])}"
+
+        who = f"{L.subject_name(b.subject)} ({b.space})"
+        partial = any_nan & ~all_nan
         if nan == "raise":
-            raise ValueError(msg + "; pass nan='drop' to drop those features with a warning.")
-        warnings.warn(msg + "; dropped them (nan='drop').", RuntimeWarning, stacklevel=3)
-        return b.select_features(~bad)
+            first = int(np.flatnonzero(any_nan)[0])
+            raise ValueError(f"NaN betas in {int(any_nan.sum())} of {b.n_features} features of {who} (first: "
+                             f"{where(first)}); pass nan='drop' to drop the features NaN in every trial.")
+        if nan == "drop" and partial.any():
+            first = int(np.flatnonzero(partial)[0])
+            k = int(np.isnan(b.data[:, first]).sum())
+            raise ValueError(
+                f"NaN betas in only some trials of {int(partial.sum())} features of {who} (first: {where(first)}, "
+                f"NaN in {k} of {b.n_trials} trials); pass nan='drop-any' to drop them as well, or nan='keep'."
+            )
+        drop = all_nan if nan == "drop" else any_nan
+        logger.info("%s: dropped %d of %d features with NaN betas (%s)", who, int(drop.sum()), b.n_features,
+                    "NaN in every trial" if nan == "drop" else "NaN in any trial")
+        out = b.select_features(~drop)
+        out.info = {**b.info, "nan_dropped": int(drop.sum())}
+        return out
 
     # -----------------------------------------------------------------------------------------
     # noise ceiling SNR
 
     def ncsnr(self, subject, space: str = "fsaverage", *, version: str = L.BETA_VERSIONS[0],
-              roi=None, mask=None, density: str | None = None) -> np.ndarray:
-        """Noise-ceiling SNR per feature, float32 (n_features,), aligned with :meth:`betas` called
-        with the same ``space``/``roi``/``mask``/``density``."""
-        import nibabel as nib
+              roi=None, mask=None, density: str | None = None, like: Betas | None = None) -> np.ndarray:
+        """Noise-ceiling SNR per feature, float32 (n_features,).
 
+        Aligned with ``like`` (betas of the same subject: their exact features, after NaN
+        features were dropped), else with :meth:`betas` called with the same
+        ``space``/``roi``/``mask``/``density`` and ``nan="keep"``. See :func:`noise_ceiling`.
+        """
         s = L.subject_id(subject)
+        if like is not None:
+            if like.subject != s:
+                raise ValueError(f"Invalid value for 'like': betas of subject {like.subject}, ncsnr asked for {s}.")
+            space = like.space
         L.check_space(space)
-        if space in L.SURFACE_SPACES:
-            parts, rows = [], None
+        if space == "nativesurface":
+            raise ValueError("Invalid value for 'space': NSD ships ncsnr on fsaverage and in the volumes, not on the "
+                             "native surface; map the fsaverage ncsnr with NSD.to_native.")
+        if space == "fsaverage":
+            imgs = {}
             for h in HEMIS:
                 path = self._file(L.ncsnr_surface_path(s, h, version), f"ncsnr of {L.subject_name(s)}")
-                img = read_mgh(path)
-                if rows is None:
-                    rows, _ = self._surface_selection(s, img.shape[0], _density_of(img.shape[0], path),
-                                                      density, roi, mask, path)
-                parts.append(mgh_rows(img, rows[h])[:, 0])
-            return np.concatenate(parts).astype(np.float32)
-        ijk, _, _ = self._volume_selection(s, space, roi, mask)
+                imgs[h] = (read_mgh(path), path)
+            file_dens = density_of(imgs["lh"][0].shape[0], imgs["lh"][1])
+            if like is not None:
+                check_density("density", file_dens, like.density, imgs["lh"][1])
+                rows = {h: like.feature_space.indices(h) for h in HEMIS}
+            else:
+                rows = self._surface_keep(s, SurfaceSpace.full(check_density("density", file_dens, density, imgs["lh"][1])),
+                                          roi, mask)
+            return np.concatenate([read_surface_rows(imgs[h][0], rows[h])[0] for h in HEMIS]).astype(np.float32)
+        ijk = like.ijk if like is not None else self._volume_selection(s, space, roi, mask)[0]
         path = self._file(L.ncsnr_volume_path(s, space, version), f"ncsnr of {L.subject_name(s)}")
-        return np.asarray(nib.load(str(path)).dataobj, dtype=np.float32)[tuple(ijk.T)]
+        return image_data(load_image(path, "ncsnr"), dtype=np.float32, what="ncsnr")[tuple(ijk.T)]
 
     # -----------------------------------------------------------------------------------------
     # stimuli
@@ -412,17 +579,16 @@ class NSD:
         chunk : int, default=256
             Images read from disk at once.
         """
-        import h5py
         from tqdm.auto import tqdm
 
         ids = np.asarray(ids)
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"Invalid value for 'ids': expected a 1-D integer array of 0-based 73k ids; got {ids.dtype} {ids.shape}.")
+        if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+            raise ValueError(f"Invalid value for 'chunk': images read at once, a positive integer; got {chunk!r}.")
         path = self._file(L.stimuli_path(), "stimulus images")
-        with h5py.File(path, "r") as f:
-            if "imgBrick" not in f:
-                raise ValueError(f"Malformed {path}: dataset 'imgBrick' is missing.")
-            d = f["imgBrick"]
+        with open_hdf5(path, "stimulus images") as f, reading(path, "stimulus images"):
+            d = hdf5_dataset(f, "imgBrick", "stimulus images")
             if d.dtype != np.uint8 or d.ndim != 4 or d.shape[3] != 3:
                 raise ValueError(f"Wrong shape/dtype in {path}: 'imgBrick' must be uint8 (n, H, W, 3); got {d.dtype} {d.shape}.")
             if ids.size and (ids.min() < 0 or ids.max() >= d.shape[0]):
@@ -444,93 +610,3 @@ class NSD:
                     block = resize_images(block, out_size)
                 out[start:start + chunk] = block
         return out[inverse]
-
-    # -----------------------------------------------------------------------------------------
-    # ROIs
-
-    def _roi_from_spec(self, spec, space, s, density) -> ROILabels:
-        atlas = spec[0] if isinstance(spec, tuple) else spec
-        if not isinstance(atlas, str):
-            raise ValueError(f"Invalid value for 'roi': expected an atlas name, (atlas, names) or ROILabels; got {spec!r}.")
-        if space in L.SURFACE_SPACES:
-            return self.roi(atlas, space, subject=s if self._subject_labels_on_fsaverage(s, atlas) else None,
-                            density=density)
-        return self.roi(atlas, space, subject=s)
-
-    def _subject_labels_on_fsaverage(self, s: int, atlas: str) -> bool:
-        """True when the subject's own label files have an fsaverage vertex count (the synthetic
-        folders); real NSD subject labels live on native surfaces and are not used for fsaverage."""
-        import nibabel as nib
-
-        path = self.root / L.surface_label_path(s, "lh", atlas)
-        return path.is_file() and nib.load(str(path)).shape[0] in L.N_VERTICES.values()
-
-    def _table(self, subject, atlas) -> dict:
-        for who in ([subject, None] if subject is not None else [None]):
-            p = self.root / L.ctab_path(who, atlas)
-            if p.is_file():
-                return read_ctab(p)
-        return read_ctab(self._file(L.ctab_path(subject, atlas), f"lookup table of {atlas!r}"))
-
-    def roi(self, atlas: str, space: str = "fsaverage", subject=None, *, like: Betas | None = None,
-            density: str | None = None, hemi: str | None = None) -> ROILabels:
-        """ROI labels of an atlas, aligned with the features of ``like`` (or of the whole space).
-
-        Parameters
-        ----------
-        atlas : str
-            e.g. ``"prf-visualrois"``, ``"streams"``, ``"nsdgeneral"``, ``"floc-faces"``.
-        space : {"fsaverage", "func1pt8mm", "func1mm"}
-        subject : int, str or None
-            Surface: None reads ``freesurfer/fsaverage/label``, a subject reads its own
-            ``freesurfer/subjAA/label`` files. Volume: required.
-        like : Betas, optional
-            Return one label per feature of these betas (same order).
-        density : {"fsaverage", "fsaverage5"} or None
-            Surface, without ``like``: decimate labels to this density.
-        hemi : {"lh", "rh"} or None
-            Volume only: the hemisphere-specific file ``roi/{hemi}.<atlas>.nii.gz``.
-
-        Returns
-        -------
-        ROILabels
-        """
-        import nibabel as nib
-
-        L.check_space(space)
-        s = None if subject is None else L.subject_id(subject)
-        if like is not None:
-            if like.space != space:
-                raise ValueError(f"Invalid value for 'like': betas are in {like.space!r}, labels asked in {space!r}.")
-            density = like.density if density is None else density
-        if space in L.SURFACE_SPACES:
-            table = self._table(s, atlas)
-            hemi_labels, dens = {}, None
-            for h in HEMIS:
-                path = self._file(L.surface_label_path(s, h, atlas), f"{atlas!r} labels")
-                img = nib.load(str(path))
-                lab = np.asarray(img.dataobj).reshape(-1).astype(np.int64)
-                file_dens = _density_of(lab.size, path)
-                dens = _check_density("density", file_dens, density, path)
-                hemi_labels[h] = lab[: L.N_VERTICES[dens]]
-            if like is not None:
-                labels = np.empty(like.n_features, dtype=np.int64)
-                for h in HEMIS:
-                    on = like.hemi == h
-                    labels[on] = hemi_labels[h][like.vertex[on]]
-                return ROILabels(atlas, labels, table, space, hemi=like.hemi, vertex=like.vertex, density=dens)
-            n = L.N_VERTICES[dens]
-            return ROILabels(atlas, np.concatenate([hemi_labels[h] for h in HEMIS]), table, space,
-                             hemi=np.repeat(np.array(HEMIS), n), vertex=np.tile(np.arange(n), 2), density=dens)
-        if s is None:
-            raise ValueError(f"Invalid value for 'subject': volume ROIs ({space!r}) belong to a subject; got None.")
-        if hemi is not None:
-            check_option("hemi", hemi, HEMIS)
-        table = self._table(s, atlas)
-        path = self._file(L.volume_roi_path(s, space, atlas, hemi), f"{atlas!r} volume labels of {L.subject_name(s)}")
-        vol = np.rint(np.asarray(nib.load(str(path)).dataobj)).astype(np.int64)
-        brain, _ = self._brainmask(s, space)
-        if vol.shape != brain.shape:
-            raise ValueError(f"Wrong shape in {path}: expected the brain-mask shape {brain.shape}; got {vol.shape}.")
-        ijk = like.ijk if like is not None else np.argwhere(brain)
-        return ROILabels(atlas, vol[tuple(ijk.T)], table, space, ijk=ijk)

@@ -1,4 +1,4 @@
-"""ROI labels aligned with a feature vector, with their lookup table."""
+"""ROI labels aligned with a feature vector, with their lookup table and where they came from."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+
+from neuro_igc.data._spaces import SurfaceSpace, VolumeSpace
+from neuro_igc.data._tables import LookupTable
 
 __all__ = ["ROILabels"]
 
@@ -19,39 +22,64 @@ class ROILabels:
     atlas : str
         Atlas name, e.g. ``"prf-visualrois"``.
     labels : int64 (n_features,)
-    table : dict int -> str
-        Lookup table (index 0 left out).
-    space : str
-    hemi, vertex : (n_features,) or None
-        Surface features (lh first, then rh).
-    ijk : int64 (n_features, 3) or None
-        Volume features.
-    density : str or None
+    table : LookupTable
+        Label index -> ROI name (index 0 left out).
+    feature_space : SurfaceSpace or VolumeSpace
+        Where each label lives; ``space``, ``hemi``, ``vertex``, ``ijk`` and ``density`` read from it.
+    source : str
+        Which files the labels were read from and how they reached this space, e.g. a subject's
+        native labels mapped to fsaverage through NSD's ``white-to-fsaverage`` transforms.
     """
 
     atlas: str
     labels: np.ndarray
-    table: dict
-    space: str
-    hemi: np.ndarray | None = None
-    vertex: np.ndarray | None = None
-    ijk: np.ndarray | None = None
-    density: str | None = None
+    table: LookupTable
+    feature_space: SurfaceSpace | VolumeSpace
+    source: str = ""
+
+    def __post_init__(self):
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if not isinstance(self.table, LookupTable):
+            self.table = LookupTable(self.table, name=self.atlas)
+        if self.labels.shape != (self.feature_space.n_features,):
+            raise ValueError(
+                f"ROI labels of {self.atlas!r}: {self.labels.shape} labels for {self.feature_space.n_features} features."
+            )
+
+    @property
+    def space(self) -> str:
+        return self.feature_space.name
+
+    @property
+    def hemi(self):
+        return getattr(self.feature_space, "hemi", None)
+
+    @property
+    def vertex(self):
+        return getattr(self.feature_space, "vertex", None)
+
+    @property
+    def ijk(self):
+        return getattr(self.feature_space, "ijk", None)
+
+    @property
+    def density(self):
+        return getattr(self.feature_space, "density", None)
 
     @property
     def names(self) -> list[str]:
         """ROI names in table order."""
-        return [self.table[k] for k in sorted(self.table)]
+        return self.table.names
 
     def index(self, name: str) -> int:
         """Label index of ROI ``name``; a ValueError lists the table when it is not there."""
-        for k, v in self.table.items():
-            if v == name:
-                return int(k)
-        raise ValueError(
-            f"Invalid ROI name {name!r}: not in the lookup table of {self.atlas!r}; "
-            f"allowed are {', '.join(repr(n) for n in self.names)}."
-        )
+        try:
+            return self.table.index(name)
+        except ValueError:
+            raise ValueError(
+                f"Invalid ROI name {name!r}: not in the lookup table of {self.atlas!r}; "
+                f"allowed are {', '.join(repr(n) for n in self.names)}."
+            ) from None
 
     def mask(self, names: str | Iterable[str] | None = None) -> np.ndarray:
         """Boolean (n_features,): features in any of ``names`` (all labelled features if None)."""
@@ -63,7 +91,12 @@ class ROILabels:
 
     def counts(self) -> dict[str, int]:
         """Number of features per ROI name."""
-        return {self.table[k]: int(np.sum(self.labels == k)) for k in sorted(self.table)}
+        return {self.table[k]: int(np.sum(self.labels == k)) for k in self.table}
+
+    def select(self, index) -> ROILabels:
+        """Labels of the features ``index`` (bool mask or increasing integer array)."""
+        index = np.asarray(index)
+        return ROILabels(self.atlas, self.labels[index], self.table, self.feature_space.select(index), self.source)
 
     def __len__(self) -> int:
         return int(self.labels.size)

@@ -35,7 +35,7 @@ def _write_labels(root: Path, subject, maps: dict, n_vertices: int) -> None:
         for h in HEMIS:
             lab = np.zeros(n_vertices, dtype=np.int32)
             lab[:N5] = maps[h][atlas]
-            write_mgh(root / L.surface_label_path(subject, h, atlas), lab)
+            write_mgh(lab, root / L.surface_label_path(subject, h, atlas))
         write_ctab(root / L.ctab_path(subject, atlas), L.LABEL_TABLES[atlas])
 
 
@@ -146,7 +146,7 @@ def _write_subject(root, s, seed, sessions, trials, n_vert, shown_ids, ids, ce, 
         for h in HEMIS:
             vals = np.zeros(n_vert, dtype=np.float32)
             vals[:N5] = np.nan_to_num(maps[h][key])
-            write_mgh(root / L.label_dir(s) / f"{h}.{fname}.mgz", vals)
+            write_mgh(vals, root / L.label_dir(s) / f"{h}.{fname}.mgz")
 
     lap("labels")
     # signal vertices: visual (pRF) first, then the planted statistics
@@ -199,7 +199,7 @@ def _write_subject(root, s, seed, sessions, trials, n_vert, shown_ids, ids, ce, 
     lap("signals")
     version = L.BETA_VERSIONS[0]
     for h, hi in zip(HEMIS, (0, 1)):
-        write_mgh(root / L.ncsnr_surface_path(s, h, version), ncsnr_map[hi])
+        write_mgh(ncsnr_map[hi], root / L.ncsnr_surface_path(s, h, version))
     with atomic_path(root / L.responses_path(s)) as tmp:
         responses_table(rng, s, mat, run).to_csv(tmp, sep="\t", index=False)
 
@@ -231,7 +231,7 @@ def _write_subject(root, s, seed, sessions, trials, n_vert, shown_ids, ids, ce, 
             on = sig_hidx == hi
             data[sig_vert[on]] += r[:, on].T
             lap("surface noise")
-            write_mgh(root / L.surface_betas_path(s, h, ses, version), data)
+            write_mgh(data.T, root / L.surface_betas_path(s, h, ses, version))  # (n_trials, V)
             lap("surface write")
         for space in volume_spaces:
             shape, affine, brain, which, ijk = vol[space]

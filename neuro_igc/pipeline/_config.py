@@ -1,6 +1,8 @@
 """Pipeline config files: schema, loading with validation, settings hashes.
 
-A pipeline config is a YAML file (see ``pipelines/`` in the repository) with these sections::
+A pipeline config is a YAML file (the shipped ones are package data in
+``neuro_igc/pipeline/configs/``; ``neuro-igc pipelines show NAME > my.yaml`` copies one) with
+these sections::
 
     name: decoding_image_stats      # required; also names the report
     task: decoding                  # required: decoding | encoding | benchmark
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.resources
 import json
 import os
 import re
@@ -50,11 +53,12 @@ __all__ = [
     "settings_hash",
     "PIPELINES_DIR",
     "shipped_pipelines",
+    "shipped_config_path",
 ]
 
 TASKS = ("decoding", "encoding", "benchmark")
-# the repository's pipelines/ folder (configs users copy and edit)
-PIPELINES_DIR = Path(__file__).resolve().parents[2] / "pipelines"
+#: the shipped pipeline configs: package data, found in any installation (wheel or checkout)
+PIPELINES_DIR = Path(str(importlib.resources.files("neuro_igc.pipeline") / "configs"))
 
 DEFAULT_MERGE = {
     "V1": ["V1v", "V1d"],
@@ -71,14 +75,18 @@ class DataSettings:
     ``targets`` are the image statistics a decoding model predicts; ``image_size`` the side of
     the (square, luminance) images an encoding model reads; ``augment`` draws one pixel per 2x2
     block of a double-size image at training (the paper's augmentation). ``params`` go to
-    ``NSD.betas``.
+    ``NSD.betas``. ``sessions``: a list, ``"nsd37"`` (every session but the last 3) or null (all).
+    ``zscore_train_only``: the per-session z-scoring statistics leave out the validation (shared)
+    images. Subject atlases (``prf-visualrois``, ``floc-*``) reach fsaverage from each subject's
+    native labels through NSD's transforms.
     """
 
     space: Literal["fsaverage"] = "fsaverage"
     density: Literal["fsaverage5", "fsaverage"] = "fsaverage5"
     beta_version: str = "betas_fithrf_GLMdenoise_RR"
-    sessions: list[int] | None = None
+    sessions: list[int] | Literal["nsd37"] | None = None
     zscore: bool = True
+    zscore_train_only: bool = True
     roi_atlas: str = "nsdgeneral"
     roi_labels: list[str] | None = None
     targets: list[str] = field(default_factory=lambda: ["luminance_contrast", "spectral_slope"])
@@ -148,10 +156,12 @@ class PrfSettings:
 @dataclass
 class OutputSettings:
     """What the pipeline writes besides the attributions; ``views`` are those of the surface
-    figures (fewer views draw faster)."""
+    figures (fewer views draw faster); ``interactive`` adds an offline 3-D view (HTML) of each
+    surface map, linked from the report."""
 
     surface: bool = True
     figures: bool = True
+    interactive: bool = True
     views: list[Literal["lateral", "medial", "ventral", "posterior", "dorsal", "anterior"]] = field(
         default_factory=lambda: ["lateral", "medial", "ventral", "posterior"])
     roi: RoiSettings = field(default_factory=RoiSettings)
@@ -246,6 +256,7 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
         )
     if cfg.task in ("decoding", "encoding") and cfg.model.name:
         _check_model(cfg.model.name, cfg.model.params, source)
+    _check_free_params(cfg, source)
     if cfg.task == "decoding" and not cfg.data.targets:
         raise ConfigError(f"Invalid value for 'data.targets' in {source}: give at least one target.")
     if cfg.attribution.method not in _quadrature_methods():
@@ -280,6 +291,66 @@ def _check_model(name: str, params: dict[str, Any], source: str) -> None:
             raise ConfigError(
                 f"Unknown key 'model.params.{key}' in {source}: model {name!r} accepts {allowed}."
             )
+
+
+def _free_params_targets():
+    """``params`` block -> (function they go to, arguments the pipeline sets itself, extra keywords
+    the function takes through ``**kwargs``)."""
+    from neuro_igc.attribution import igc
+    from neuro_igc.data import NSD, make_nsd_like
+    from neuro_igc.models import fit
+    from neuro_igc.prf import fit_prf
+
+    def benchmark():
+        from neuro_igc.benchmark import DEFAULT_SETTINGS, run_benchmark
+
+        return run_benchmark, {"experiments", "n_samples", "seed", "device", "progress", "return_maps"}, \
+            set(DEFAULT_SETTINGS)
+
+    return {
+        "data.params": lambda: (NSD.betas, {"self", "subject", "sessions", "space", "version", "roi", "density",
+                                            "zscore"}, set()),
+        "training.params": lambda: (fit, {"model", "train", "val", "loss", "epochs", "batch_size", "lr",
+                                          "weight_decay", "seed", "device", "progress"}, set()),
+        "attribution.params": lambda: (igc, {"model", "x", "y", "baselines", "n_steps", "method", "seed",
+                                             "batch_size", "device", "model_kwargs", "progress"}, set()),
+        "outputs.prf.params": lambda: (fit_prf, {"maps", "extent_deg", "sign", "device", "progress"}, set()),
+        "benchmark.params": benchmark,
+        "synthetic.params": lambda: (make_nsd_like, {"root", "subjects", "sessions", "seed", "progress"}, set()),
+    }
+
+
+def _check_free_params(cfg: PipelineConfig, source: str) -> None:
+    """Every ``params`` block names arguments of the function it is passed to (found when the
+    config loads, not after training)."""
+    import inspect
+
+    blocks = {
+        "data.params": cfg.data.params, "training.params": cfg.training.params,
+        "attribution.params": cfg.attribution.params, "outputs.prf.params": cfg.outputs.prf.params,
+        "benchmark.params": cfg.benchmark.params, "synthetic.params": cfg.synthetic.params,
+    }
+    blocks = {k: v for k, v in blocks.items() if v}
+    if not blocks:
+        return
+    targets = _free_params_targets()
+    for dotted, params in blocks.items():
+        func, reserved, extra = targets[dotted]()
+        sig = inspect.signature(func)
+        named = [n for n, p in sig.parameters.items()
+                 if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in reserved]
+        open_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()) and not extra
+        accepted = named + sorted(extra - set(named))
+        where = f"{func.__module__.split('._')[0]}.{func.__qualname__}"
+        for key in params:
+            if key in reserved:
+                raise ConfigError(
+                    f"Invalid key '{dotted}.{key}' in {source}: the pipeline sets {key!r} of {where} "
+                    "itself (from its own section or the data); remove it."
+                )
+            if key not in accepted and not open_kwargs:
+                shown = ", ".join(repr(a) for a in accepted) or "none"
+                raise ConfigError(f"Unknown key '{dotted}.{key}' in {source}: {where} accepts {shown}.")
 
 
 def _quadrature_methods() -> tuple[str, ...]:
@@ -329,18 +400,25 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
     'decoding'
     """
     p = Path(path)
-    if not p.exists() and p.suffix == "" and (PIPELINES_DIR / f"{p.name}.yaml").exists():
-        p = PIPELINES_DIR / f"{p.name}.yaml"
+    if not p.exists() and p.suffix == "" and p.name == str(path) and p.name in shipped_pipelines():
+        p = shipped_config_path(p.name)
     if not p.exists():
         shipped = ", ".join(shipped_pipelines()) or "none found"
         raise ConfigError(
             f"Missing file for 'config': {str(path)!r} does not exist; give a YAML file or one of "
             f"the shipped pipelines ({shipped})."
         )
+    if p.is_dir():
+        raise ConfigError(
+            f"Invalid value for 'config': {str(path)!r} is a folder; give a YAML file inside it or "
+            "a shipped pipeline name (`neuro-igc pipelines` lists them)."
+        )
     try:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"Invalid YAML in {str(p)!r}: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read config {str(p)!r}: {exc}; check the file and its permissions.") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"Invalid config {str(p)!r}: expected a mapping at the top level.")
     for key, value in (overrides or {}).items():
@@ -355,10 +433,25 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
 
 
 def shipped_pipelines() -> list[str]:
-    """Names of the pipeline configs shipped in the repository's ``pipelines/`` folder."""
+    """Names of the pipeline configs shipped with the package (``neuro-igc pipelines`` lists them).
+
+    Examples
+    --------
+    >>> "encoding_prf" in shipped_pipelines()
+    True
+    """
     if not PIPELINES_DIR.is_dir():
         return []
     return sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml"))
+
+
+def shipped_config_path(name: str) -> Path:
+    """The file of the shipped pipeline ``name``; ConfigError naming the shipped ones otherwise."""
+    path = PIPELINES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        shipped = ", ".join(shipped_pipelines()) or "none found"
+        raise ConfigError(f"Unknown pipeline {name!r}: the shipped pipelines are {shipped}.")
+    return path
 
 
 def settings_hash(*parts: Any) -> str:

@@ -37,8 +37,8 @@ __all__ = [
 
 PIPELINE_NAME = "neuro-igc"
 BIDS_VERSION = "1.10.0"
-# entity order of the BIDS specification (those we use)
-ENTITY_ORDER = ("sub", "hemi", "space", "atlas", "seg", "res", "den", "label", "desc")
+# the one BIDS name builder (and its entity order) lives with the surface writers
+from neuro_igc.surface._export import ENTITY_ORDER, bids_name  # noqa: E402
 DENSITY_LABELS = {10242: "10k", 163842: "164k", "fsaverage5": "10k", "fsaverage": "164k"}
 
 
@@ -70,29 +70,6 @@ def camel(name: str) -> str:
     """
     parts = re.split(r"[^A-Za-z0-9]+", str(name))
     return "".join(p[:1].upper() + p[1:] for p in parts if p)
-
-
-def bids_name(suffix: str, ext: str, **entities: Any) -> str:
-    """A BIDS file name with entities in the specification's order.
-
-    Examples
-    --------
-    >>> bids_name("stat", ".func.gii", sub="01", hemi="L", space="fsaverage", den="10k", desc="x")
-    'sub-01_hemi-L_space-fsaverage_den-10k_desc-x_stat.func.gii'
-    """
-    unknown = set(entities) - set(ENTITY_ORDER)
-    if unknown:
-        raise ValueError(f"Invalid BIDS entity {sorted(unknown)[0]!r}: allowed are {', '.join(ENTITY_ORDER)}.")
-    parts = []
-    for key in ENTITY_ORDER:
-        value = entities.get(key)
-        if value is None:
-            continue
-        value = str(value)
-        if not re.fullmatch(r"[A-Za-z0-9]+", value):
-            raise ValueError(f"Invalid value for BIDS entity {key!r}: letters and digits only; got {value!r}.")
-        parts.append(f"{key}-{value}")
-    return "_".join(parts + [suffix]) + ext
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuro_igc.pipeline._layout import camel, write_tsv
+from neuro_igc.pipeline._errors import PipelineError
+from neuro_igc.pipeline._layout import bids_name, camel, write_tsv
 
 __all__ = [
     "LazyData",
@@ -89,7 +90,7 @@ def train_step(ctx, data: LazyData):
         info["checkpoints"] = [_rel(deriv, p) for p in paths]
         return info
 
-    return ctx.step("train", settings, work)
+    return ctx.step("train", settings, work, collective=True)
 
 
 def _checkpoints_for(ctx, train, subject: int) -> list[Path]:
@@ -109,8 +110,6 @@ def _model_position(path: Path, subject: int, default: int) -> int:
     if not subjects:
         return default
     if subject not in subjects:
-        from neuro_igc.pipeline._run import PipelineError
-
         raise PipelineError(
             f"The model checkpoint {path} was trained for subjects {subjects}; subject {subject:02d} is not one "
             "of them (retrain, or drop it from --participant-label)."
@@ -163,7 +162,7 @@ def igc_step(ctx, data: LazyData, train, subject: int):
             "density": info.density,
         }
 
-    rec = ctx.step(f"sub-{sub}/igc", settings, work)
+    rec = ctx.step(f"sub-{sub}/igc", settings, work, collective=True)
     return rec, AttributionResult.load(_igc_path(ctx.deriv, cfg.label, sub))
 
 
@@ -178,19 +177,22 @@ def read_vertices(ctx, sub: str) -> pd.DataFrame:
 
 
 # -- atlases ---------------------------------------------------------------------------------
-def load_atlas(ctx, name: str, subject: int | None, merge: bool = True):
-    """An NSD surface atlas: the fsaverage label files when the folder has them (the template
-    the vertices were selected with), else the subject's; ROIs merged as ``outputs.roi.merge``."""
+def load_atlas(ctx, name: str, subject: int | None, merge: bool = True, density: str | None = None):
+    """An NSD atlas on fsaverage, through ``NSD.roi``: group atlases from the fsaverage label
+    folder, subject atlases (prf-visualrois, floc-*) from the subject's native labels mapped
+    through NSD's ``white-to-fsaverage`` transforms; ROIs merged as ``outputs.roi.merge``.
+    ``atlas.source`` says which files were read."""
     from neuro_igc.atlas import Atlas
+    from neuro_igc.data import NSD
 
-    fs = ctx.nsd_root / "nsddata" / "freesurfer" / "fsaverage" / "label" / f"lh.{name}.mgz"
-    who = "fsaverage" if fs.exists() or subject is None else subject
-    atlas = Atlas.from_nsd(ctx.nsd_root, name, subject=who)
+    labels = NSD(ctx.nsd_root, progress=False).roi(name, "fsaverage", subject=subject, density=density)
+    atlas = Atlas.from_roi_labels(labels)
     if merge:
         mapping = {new: olds for new, olds in ctx.config.outputs.roi.merge.items()
                    if all(o in atlas.roi_names for o in olds)}
         if mapping:
             atlas = atlas.merge(mapping)
+    atlas.source = labels.source
     return atlas
 
 
@@ -207,7 +209,14 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
                *, kind: str, outline=None) -> list[dict]:
     """Write each row of ``values`` (n_maps, n_vertices) as lh/rh ``.func.gii`` + ``.mgz``, its
     freeview command (``_freeview.txt``) and a figure; returns what the report shows."""
-    from neuro_igc.surface import freeview_command, plot_surface_maps, to_hemispheres, write_gifti, write_mgz
+    from neuro_igc.surface import (
+        freeview_command,
+        plot_surface_maps,
+        to_hemispheres,
+        view_surface_maps,
+        write_gifti,
+        write_mgz,
+    )
 
     cfg = ctx.config
     hemis = to_hemispheres(np.atleast_2d(values), hemi, vertex, density=density)
@@ -216,7 +225,8 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
         desc = f"{cfg.label}{camel(name)}"
         mgz = {}
         for h in ("lh", "rh"):
-            write_gifti(hemis[h][i].astype(np.float32), deriv.surface_path(sub, h, density, desc), hemi=h)
+            write_gifti(hemis[h][i].astype(np.float32), deriv.surface_path(sub, h, density, desc), hemi=h,
+                        names=[f"{kind} {name}"])
             mgz[h] = write_mgz(np.nan_to_num(hemis[h][i]).astype(np.float32),
                                deriv.surface_path(sub, h, density, desc, ext=".mgz"))
         template = "fsaverage5" if density == "fsaverage5" else "fsaverage"
@@ -225,14 +235,19 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
         from neuro_igc._utils import atomic_write_text
 
         atomic_write_text(cmd_path, f"# {kind} map '{name}': run from {cmd_path.parent.name}/\n{cmd}\n")
-        entry = {"name": name, "desc": desc, "command": cmd, "figure": None}
+        entry = {"name": name, "desc": desc, "command": cmd, "figure": None, "view": None}
+        who = f"sub-{sub}" if sub else "group"
+        style = dict(FIGURE_STYLE.get(name, {"colorbar_label": kind}))
         if cfg.outputs.figures:
-            style = dict(FIGURE_STYLE.get(name, {"colorbar_label": kind}))
             fig = deriv.figure_path(sub, "stat", desc=desc)
-            who = f"sub-{sub}" if sub else "group"
             plot_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, fig, rois=outline, views=tuple(cfg.outputs.views),
-                              title=f"{who}: {kind} {name}", **style)
+                              title=f"{who}: {kind} {name}", dpi=130, **style)
             entry["figure"] = _rel(deriv, fig)
+        if cfg.outputs.interactive:
+            page = deriv.figures_dir(sub) / bids_name("view", ".html", sub=sub, desc=desc)
+            view_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, page, title=f"{who}: {kind} {name}",
+                              **{k: v for k, v in style.items() if k in ("cmap", "signed")})
+            entry["view"] = _rel(deriv, page)
         out.append(entry)
     return out
 
@@ -252,7 +267,7 @@ def surface_step(ctx, sub: str, upstream, values: np.ndarray, names: list[str], 
     if not cfg.outputs.surface:
         return None
     settings = {"upstream": upstream.hash, "names": names, "figures": cfg.outputs.figures, "kind": kind,
-                "views": cfg.outputs.views}
+                "views": cfg.outputs.views, "interactive": cfg.outputs.interactive}
 
     def work(deriv):
         maps = write_maps(ctx, deriv, sub, values, names, vert["hemi"].to_numpy(), vert["vertex"].to_numpy(),
@@ -282,15 +297,16 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
     hemi, vertex, density = vert["hemi"].to_numpy(), vert["vertex"].to_numpy(), vert.attrs["density"]
 
     def work(deriv):
-        tables, files, order = [], [], []
+        tables, files, order, sources = [], [], [], {}
         for name in atlases:
-            atlas = load_atlas(ctx, name, int(sub))
+            atlas = load_atlas(ctx, name, int(sub), density=density)
+            sources[name] = atlas.source
             t = roi_sums(maps, atlas, hemi=hemi, vertex=vertex, subject=sub, outputs=names, density=density)
             if mean:
                 t["value"] = t["value"] / t["n_features"].where(t["n_features"] > 0)
             t.insert(1, "atlas", name)
             path = roi_path(deriv, cfg.label, sub, name)
-            sidecar = dict(ROI_SIDECAR)
+            sidecar = dict(ROI_SIDECAR, Sources=[atlas.source])
             if mean:
                 sidecar["value"] = {"Description": f"mean of the {kind} map over the ROI's vertices"}
             write_tsv(path, t, sidecar)
@@ -298,7 +314,7 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
             tables.append(t)
             order += [r for r in atlas.roi_names if r in set(t["roi"])]
         table = pd.concat(tables, ignore_index=True)
-        info = {"tables": files, "top": {}}
+        info = {"tables": files, "top": {}, "sources": sources}
         real = table[table["roi"] != OTHER]
         for out in names:
             part = real[(real["output"] == out) & (real["n_features"] > 0)]

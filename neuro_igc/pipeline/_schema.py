@@ -94,6 +94,9 @@ def _convert(tp: Any, value: Any, key: str, source: str, base: Path | None, is_p
                 if "Missing file" in str(exc) or "Unknown key" in str(exc):
                     raise
                 errors.append(exc)
+        precise = [e for e in errors if f"{key}[" in str(e) or f"{key}." in str(e)]
+        if len(precise) == 1:  # the value has the shape of one arm (a list, a mapping): its message
+            raise precise[0]
         raise _fail(key, tp, value, source)
     if origin in (list, tuple):
         if not isinstance(value, list | tuple):

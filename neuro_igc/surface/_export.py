@@ -14,11 +14,15 @@ import numpy as np
 
 from neuro_igc._utils import atomic_path, atomic_write_text, check_option
 
-from ._mapping import HEMIS, density_name
+from neuro_igc.data._spaces import den_label
+
+from ._mapping import DENSITIES, HEMIS, density_name
 
 __all__ = [
     "bids_name",
     "den_label",
+    "surface_space_of",
+    "ENTITY_ORDER",
     "write_mgz",
     "write_gifti",
     "write_annot",
@@ -28,15 +32,10 @@ __all__ = [
     "SURFACE_FORMATS",
 ]
 
-_BIDS_HEMI = {"lh": "L", "rh": "R"}
 _GIFTI_STRUCTURE = {"lh": "CortexLeft", "rh": "CortexRight"}
 SURFACE_FORMATS = {"mgz": "FreeSurfer .mgz overlay (freeview)", "gifti": "BIDS-named .func.gii"}
-
-
-def den_label(n_vertices: int) -> str:
-    """BIDS ``den`` label of a per-hemisphere vertex count: 163842 -> "164k", 10242 -> "10k"."""
-    n = int(n_vertices)
-    return f"{round(n / 1000)}k" if n >= 1000 else str(n)
+#: BIDS entities in the specification's order (those the package writes)
+ENTITY_ORDER = ("sub", "hemi", "space", "atlas", "seg", "res", "den", "label", "desc")
 
 
 def _label(name: str, value) -> str:
@@ -49,35 +48,96 @@ def _label(name: str, value) -> str:
     return value
 
 
-def bids_name(
-    desc: str,
-    hemi: str,
-    *,
-    subject: str | int | None = None,
-    space: str = "fsaverage",
-    n_vertices: int = 163842,
-    suffix: str = "stat",
-    extension: str = ".func.gii",
-) -> str:
-    """BIDS-derivative file name of a surface map.
+def bids_name(suffix: str, ext: str, *, space=None, hemi: str | None = None, **entities) -> str:
+    """BIDS file name: entities in the specification's order, then ``_<suffix><ext>``.
+
+    Parameters
+    ----------
+    suffix : str
+        e.g. ``"stat"``, ``"roisums"``.
+    ext : str
+        Extension with its dot, e.g. ``".func.gii"``, ``".tsv"``.
+    space : SurfaceSpace, VolumeSpace or str, optional
+        A space object fills ``space``/``den`` (fsaverage: ``den-164k``/``den-10k``; native
+        surfaces: ``space-fsnative``); a string is the ``space`` label.
+    hemi : {"lh", "rh", "L", "R"}, optional
+    **entities
+        ``sub``, ``atlas``, ``seg``, ``res``, ``den``, ``label``, ``desc`` (letters and digits);
+        an int ``sub`` is zero-padded.
 
     Examples
     --------
-    >>> bids_name("igc", "lh", subject=1, n_vertices=10242)
+    >>> bids_name("stat", ".func.gii", sub=1, hemi="lh", space="fsaverage", den="10k", desc="igc")
     'sub-01_hemi-L_space-fsaverage_den-10k_desc-igc_stat.func.gii'
+    >>> from neuro_igc.data import SurfaceSpace
+    >>> bids_name("stat", ".func.gii", space=SurfaceSpace.full("fsaverage"), hemi="rh", desc="x")
+    'hemi-R_space-fsaverage_den-164k_desc-x_stat.func.gii'
     """
-    check_option("hemi", hemi, HEMIS)
+    if not isinstance(ext, str) or not ext.startswith("."):
+        raise ValueError(f"Invalid value for 'ext': a file extension starting with '.', e.g. '.func.gii'; got {ext!r}.")
+    unknown = set(entities) - set(ENTITY_ORDER)
+    if unknown:
+        raise ValueError(f"Invalid BIDS entity {sorted(unknown)[0]!r}: allowed are {', '.join(ENTITY_ORDER)}.")
+    if hemi is not None:
+        h = {"lh": "L", "rh": "R", "L": "L", "R": "R"}.get(hemi)
+        if h is None:
+            raise ValueError(f"Invalid value for 'hemi': allowed are 'lh', 'rh', 'L', 'R'; got {hemi!r}.")
+        entities["hemi"] = h
+    if space is not None and not isinstance(space, str):
+        kind = getattr(space, "kind", None)
+        if kind == "surface":
+            if hemi is None:
+                raise ValueError("Invalid value for 'hemi': a surface space's file names need 'lh' or 'rh'.")
+            got = space.bids_entities({"L": "lh", "R": "rh"}[entities["hemi"]])
+        elif kind == "volume":
+            got = space.bids_entities()
+        else:
+            raise ValueError(f"Invalid value for 'space': a SurfaceSpace, VolumeSpace or BIDS label; got {space!r}.")
+        entities = {**entities, **got}
+    elif space is not None:
+        entities["space"] = space
+    if "sub" in entities and isinstance(entities["sub"], (int, np.integer)):
+        entities["sub"] = f"{int(entities['sub']):02d}"
     parts = []
-    if subject is not None:
-        sub = f"{subject:02d}" if isinstance(subject, (int, np.integer)) else str(subject)
-        parts.append(f"sub-{_label('subject', sub)}")
-    parts += [
-        f"hemi-{_BIDS_HEMI[hemi]}",
-        f"space-{_label('space', space)}",
-        f"den-{den_label(n_vertices)}",
-        f"desc-{_label('desc', desc)}",
-    ]
-    return "_".join(parts) + f"_{_label('suffix', suffix)}{extension}"
+    for key in ENTITY_ORDER:
+        value = entities.get(key)
+        if value is None:
+            continue
+        value = str(value)
+        if not re.fullmatch(r"[A-Za-z0-9]+", value):
+            raise ValueError(f"Invalid value for BIDS entity {key!r}: letters and digits only; got {value!r}.")
+        parts.append(f"{key}-{value}")
+    return "_".join(parts + [_label("suffix", suffix)]) + ext
+
+
+def surface_space_of(maps: dict, space=None):
+    """The SurfaceSpace (all vertices) that full-hemisphere ``maps`` live on; a ValueError when the
+    hemispheres differ in vertex count or the count is no fsaverage density (and no native
+    ``space`` says what it is)."""
+    from neuro_igc.data._spaces import SurfaceSpace
+
+    sizes = {h: np.asarray(v).shape[-1] for h, v in maps.items()}
+    if space is not None:
+        if getattr(space, "kind", None) != "surface":
+            raise ValueError(f"Invalid value for 'space': expected a SurfaceSpace; got {type(space).__name__}.")
+        for h, n in sizes.items():
+            if n != space.n_vertices[h]:
+                raise ValueError(f"maps[{h!r}] has {n} vertices but the space has {space.n_vertices[h]} in {h}.")
+        return SurfaceSpace.full(space.density, subject=space.subject, n_vertices=space.n_vertices)
+    if len(set(sizes.values())) > 1:
+        raise ValueError(
+            f"Hemispheres of different vertex counts ({', '.join(f'{h}: {n}' for h, n in sizes.items())}): "
+            "fsaverage hemispheres have the same count; for a subject's native surface pass "
+            "space=SurfaceSpace.full('native', subject=..., n_vertices={'lh': ..., 'rh': ...})."
+        )
+    n = next(iter(sizes.values()))
+    name = density_name(n)
+    if name is None:
+        raise ValueError(
+            f"{n} vertices per hemisphere is no fsaverage density ({', '.join(f'{k}: {v}' for k, v in DENSITIES.items())}); "
+            "for a subject's native surface pass space=SurfaceSpace.full('native', subject=..., n_vertices=...)."
+        )
+    return SurfaceSpace.full(name)
 
 
 def _frames(data) -> np.ndarray:
@@ -91,30 +151,39 @@ def write_mgz(data, path: str | os.PathLike) -> Path:
     """Write (n_vertices,) or (n_maps, n_vertices) surface data as a float32 ``.mgz``/``.mgh``.
 
     The volume has shape (n_vertices, 1, 1[, n_maps]) like NSD's surface files; freeview shows
-    each map as a frame of the overlay.
+    each map as a frame of the overlay. Same argument order and layout as
+    ``neuro_igc.data._io.write_mgh``, which writes it.
+    """
+    from neuro_igc.data._io import write_mgh
+
+    return write_mgh(_frames(data), path)
+
+
+def write_gifti(data, path: str | os.PathLike, *, hemi: str | None = None, names=None) -> Path:
+    """Write (n_vertices,) or (n_maps, n_vertices) surface data as a ``.func.gii`` (one array per map).
+
+    Parameters
+    ----------
+    names : str or list of str, optional
+        Map names (GIFTI ``Name`` metadata, what Connectome Workbench and freeview show);
+        default: the file name without extension, numbered when there are several maps.
     """
     import nibabel as nib
 
     frames = _frames(data)
-    vol = frames.T.reshape(frames.shape[1], 1, 1, frames.shape[0])
-    if frames.shape[0] == 1:
-        vol = vol[..., 0]
-    with atomic_path(path) as tmp:
-        nib.save(nib.MGHImage(vol, np.eye(4)), tmp)
-    return Path(path)
-
-
-def write_gifti(data, path: str | os.PathLike, *, hemi: str | None = None) -> Path:
-    """Write (n_vertices,) or (n_maps, n_vertices) surface data as a ``.func.gii`` (one array per map)."""
-    import nibabel as nib
-
-    frames = _frames(data)
+    if names is None:
+        stem = Path(path).name.split(".")[0]
+        names = [stem] if len(frames) == 1 else [f"{stem}_{i + 1}" for i in range(len(frames))]
+    names = [names] if isinstance(names, str) else [str(n) for n in names]
+    if len(names) != len(frames):
+        raise ValueError(f"Invalid value for 'names': {len(names)} names for {len(frames)} maps.")
     meta = {}
     if hemi is not None:
         meta["AnatomicalStructurePrimary"] = _GIFTI_STRUCTURE[check_option("hemi", hemi, HEMIS)]
     img = nib.gifti.GiftiImage(meta=nib.gifti.GiftiMetaData(meta))
-    for frame in frames:
-        img.add_gifti_data_array(nib.gifti.GiftiDataArray(frame, intent="NIFTI_INTENT_NONE", datatype="NIFTI_TYPE_FLOAT32"))
+    for frame, name in zip(frames, names):
+        img.add_gifti_data_array(nib.gifti.GiftiDataArray(
+            frame, intent="NIFTI_INTENT_NONE", datatype="NIFTI_TYPE_FLOAT32", meta=nib.gifti.GiftiMetaData({"Name": name})))
     with atomic_path(path) as tmp:
         nib.save(img, tmp)
     return Path(path)
@@ -152,6 +221,10 @@ def write_annot(
         raise ValueError(f"'labels' must be a 1-D integer array (one ROI id per vertex); got {labels.shape} {labels.dtype}.")
     ids = [0] + sorted(int(k) for k in table if int(k) != 0)
     names = ["unknown"] + [str(table[k]) for k in ids[1:]]
+    for k, c in (colors or {}).items():
+        c = np.asarray(c)
+        if c.shape != (3,) or not np.issubdtype(c.dtype, np.number) or (c < 0).any() or (c > 255).any():
+            raise ValueError(f"Invalid value for 'colors[{k!r}]': an (r, g, b) triple of 0..255; got {c.tolist()!r}.")
     auto = label_colors(len(ids))
     rgb = np.array([(colors or {}).get(k, auto[i]) if k else (25, 5, 25) for i, k in enumerate(ids)], dtype=np.int32)
     ctab = np.column_stack([rgb, np.zeros(len(ids), dtype=np.int32)])
@@ -203,6 +276,8 @@ def write_surface_maps(
     subject: str | int | None = None,
     annot: dict[str, str | os.PathLike] | None = None,
     threshold: tuple[float, float] | None = None,
+    space=None,
+    map_names=None,
 ) -> dict[str, Path]:
     """Write lh/rh maps in the chosen formats plus ``<name>.freeview.txt`` beside them.
 
@@ -221,6 +296,11 @@ def write_surface_maps(
         ``.annot`` files to outline in the freeview command.
     threshold : (low, high), optional
         freeview ``overlay_threshold``.
+    space : SurfaceSpace, optional
+        The surface the maps live on; needed for a native surface (``space-fsnative``). Without
+        it the maps must be whole fsaverage hemispheres of equal vertex count.
+    map_names : list of str, optional
+        GIFTI map names (default: ``name``, numbered when there are several maps).
 
     Returns
     -------
@@ -236,16 +316,19 @@ def write_surface_maps(
     out_dir = Path(out_dir)
     written: dict[str, Path] = {}
     overlays = {}
-    template = "fsaverage"
+    full = surface_space_of(maps, space)
+    template = f"subj{full.subject:02d}" if full.is_native else full.density
     for h, data in maps.items():
         arr = np.asarray(data)
-        template = density_name(arr.shape[-1]) or template
+        n_maps = 1 if arr.ndim == 1 else arr.shape[0]
+        names = map_names or ([name] if n_maps == 1 else [f"{name}_{i + 1}" for i in range(n_maps)])
         if "mgz" in formats:
             p = write_mgz(np.nan_to_num(arr, nan=0.0), out_dir / f"{h}.{name}.mgz")
             written[f"{h}.mgz"] = p
             overlays[h] = p.name
         if "gifti" in formats:
-            p = write_gifti(arr, out_dir / bids_name(name, h, subject=subject, n_vertices=arr.shape[-1]), hemi=h)
+            p = write_gifti(arr, out_dir / bids_name("stat", ".func.gii", sub=subject, space=full, hemi=h, desc=name),
+                            hemi=h, names=names)
             written[f"{h}.gifti"] = p
             overlays.setdefault(h, p.name)
     cmd = freeview_command(overlays, annot=annot, template=template, threshold=threshold)

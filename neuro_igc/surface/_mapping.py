@@ -67,13 +67,33 @@ def _check_hemi_vertex(hemi, vertex, n_features: int | None = None):
         raise ValueError(f"'vertex' must hold integer vertex indices; got dtype {vertex.dtype}.")
     if len(vertex) and vertex.min() < 0:
         raise ValueError("'vertex' has negative indices; vertex indices are 0-based and non-negative.")
+    for h in HEMIS:
+        uniq, counts = np.unique(vertex[hemi == h], return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(
+                f"Duplicate vertex indices in {h}: {uniq[counts > 1][:5].tolist()} appear more than once; each "
+                "vertex may hold one feature (a later value would silently overwrite an earlier one)."
+            )
     return hemi, vertex
+
+
+def _space_args(hemi, vertex, density):
+    """Accept a SurfaceSpace in place of the loose (hemi, vertex, density)."""
+    if getattr(hemi, "kind", None) == "surface":
+        if vertex is not None:
+            raise ValueError("Pass either a SurfaceSpace or the 'hemi'/'vertex' arrays, not both.")
+        space = hemi
+        return space.hemi, space.vertex, (density if density is not None else
+                                          (space.n_vertices["lh"] if space.is_native else space.density)), space
+    if vertex is None:
+        raise ValueError("Missing 'vertex': pass hemi and vertex arrays, or a SurfaceSpace.")
+    return hemi, vertex, density, None
 
 
 def to_hemispheres(
     values,
     hemi,
-    vertex,
+    vertex=None,
     *,
     density: str | int | None = None,
     fill: float = np.nan,
@@ -84,9 +104,11 @@ def to_hemispheres(
     ----------
     values : (n_features,) or (n_maps, n_features) array-like
         One value per feature (masked vertex), lh features first then rh, as ``hemi`` says.
-    hemi : (n_features,) array of {"lh", "rh"}
+    hemi : (n_features,) array of {"lh", "rh"}, or a SurfaceSpace
+        A :class:`~neuro_igc.data.SurfaceSpace` (e.g. ``betas.feature_space``) gives hemispheres,
+        vertices and vertex counts at once (then leave ``vertex`` out).
     vertex : (n_features,) int array
-        Vertex index of each feature in its hemisphere.
+        Vertex index of each feature in its hemisphere; no index may repeat within a hemisphere.
     density : str or int, optional
         Template (``"fsaverage"``, ``"fsaverage5"``, ...) or vertices per hemisphere. Default: the
         smallest template that holds the largest vertex index.
@@ -104,6 +126,9 @@ def to_hemispheres(
     >>> m["lh"].shape, float(m["lh"][5]), float(m["rh"][7]), bool(np.isnan(m["rh"][0]))
     ((642,), 2.0, 3.0, True)
     """
+    hemi, vertex, density, space = _space_args(hemi, vertex, density)
+    if space is not None and space.is_native:
+        return space.to_hemispheres(values, fill=fill)
     values = np.asarray(values)
     if values.ndim not in (1, 2):
         raise ValueError(f"Invalid shape for 'values': expected (n_features,) or (n_maps, n_features); got {values.shape}.")
@@ -131,18 +156,21 @@ def to_hemispheres(
     return out
 
 
-def from_hemispheres(maps: dict[str, np.ndarray], hemi, vertex) -> np.ndarray:
+def from_hemispheres(maps: dict[str, np.ndarray], hemi, vertex=None) -> np.ndarray:
     """Gather a feature vector from full hemispheres: the inverse of :func:`to_hemispheres`.
 
     Parameters
     ----------
     maps : dict {"lh": (..., n_vertices), "rh": (..., n_vertices)}
-    hemi, vertex : (n_features,) arrays
+    hemi, vertex : (n_features,) arrays, or a SurfaceSpace as ``hemi``
 
     Returns
     -------
     values : (..., n_features) ndarray
     """
+    hemi, vertex, _, space = _space_args(hemi, vertex, None)
+    if space is not None:
+        return space.from_hemispheres(maps)
     hemi, vertex = _check_hemi_vertex(hemi, vertex)
     missing = [h for h in set(hemi.tolist()) if h not in maps]
     if missing:
@@ -228,9 +256,11 @@ def from_volume(img, ijk) -> np.ndarray:
     """Gather a feature vector (or (n_maps, n_features) for 4-D images) from a NIfTI image."""
     import nibabel as nib
 
+    from neuro_igc._read import image_data, load_image
+
     if not isinstance(img, nib.spatialimages.SpatialImage):
-        img = nib.load(str(img))
-    data = np.asanyarray(img.dataobj)
+        img = load_image(img, "volume image")
+    data = image_data(img, what="volume image")
     ijk = _check_ijk(ijk, data.shape)
     vals = data[ijk[:, 0], ijk[:, 1], ijk[:, 2]]
     return vals.T if vals.ndim == 2 else vals

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from neuro_igc.atlas import NSD_TABLES, nsd_table, read_ctab, write_ctab
+from neuro_igc.data import LABEL_TABLES, LookupTable
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,6 +18,7 @@ EXPECTED = {
     "floc-places": "OPA PPA RSC",
     "floc-words": "OWFA VWFA-1 VWFA-2 mfs-words mTL-words",
     "streams": "early midventral midlateral midparietal ventral lateral parietal",
+    "nsdgeneral": "nsdgeneral",
 }
 
 
@@ -24,10 +26,19 @@ EXPECTED = {
 def test_shipped_tables_match_the_nsd_manual(atlas):
     names = EXPECTED[atlas].split()
     assert nsd_table(atlas) == {i + 1: n for i, n in enumerate(names)}
-    # the repository's atlases/ folder holds the same files as the package data
-    shipped = REPO / "atlases" / f"{atlas}.mgz.ctab"
-    packaged = REPO / "neuro_igc" / "atlas" / "tables" / f"{atlas}.mgz.ctab"
-    assert shipped.read_text() == packaged.read_text()
+    assert LABEL_TABLES[atlas] == nsd_table(atlas) and isinstance(LABEL_TABLES[atlas], LookupTable)
+
+
+def test_one_copy_of_the_label_tables():
+    """One ctab reader and one copy of the tables: the package data, nowhere else in the tree."""
+    copies = sorted(p.relative_to(REPO).as_posix() for p in REPO.rglob("*.mgz.ctab")
+                    if ".git" not in p.parts and "node_modules" not in p.parts)
+    assert copies == sorted(f"neuro_igc/data/tables/{a}.mgz.ctab" for a in NSD_TABLES)
+    from neuro_igc.atlas import read_ctab as atlas_reader
+    from neuro_igc.data import read_ctab as data_reader
+    from neuro_igc.data._io import read_ctab as io_reader
+
+    assert atlas_reader is data_reader is io_reader
 
 
 def test_read_ctab_formats_and_errors(tmp_path):
@@ -40,9 +51,9 @@ def test_read_ctab_formats_and_errors(tmp_path):
     assert (tmp_path / "x.mgz.ctab").read_text().splitlines()[0] == "0 Unknown"
     bad = tmp_path / "bad.ctab"
     bad.write_text("1 V1\nV2 2\n")
-    with pytest.raises(ValueError, match=r"Malformed lookup table .*bad.ctab, line 2"):
+    with pytest.raises(ValueError, match=r"Cannot read lookup table .*bad.ctab: malformed lookup table, line 2"):
         read_ctab(bad)
-    with pytest.raises(FileNotFoundError, match=r"Lookup table not found: .*missing.ctab"):
+    with pytest.raises(FileNotFoundError, match=r"Cannot read lookup table .*missing.ctab: no such file"):
         read_ctab(tmp_path / "missing.ctab")
     with pytest.raises(ValueError, match="Invalid value for 'atlas': shipped tables are 'prf-visualrois'"):
         nsd_table("HCP_MMP1")

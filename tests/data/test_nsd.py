@@ -28,7 +28,7 @@ def planted(tmp_path_factory):
     for ses in (1, 2):
         for h, sign in (("lh", 1), ("rh", -1)):
             code = sign * (np.arange(V5)[:, None] + 20000 * t[None] + 500000 * ses)
-            write_mgh(root / L.surface_betas_path(1, h, ses, VERSION), code.astype(np.float32))
+            write_mgh(code.T.astype(np.float32), root / L.surface_betas_path(1, h, ses, VERSION))
         mask = nib.load(str(root / L.brainmask_path(1, "func1pt8mm")))
         i, j, k = np.indices((8, 8, 8))
         code = (i + 8 * j + 64 * k)[..., None] + 512 * (t + 12 * (ses - 1))[None, None, None]
@@ -147,7 +147,10 @@ def test_ncsnr_aligned_with_truth(tiny, tiny_nsd):
 
 def test_repeats_shared_split_and_zscore(tiny_nsd):
     b = tiny_nsd.betas(1)
-    shared, rest = split_shared(b, tiny_nsd.shared_ids)
+    parts = split_shared(b, tiny_nsd.shared_ids)
+    shared, rest = parts.shared, parts.rest
+    with pytest.raises(TypeError, match=r"result\.shared and result\.rest"):
+        _a, _b = parts  # positional unpacking would swap train and test with train_val_split
     assert shared.n_trials + rest.n_trials == b.n_trials
     assert np.isin(shared.image_ids, tiny_nsd.shared_ids).all() and not np.isin(rest.image_ids, tiny_nsd.shared_ids).any()
     avg = average_repeats(shared)
@@ -157,6 +160,9 @@ def test_repeats_shared_split_and_zscore(tiny_nsd):
     assert avg.n_repeats.max() == 3
     np.testing.assert_allclose(average_repeats(avg).data, avg.data, rtol=1e-6)
     train, val = train_val_split(b, tiny_nsd.shared_ids, min_repeats=3)
+    named = train_val_split(b, tiny_nsd.shared_ids, min_repeats=3)
+    np.testing.assert_array_equal(named.train.image_ids, rest.image_ids)
+    np.testing.assert_array_equal(named.val.data, val.data)
     assert np.all(val.n_repeats == 3) and np.all(train.n_repeats == 1)
     assert not np.intersect1d(train.image_ids, val.image_ids).size
     z = tiny_nsd.betas(1, zscore=True)
@@ -221,7 +227,7 @@ def test_bad_subject_session_roi_and_options(tiny_nsd):
         tiny_nsd.betas(1, nan="ignore")
     with pytest.raises(ValueError, match="Invalid shape for 'mask'"):
         tiny_nsd.betas(1, mask=np.ones(5, bool))
-    with pytest.raises(ValueError, match="only surface spaces have one"):
+    with pytest.raises(ValueError, match="only fsaverage surface betas have one"):
         tiny_nsd.betas(1, space="func1pt8mm", density="fsaverage5")
     with pytest.raises(ValueError, match="volume ROIs"):
         tiny_nsd.roi("prf-visualrois", "func1pt8mm")
@@ -237,13 +243,16 @@ def test_nan_betas_raise_or_drop(tmp_path, tiny):
     path = root / L.surface_betas_path(1, "rh", 2, VERSION)
     data = np.asarray(nib.load(str(path)).dataobj)[:, 0, 0, :]
     data[11, 4] = np.nan
-    write_mgh(path, data)
+    write_mgh(data.T, path)
     nsd = NSD(root, progress=False)
     with pytest.raises(ValueError, match=r"NaN betas in 1 of 20484 features.*rh vertex 11.*nan='drop'"):
+        nsd.betas(1, nan="raise")
+    # NaN in one trial only: not the all-trials NaN of NSD's coverage gaps, so the default raises
+    with pytest.raises(ValueError, match=r"only some trials of 1 features.*rh vertex 11, NaN in 1 of 80.*drop-any"):
         nsd.betas(1)
-    with pytest.warns(RuntimeWarning, match="dropped"):
-        b = nsd.betas(1, nan="drop")
+    b = nsd.betas(1, nan="drop-any")
     assert b.n_features == 2 * V5 - 1 and not ((b.hemi == "rh") & (b.vertex == 11)).any()
+    assert nsd.betas(1, nan="keep").n_features == 2 * V5
 
 
 def test_wrong_dtype_and_shape(tmp_path, tiny):
@@ -261,10 +270,10 @@ def test_wrong_dtype_and_shape(tmp_path, tiny):
     with pytest.raises(ValueError, match=r"Wrong shape.*\(n_trials, Z, Y, X\)"):
         nsd.betas(1, sessions=1, space="func1pt8mm", source="hdf5")
     spath = root / L.surface_betas_path(1, "lh", 1, VERSION)
-    write_mgh(spath, np.zeros((1000, 40), np.float32))
+    write_mgh(np.zeros((40, 1000), np.float32), spath)
     with pytest.raises(ValueError, match="matches no fsaverage density"):
         nsd.betas(1, sessions=1)
-    write_mgh(spath, np.zeros((V5, 40), np.int32))
+    write_mgh(np.zeros((40, V5), np.int32), spath)
     with pytest.raises(ValueError, match="Wrong dtype.*float32"):
         nsd.betas(1, sessions=1)
     pd.DataFrame({"SUBJECT": [1]}).to_csv(root / L.responses_path(1), sep="\t", index=False)

@@ -20,7 +20,7 @@ TINY_DECODING = {"training.epochs": 2, "attribution.n_steps": 4, "attribution.ba
 TINY_ENCODING = {"training.epochs": 1, "data.roi_labels": ["V1v", "V1d"], "data.image_size": 16,
                  "model.params.hidden": 8, "model.params.stem_width": 4, "model.params.widths": [8],
                  "attribution.n_samples": 6, "attribution.baselines": 2, "attribution.n_steps": 2,
-                 "outputs.views": ["posterior"]}
+                 "outputs.views": ["posterior"], "outputs.interactive": False}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_decoding_rerun_skips_then_force(nsd, decoding):
     cfg, out, first = decoding
     again = run_pipeline(nsd, out, "participant", cfg, device="cpu", progress=False)
     assert again.records and all(r.skipped for r in again.records)
-    assert again.scores["max IGC error"] == first.scores["max IGC error"]  # the report keeps its numbers
+    assert again.scores["max_igc_error"] == first.scores["max_igc_error"]  # the report keeps its numbers
     changed = load_config("decoding_image_stats", overrides={**TINY_DECODING, "attribution.n_steps": 6})
     third = run_pipeline(nsd, out, "participant", changed, device="cpu", progress=False)
     status = {r.key: r.skipped for r in third.records}
@@ -124,6 +124,12 @@ def test_report_in_browser(decoding, browser):
     for needle in ("Validation scores", "IGC error", "freeview -f", "Settings", "luminance_contrast"):
         assert needle in text
     assert_not_blank(browser.screenshot(res.report))
+    # each map's interactive view is linked and draws the cortex
+    for sub in ("01", "02"):
+        for target in ("LuminanceContrast", "SpectralSlope"):
+            view = f"sub-{sub}/figures/sub-{sub}_desc-imagestats{target}_view.html"
+            assert f'href="{view}"' in text
+    assert_not_blank(browser.screenshot(res.report.parent / view, size=(900, 600)))
 
 
 def test_unknown_participant_and_group_without_outputs(nsd, tmp_path):
@@ -134,6 +140,21 @@ def test_unknown_participant_and_group_without_outputs(nsd, tmp_path):
         run_pipeline(nsd, tmp_path, "participant", cfg, participants=["first"], progress=False)
     with pytest.raises(PipelineError, match=r"run the participant level first"):
         run_pipeline(nsd, tmp_path / "empty", "group", cfg, progress=False)
+
+
+def subject_labels_on_fsaverage(root, subject, atlas):
+    """A subject's labels on fsaverage, read with nibabel alone: native labels taken at the 1-based
+    ``white-to-fsaverage`` indices (cut to the betas' density by the nested prefix), or labels
+    already at an fsaverage density."""
+    label_dir = root / "nsddata" / "freesurfer" / f"subj{subject:02d}" / "label"
+    out = {}
+    for h in ("lh", "rh"):
+        lab = np.asarray(nib.load(label_dir / f"{h}.{atlas}.mgz").dataobj).reshape(-1)
+        tr = root / "nsddata" / "ppdata" / f"subj{subject:02d}" / "transforms" / f"{h}.white-to-fsaverage.mgz"
+        if lab.size not in (10242, 163842) and tr.exists():
+            lab = lab[np.asarray(nib.load(tr).dataobj).reshape(-1).astype(np.int64) - 1]
+        out[h] = lab
+    return out
 
 
 def test_encoding_prf_outputs(nsd, tmp_path):
@@ -150,8 +171,7 @@ def test_encoding_prf_outputs(nsd, tmp_path):
     np.testing.assert_allclose(angle[params["vertex"][lh]], params["angle"][lh].astype(np.float32))
     assert (d / "figures" / "sub-01_desc-prf_prfexamples.png").exists()
     roi = pd.read_csv(d / "sub-01_atlas-prfvisualrois_desc-prf_roisums.tsv", sep="\t")
-    label_dir = nsd / "nsddata" / "freesurfer" / "fsaverage" / "label"
-    labels = {h: np.asarray(nib.load(label_dir / f"{h}.prf-visualrois.mgz").dataobj).reshape(-1) for h in ("lh", "rh")}
+    labels = subject_labels_on_fsaverage(nsd, 1, "prf-visualrois")  # a subject atlas: the subject's own labels
     in_v1 = np.array([labels[h][v] in (1, 2) for h, v in zip(params["hemi"], params["vertex"])])  # V1v, V1d
     v1 = roi[(roi["roi"] == "V1") & (roi["output"] == "size")]
     assert np.isclose(float(v1["value"].iloc[0]), params["size"][in_v1].mean())  # the ROI mean of V1

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from nilearn.surface import load_surf_data
 
-from neuro_igc.surface import bids_name, freeview_command, write_annot, write_gifti, write_mgz, write_surface_maps
+from neuro_igc.data import SurfaceSpace, VolumeSpace
+from neuro_igc.surface import bids_name, freeview_command, to_hemispheres, write_annot, write_gifti, write_mgz, write_surface_maps
 
 
 @pytest.fixture
@@ -29,24 +30,42 @@ def test_mgz_round_trip_nibabel_and_nilearn(tmp_path, maps):
 
 
 def test_gifti_round_trip_nibabel_and_nilearn(tmp_path, maps):
-    name = bids_name("igc", "rh", subject=1, n_vertices=10242)
+    name = bids_name("stat", ".func.gii", sub=1, space=SurfaceSpace.full("fsaverage5"), hemi="rh", desc="igc")
     assert name == "sub-01_hemi-R_space-fsaverage_den-10k_desc-igc_stat.func.gii"
-    p = write_gifti(maps["rh"], tmp_path / name, hemi="rh")
+    p = write_gifti(maps["rh"], tmp_path / name, hemi="rh", names="IGC luminance")
     img = nib.load(p)
     assert img.meta["AnatomicalStructurePrimary"] == "CortexRight"
+    assert img.darrays[0].meta["Name"] == "IGC luminance"
     np.testing.assert_array_equal(img.darrays[0].data, maps["rh"])
     np.testing.assert_array_equal(load_surf_data(str(p)), maps["rh"])
     two = write_gifti(np.stack([maps["rh"], maps["lh"]]), tmp_path / "two.func.gii")
     np.testing.assert_array_equal(load_surf_data(str(two)), np.stack([maps["rh"], maps["lh"]]).T)
+    assert [d.meta["Name"] for d in nib.load(two).darrays] == ["two_1", "two_2"]  # never "#1"
+    with pytest.raises(ValueError, match="'names': 1 names for 2 maps"):
+        write_gifti(np.stack([maps["rh"], maps["lh"]]), tmp_path / "x.func.gii", names=["a"])
 
 
 def test_bids_name_entities_and_errors():
-    assert bids_name("prfangle", "lh", n_vertices=163842) == "hemi-L_space-fsaverage_den-164k_desc-prfangle_stat.func.gii"
-    assert bids_name("x", "lh", subject="02", n_vertices=40962, suffix="bold").endswith("den-41k_desc-x_bold.func.gii")
-    with pytest.raises(ValueError, match="Invalid value for 'desc': BIDS labels are alphanumeric.*'lumcontrast'"):
-        bids_name("lum_contrast", "lh")
+    full = SurfaceSpace.full("fsaverage")
+    assert bids_name("stat", ".func.gii", space=full, hemi="lh", desc="prfangle") == \
+        "hemi-L_space-fsaverage_den-164k_desc-prfangle_stat.func.gii"
+    assert bids_name("bold", ".func.gii", sub="02", space=SurfaceSpace.full("fsaverage6"), hemi="lh",
+                     desc="x").endswith("den-41k_desc-x_bold.func.gii")
+    native = SurfaceSpace.full("native", subject=1, n_vertices={"lh": 50, "rh": 60})
+    assert bids_name("stat", ".func.gii", sub=1, space=native, hemi="rh", desc="x") == \
+        "sub-01_hemi-R_space-fsnative_desc-x_stat.func.gii"
+    vol = VolumeSpace([[0, 0, 0]], np.eye(4), (2, 2, 2), name="func1pt8mm")
+    assert bids_name("stat", ".nii.gz", sub=1, space=vol, desc="x") == "sub-01_space-func1pt8mm_desc-x_stat.nii.gz"
+    # one bids_name for the package: the pipeline's is the same function
+    from neuro_igc.pipeline import bids_name as pipeline_bids_name
+
+    assert pipeline_bids_name is bids_name
+    with pytest.raises(ValueError, match="Invalid value for BIDS entity 'desc': letters and digits only"):
+        bids_name("stat", ".func.gii", hemi="lh", desc="lum_contrast")
     with pytest.raises(ValueError, match="Invalid value for 'hemi'"):
-        bids_name("x", "left")
+        bids_name("stat", ".func.gii", hemi="left")
+    with pytest.raises(ValueError, match="Invalid value for 'ext'"):
+        bids_name("igc", "rh")  # the older (desc, hemi) call order fails loudly
 
 
 def test_annot_round_trip(tmp_path):
@@ -76,3 +95,25 @@ def test_write_surface_maps_and_freeview_command(tmp_path, maps):
         write_surface_maps(maps, tmp_path, "igc", formats=("nii",))
     with pytest.raises(ValueError, match="Invalid value for 'name'"):
         write_surface_maps(maps, tmp_path, "my map")
+
+
+def test_writers_reject_mismatched_hemispheres_unknown_densities_and_duplicates(tmp_path):
+    with pytest.raises(ValueError, match=r"Hemispheres of different vertex counts \(lh: 10242, rh: 642\)"):
+        write_surface_maps({"lh": np.zeros(10242), "rh": np.zeros(642)}, tmp_path, "x")
+    with pytest.raises(ValueError, match="1000 vertices per hemisphere is no fsaverage density.*native"):
+        write_surface_maps({"lh": np.zeros(1000), "rh": np.zeros(1000)}, tmp_path, "x")
+    assert not list(tmp_path.iterdir())  # nothing half-written
+    # a native surface: its own counts, named space-fsnative
+    native = SurfaceSpace.full("native", subject=2, n_vertices={"lh": 1000, "rh": 1200})
+    out = write_surface_maps({"lh": np.ones(1000), "rh": np.ones(1200)}, tmp_path, "x", subject=2, space=native,
+                             formats=("gifti",))
+    assert out["rh.gifti"].name == "sub-02_hemi-R_space-fsnative_desc-x_stat.func.gii"
+    with pytest.raises(ValueError, match=r"maps\['rh'\] has 1000 vertices but the space has 1200"):
+        write_surface_maps({"lh": np.ones(1000), "rh": np.ones(1000)}, tmp_path, "y", space=native)
+    # duplicate vertex indices: an error, not the last value kept
+    with pytest.raises(ValueError, match=r"Duplicate vertex indices in lh: \[5\]"):
+        to_hemispheres([1.0, 2.0, 3.0], ["lh", "lh", "rh"], [5, 5, 0], density="fsaverage3")
+    with pytest.raises(ValueError, match=r"Duplicate vertex indices in rh: \[1\]"):
+        SurfaceSpace("fsaverage3", ["rh", "rh"], [1, 1])
+    with pytest.raises(ValueError, match="every lh vertex before every rh vertex"):
+        SurfaceSpace("fsaverage3", ["rh", "lh"], [1, 2])

@@ -1,0 +1,15 @@
+"""The pipeline's error types, in a module of their own so that every part can import them."""
+
+from __future__ import annotations
+
+from neuro_igc.pipeline._schema import ConfigError
+
+__all__ = ["ConfigError", "PipelineError", "LockTimeout"]
+
+
+class PipelineError(RuntimeError):
+    """A run that cannot go on (missing data, unknown participant, nothing to summarize)."""
+
+
+class LockTimeout(PipelineError):
+    """Another run holds the derivatives folder's lock."""
