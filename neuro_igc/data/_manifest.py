@@ -38,7 +38,7 @@ HEMIS = ("lh", "rh")
 #: atlases NSD has on fsaverage (``nsddata/freesurfer/fsaverage/label``)
 GROUP_ATLASES = ("nsdgeneral", "streams", "HCP_MMP1", "Kastner2015", "visualsulc", "corticalsulc")
 #: atlases drawn per subject: only on the native surface and in the volumes
-SUBJECT_ATLASES = ("prf-visualrois", "prf-eccrois", "floc-faces", "floc-bodies", "floc-places", "floc-words")
+SUBJECT_ATLASES = L.SUBJECT_ATLASES
 #: atlases NSD has on each subject's native surface (``nsddata/freesurfer/subjAA/label``)
 NATIVE_ATLASES = SUBJECT_ATLASES + ("streams", "nsdgeneral", "Kastner2015", "HCP_MMP1")
 MANIFEST_SPACES = ("fsaverage", "nativesurface", "func1pt8mm", "func1mm")
@@ -413,7 +413,7 @@ def nsd_manifest(
     subjects = sorted({L.subject_id(s) for s in subjects})
     if sessions is None and getattr(data, "sessions", None):
         sessions = data.sessions
-    presets = getattr(L, "SESSION_PRESETS", {})
+    presets = L.SESSION_PRESETS
     if isinstance(sessions, str):
         check_option("sessions", sessions, presets)
     ses_map: dict[int, list[int]] = {}

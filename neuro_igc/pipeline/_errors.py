@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from neuro_igc.errors import NeuroIGCError
 from neuro_igc.pipeline._schema import ConfigError
 
 __all__ = ["ConfigError", "PipelineError", "LockTimeout"]
 
 
-class PipelineError(RuntimeError):
+class PipelineError(NeuroIGCError, RuntimeError):
     """A run that cannot go on (missing data, unknown participant, nothing to summarize)."""
 
 

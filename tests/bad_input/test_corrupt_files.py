@@ -222,8 +222,9 @@ def test_nsd_bucket_hint(nsd_src, tmp_path):
     """An NSD file's hint gives its address in NSD's bucket."""
     root = _linked_copy(nsd_src, tmp_path / "nsd")
     damage(root / EXPDESIGN, "truncated")
-    with pytest.raises(InputFileError, match=re.escape(f"s3://natural-scenes-dataset/{EXPDESIGN}")):
+    with pytest.raises(InputFileError, match=re.escape(f"s3://natural-scenes-dataset/{EXPDESIGN}")) as exc_info:
         NSD_READERS[EXPDESIGN](root)
+    assert f"`neuro-igc nsd fetch {root}`" in str(exc_info.value)
 
 
 def test_missing_file_is_file_not_found(nsd_src, tmp_path):
@@ -379,3 +380,15 @@ def test_error_pickles():
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is InputFileError and str(back) == str(err) and back.path == err.path
 
+
+
+def test_one_hierarchy():
+    """Every user error of the package shares one base class (the command line prints it as a line)."""
+    from neuro_igc.errors import MissingFileError
+    from neuro_igc.pipeline import PipelineError
+    from neuro_igc.pipeline._schema import ConfigError
+
+    for cls in (InputFileError, MissingFileError, ConfigError, PipelineError):
+        assert issubclass(cls, NeuroIGCError), cls
+    assert issubclass(ConfigError, ValueError) and issubclass(PipelineError, RuntimeError)
+    assert issubclass(MissingFileError, FileNotFoundError) and issubclass(InputFileError, (OSError, ValueError))

@@ -205,6 +205,7 @@ MODEL_CASES = [
     ("fit-train-int", lambda: _fit(10), TypeError, r"'train'.*Dataset"),
     ("fit-train-empty", lambda: _fit(_decoding_ds(np.zeros((0, 5)), np.zeros((0, 2)))), ValueError,
      r"training dataset needs at least 2 samples; got 0"),
+    ("fit-device", lambda: _fit(_decoding_ds(), device="tpu"), ValueError, r"Invalid value for 'device'.*got 'tpu'"),
     ("fit-model-type", lambda: __import__("neuro_igc.models", fromlist=["fit"]).fit("mlp", _decoding_ds(), epochs=1),
      TypeError, r"'model'.*torch.nn.Module.*str"),
     ("evaluate-loss", lambda: __import__("neuro_igc.models", fromlist=["evaluate"]).evaluate(

@@ -143,13 +143,10 @@ def test_bad_selection_errors():
 
 
 def test_session_preset():
-    from neuro_igc.data import _layout as L
-
-    if "nsd37" not in getattr(L, "SESSION_PRESETS", {}):
-        with pytest.raises(ValueError, match="Invalid value for 'sessions'"):
-            nsd_manifest(_config(), subjects=[1], sessions="nsd37")
-        return
     m = nsd_manifest(_config(), subjects=[1, 4], sessions="nsd37")
     assert m.sessions == {1: list(range(1, 38)), 4: list(range(1, 28))}
+    cfg = config_from_dict({"name": "t", "task": "decoding", "model": {"name": "ridge"},
+                            "data": {"sessions": "nsd37"}, "outputs": {"roi": {"atlases": []}}})
+    assert nsd_manifest(cfg, subjects=[3]).sessions == {3: list(range(1, 30))}
     with pytest.raises(ValueError, match="Invalid value for 'sessions': allowed are 'nsd37'"):
         nsd_manifest(_config(), subjects=[1], sessions="nsd38")
