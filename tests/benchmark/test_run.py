@@ -43,7 +43,9 @@ def test_table_layout_and_recovery_in_exp_a(small_a):
     assert list(table["method"]) == FAST
     row = table.set_index("method")
     assert row.loc["IGC", "truth_corr"] > 0.9 and row.loc["IGaC", "truth_corr"] > 0.9
-    assert row.loc["IGC", "igc_error"] < 1e-4  # a linear statistic: quadrature is exact
+    # a linear statistic: the quadrature is exact, and with baselines drawn afresh per sample the
+    # sum misses the correlation only by the baseline term, O(1 / sqrt(n * n_baselines))
+    assert row.loc["IGC", "igc_error"] < 0.05
     # y = f(x) in Exp. A, so IGC and IGaC are the same map
     np.testing.assert_allclose(maps[("A", "IGC")], maps[("A", "IGaC")], rtol=1e-3, atol=1e-9)
     # IG SD is non-negative: it cannot show the negative centre
