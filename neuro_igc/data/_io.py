@@ -19,6 +19,7 @@ __all__ = [
     "write_mgh",
     "write_nifti",
     "write_volume_hdf5",
+    "write_native_betas_hdf5",
     "span_read",
 ]
 
@@ -142,12 +143,27 @@ def write_nifti(path: str | Path, data: np.ndarray, affine: np.ndarray) -> Path:
 def write_volume_hdf5(path: str | Path, data_xyzt: np.ndarray) -> Path:
     """Write X×Y×Z×T betas as NSD's ``betas_sessionNN.hdf5``: dataset ``betas``, stored (T, Z, Y, X).
 
-    NSD's HDF5 files hold the MATLAB (column-major) array, so h5py returns the axes reversed.
+    NSD's HDF5 files hold the MATLAB (column-major) array, so h5py returns the axes reversed; they
+    are chunked as NSD's, one chunk per voxel holding all its trials: (T, 1, 1, 1).
     """
     import h5py
 
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             arr = np.ascontiguousarray(np.asarray(data_xyzt).transpose(3, 2, 1, 0))
-            f.create_dataset("betas", data=arr, chunks=(1,) + arr.shape[1:])
+            f.create_dataset("betas", data=arr, chunks=(arr.shape[0], 1, 1, 1))
+    return Path(path)
+
+
+def write_native_betas_hdf5(path: str | Path, data_tv: np.ndarray) -> Path:
+    """Write native-surface betas (T, V) int16 as NSD's ``{hemi}.betas_sessionNN.hdf5``.
+
+    Dataset ``betas``, h5py shape (T, V) (MATLAB's V×T), one chunk per vertex: (T, 1).
+    """
+    import h5py
+
+    arr = np.ascontiguousarray(np.asarray(data_tv))
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("betas", data=arr, chunks=(arr.shape[0], 1))
     return Path(path)

@@ -150,6 +150,32 @@ def ctab_path(subject: int | None, atlas: str) -> Path:
     return label_dir(subject) / f"{atlas}.mgz.ctab"
 
 
+def native_betas_path(subject: int, hemi: str, session: int, version: str) -> Path:
+    """``nsddata_betas/ppdata/subjAA/nativesurface/<version>/{hemi}.betas_sessionNN.hdf5``."""
+    return (Path("nsddata_betas/ppdata") / subject_name(subject) / "nativesurface" / version
+            / f"{hemi}.betas_session{session:02d}.hdf5")
+
+
+#: the two nearest-neighbour index maps of ``nsddata/ppdata/subjAA/transforms``
+TRANSFORMS = ("white-to-fsaverage", "fsaverage-to-white")
+
+
+def transform_path(subject: int, hemi: str, transform: str) -> Path:
+    """``nsddata/ppdata/subjAA/transforms/{hemi}.<transform>.mgz`` (``transform`` in TRANSFORMS)."""
+    check_option("transform", transform, TRANSFORMS)
+    return Path("nsddata/ppdata") / subject_name(subject) / "transforms" / f"{hemi}.{transform}.mgz"
+
+
+def valid_session_path(subject: int, space: str, session: int) -> Path:
+    """``nsddata/ppdata/subjAA/<space>/valid_sessionNN.nii.gz`` (1 = valid voxel in that session)."""
+    return ppdata_space_dir(subject, space) / f"valid_session{session:02d}.nii.gz"
+
+
+def native_surface_path(subject: int, hemi: str, surface: str) -> Path:
+    """``nsddata/freesurfer/subjAA/surf/{hemi}.<surface>`` (e.g. ``white``, ``sphere.reg``)."""
+    return Path("nsddata/freesurfer") / subject_name(subject) / "surf" / f"{hemi}.{surface}"
+
+
 # ---------------------------------------------------------------------------------------------
 # checks
 
