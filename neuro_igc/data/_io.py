@@ -141,10 +141,10 @@ def write_nifti(path: str | Path, data: np.ndarray, affine: np.ndarray) -> Path:
 
 
 def write_volume_hdf5(path: str | Path, data_xyzt: np.ndarray) -> Path:
-    """Write X×Y×Z×T betas as NSD's ``betas_sessionNN.hdf5``: dataset ``betas``, stored (T, Z, Y, X).
+    """Write X×Y×Z×T betas as NSD's ``betas_sessionNN.hdf5``: dataset ``betas``, stored (T, Z, Y, X)
+    in NSD's chunks of every trial of one voxel, (T, 1, 1, 1).
 
-    NSD's HDF5 files hold the MATLAB (column-major) array, so h5py returns the axes reversed; they
-    are chunked as NSD's, one chunk per voxel holding all its trials: (T, 1, 1, 1).
+    NSD's HDF5 files hold the MATLAB (column-major) array, so h5py returns the axes reversed.
     """
     import h5py
 
@@ -162,8 +162,12 @@ def write_native_betas_hdf5(path: str | Path, data_tv: np.ndarray) -> Path:
     """
     import h5py
 
-    arr = np.ascontiguousarray(np.asarray(data_tv))
+    arr = np.asarray(data_tv)
+    per_vertex = np.ascontiguousarray(arr.T)  # row v = chunk v: all trials of vertex v
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            f.create_dataset("betas", data=arr, chunks=(arr.shape[0], 1))
+            d = f.create_dataset("betas", shape=arr.shape, dtype=arr.dtype, chunks=(arr.shape[0], 1))
+            write = d.id.write_direct_chunk  # whole uncompressed chunks, no scatter through the chunk cache
+            for v in range(per_vertex.shape[0]):
+                write((0, v), per_vertex[v])
     return Path(path)

@@ -134,6 +134,13 @@ def _outward_hull(points: np.ndarray) -> np.ndarray:
     return faces
 
 
+@lru_cache(maxsize=2)
+def _fsaverage_tree(hemi: str):
+    from scipy.spatial import cKDTree
+
+    return cKDTree(fsaverage_mesh(hemi).unit)
+
+
 def native_surface(hemi: str, n_vertices: int, rng: np.random.Generator) -> NativeSurface:
     """A native hemisphere of ``n_vertices`` vertices with its nearest-neighbour maps to fsaverage."""
     from scipy.spatial import cKDTree
@@ -145,6 +152,6 @@ def native_surface(hemi: str, n_vertices: int, rng: np.random.Generator) -> Nati
     faces = _outward_hull(unit)
     fs = fsaverage_mesh(hemi)
     _, w2f = cKDTree(unit).query(fs.unit)
-    _, f2w = cKDTree(fs.unit).query(unit)
+    _, f2w = _fsaverage_tree(hemi).query(unit)
     white = fs.coords[f2w] + SPHERE_RADIUS * 0.5 * (unit - fs.unit[f2w])
     return NativeSurface(Mesh(unit, white, faces), w2f.astype(np.int64), f2w.astype(np.int64))

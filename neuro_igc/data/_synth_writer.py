@@ -30,12 +30,17 @@ SUBJECT_ATLASES = tuple(L.LABEL_TABLES)
 GROUP_ATLASES = ("nsdgeneral", "streams")
 N_FULL = L.N_VERTICES["fsaverage"]
 #: native vertex count per hemisphere, drawn in [low, high) for every subject and hemisphere
-NATIVE_VERTICES = (12000, 16000)
+NATIVE_VERTICES = (10500, 13500)
 #: native vertices above this quantile of the white z coordinate (top of the head), outside
 #: nsdgeneral, are outside the functional coverage: NaN in the fsaverage betas
 COVERAGE_TOP_QUANTILE = 0.85
 #: fraction of the brain voxels that carry no vertex marked invalid in each session
 INVALID_FRACTION = 0.03
+
+
+def _mgh(path: Path, data: np.ndarray) -> None:
+    """Surface file (V, 1, 1[, T]) from ``data`` (V,) or (V, T)."""
+    write_mgh(path, data)
 
 
 def _rng(seed: int, *tags: int) -> np.random.Generator:
@@ -46,7 +51,7 @@ def _write_group_labels(root: Path) -> None:
     for h in HEMIS:
         maps = cortex_maps(h, TEMPLATE, unit=fsaverage_mesh(h).unit)
         for atlas in GROUP_ATLASES:
-            write_mgh(root / L.surface_label_path(None, h, atlas), maps[atlas].astype(np.int32))
+            _mgh(root / L.surface_label_path(None, h, atlas), maps[atlas].astype(np.int32))
     for atlas in GROUP_ATLASES:
         write_ctab(root / L.ctab_path(None, atlas), L.LABEL_TABLES[atlas])
 
@@ -179,12 +184,12 @@ def _write_native(root: Path, s: int, seed: int, layout: dict, rng) -> tuple[dic
         maps[h] = cortex_maps(h, layout, rng, unit=ns.mesh.unit)
         _write_geometry(root / L.native_surface_path(s, h, "white"), ns.mesh.coords, ns.mesh.faces)
         _write_geometry(root / L.native_surface_path(s, h, "sphere.reg"), SPHERE_RADIUS * ns.mesh.unit, ns.mesh.faces)
-        write_mgh(root / L.transform_path(s, h, "white-to-fsaverage"), (ns.white_to_fsaverage + 1).astype(np.int32))
-        write_mgh(root / L.transform_path(s, h, "fsaverage-to-white"), (ns.fsaverage_to_white + 1).astype(np.int32))
+        _mgh(root / L.transform_path(s, h, "white-to-fsaverage"), (ns.white_to_fsaverage + 1).astype(np.int32))
+        _mgh(root / L.transform_path(s, h, "fsaverage-to-white"), (ns.fsaverage_to_white + 1).astype(np.int32))
         for atlas in SUBJECT_ATLASES:
-            write_mgh(root / L.surface_label_path(s, h, atlas), maps[h][atlas].astype(np.int32))
+            _mgh(root / L.surface_label_path(s, h, atlas), maps[h][atlas].astype(np.int32))
         for key, fname in (("angle", "prfangle"), ("eccentricity", "prfeccentricity"), ("sigma", "prfsize")):
-            write_mgh(root / L.label_dir(s) / f"{h}.{fname}.mgz", np.nan_to_num(maps[h][key]).astype(np.float32))
+            _mgh(root / L.label_dir(s) / f"{h}.{fname}.mgz", np.nan_to_num(maps[h][key]).astype(np.float32))
     for atlas in SUBJECT_ATLASES:
         write_ctab(root / L.ctab_path(s, atlas), L.LABEL_TABLES[atlas])
     return surf, maps
@@ -273,7 +278,7 @@ def _write_subject(root, s, seed, sessions, trials, n_vert, shown_ids, ids, ce, 
     for h in HEMIS:
         nc = ncsnr_nat[h][parent[h]]
         nc[fs_nan[h]] = np.nan
-        write_mgh(root / L.ncsnr_surface_path(s, h, version), nc)
+        _mgh(root / L.ncsnr_surface_path(s, h, version), nc)
     with atomic_path(root / L.responses_path(s)) as tmp:
         responses_table(rng, s, mat, run).to_csv(tmp, sep="\t", index=False)
 
@@ -322,7 +327,7 @@ def _write_subject(root, s, seed, sessions, trials, n_vert, shown_ids, ids, ce, 
             write_native_betas_hdf5(root / L.native_betas_path(s, h, ses, version), q.T)
             fs = nat[parent[h]]
             fs[fs_nan[h]] = np.nan
-            write_mgh(root / L.surface_betas_path(s, h, ses, version), fs)
+            _mgh(root / L.surface_betas_path(s, h, ses, version), fs)
             lap("surface write")
         for space in volume_spaces:
             shape, affine, brain, ijk, cols, carrying = vol[space]

@@ -23,7 +23,7 @@ real NSD, and why:
 * **Surfaces** (``_synth_surface``): fsaverage at full density is nilearn's fsaverage5 mesh
   subdivided twice at edge midpoints, so its first 10242 vertices are exactly fsaverage5's (the
   nested prefix of the real meshes; the numbering of the other vertices is ours). Each subject has
-  its own native surface per hemisphere, with its own vertex count (drawn in 12000..16000; NSD's
+  its own native surface per hemisphere, with its own vertex count (drawn in 10500..13500; NSD's
   are ~220-270 k): ``nsddata/freesurfer/subjAA/surf/{lh,rh}.white`` and ``.sphere.reg``
   (FreeSurfer geometry). ``nsddata/ppdata/subjAA/transforms/{lh,rh}.white-to-fsaverage.mgz``
   ((163842, 1, 1) int32, the 1-based nearest native vertex of every fsaverage vertex) and
