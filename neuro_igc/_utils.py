@@ -16,6 +16,7 @@ __all__ = [
     "resolve_device",
     "atomic_path",
     "atomic_write_text",
+    "current_umask",
 ]
 
 
@@ -57,12 +58,31 @@ def resolve_device(device=None):
     return dev
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the system allows.
+
+    Linux reports it in ``/proc/self/status``; elsewhere it is read by setting and restoring it
+    (``os.umask`` has no read-only form).
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path in the destination folder; rename it to ``path`` on success.
 
     A failure inside the block removes the temporary file, so a killed or failed write never
-    leaves a half-written ``path``. The temporary name keeps the destination's suffix (nibabel
+    leaves a half-written ``path``. The file gets the mode ``open()`` would give it (0666 less
+    the process umask), not the private 0600 of a temporary file. The temporary name keeps the destination's suffix (nibabel
     and numpy choose formats by extension).
 
     Examples
@@ -85,6 +105,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp = Path(tmp)
     try:
         yield tmp
+        # mkstemp makes the file private (0600); give it the mode open() would have given
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -6,8 +6,12 @@ Forms
     BIDS-App style run of a pipeline config (see ``neuro_igc.pipeline``).
 ``neuro-igc synth OUTPUT_DIR [options]``
     Write a synthetic NSD-like folder with a planted ground truth.
+``neuro-igc nsd {check,fetch} ... --config PIPELINE``
+    Check an NSD folder for the files a pipeline run reads, or download them.
 ``neuro-igc benchmark [--exp A B C D] [--n-samples N] [options]``
     The paper's synthetic attribution benchmark.
+``neuro-igc pipelines [show NAME]``
+    List the shipped pipeline configs, or print one to copy and edit.
 ``neuro-igc demo [OUTPUT_DIR]``
     The end-to-end demonstration run by ``make demo``.
 
@@ -26,14 +30,18 @@ __all__ = ["main"]
 # sub-command -> module exposing ``main(argv) -> int``
 SUBCOMMANDS = {
     "synth": "neuro_igc.data._cli",
+    "nsd": "neuro_igc.pipeline._nsd_cli",
     "benchmark": "neuro_igc.benchmark._cli",
     "demo": "neuro_igc._demo",
+    "pipelines": "neuro_igc.pipeline._pipelines_cli",
 }
 BIDS_APP = "neuro_igc.pipeline._cli"
 
 USAGE = """usage: neuro-igc NSD_ROOT OUTPUT_DIR {participant,group} [options]
        neuro-igc synth OUTPUT_DIR [options]
+       neuro-igc nsd {check,fetch} NSD_ROOT --config PIPELINE [options]
        neuro-igc benchmark [options]
+       neuro-igc pipelines [show NAME]
        neuro-igc demo [OUTPUT_DIR]
 
 Integrated Gradient Correlation for fMRI decoding and encoding models.

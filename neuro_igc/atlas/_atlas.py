@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_igc._read import check_file, image_data, load_image, read_annot
 from neuro_igc.surface import HEMIS, decimate, density_name, n_vertices, to_hemispheres, write_annot
 
 from ._tables import NSD_TABLES, nsd_table, read_ctab
@@ -30,10 +31,7 @@ def _int_labels(data, what: str) -> np.ndarray:
 
 
 def _need(path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"Atlas file not found: {path}")
-    return path
+    return check_file(path, "atlas file")
 
 
 class Atlas:
@@ -290,11 +288,9 @@ class Atlas:
         ``ctab``: a path to ``<atlas>.mgz.ctab``, a dict, or None (the file beside ``lh`` named
         ``<atlas>.mgz.ctab``, else the shipped NSD table of that atlas).
         """
-        import nibabel as nib
-
         lh, rh = _need(lh), _need(rh)
         atlas = name or lh.name[3:].removesuffix(".mgz").removesuffix(".mgh")
-        labels = {h: np.asarray(nib.load(str(p)).dataobj).reshape(-1) for h, p in (("lh", lh), ("rh", rh))}
+        labels = {h: image_data(load_image(p, "atlas labels")).reshape(-1) for h, p in (("lh", lh), ("rh", rh))}
         colors = None
         if ctab is None:
             beside = lh.parent / f"{atlas}.mgz.ctab"
@@ -346,11 +342,9 @@ class Atlas:
     @classmethod
     def from_nifti(cls, path, table, *, name: str | None = None) -> "Atlas":
         """Volume ROI NIfTI (integer labels; -1 or 0 outside) and a table (dict or ctab path)."""
-        import nibabel as nib
-
         path = _need(path)
-        img = nib.load(str(path))
-        data = np.asarray(img.dataobj)
+        img = load_image(path, "atlas labels")
+        data = image_data(img, what="atlas labels")
         if data.ndim == 4 and data.shape[3] == 1:
             data = data[..., 0]
         table = table if isinstance(table, dict) else read_ctab(table)
@@ -359,9 +353,7 @@ class Atlas:
     @classmethod
     def from_annot(cls, lh, rh, *, name: str | None = None) -> "Atlas":
         """FreeSurfer ``.annot`` pair; ROI names are unified across hemispheres ("unknown" -> 0)."""
-        import nibabel as nib
-
-        read = {h: nib.freesurfer.read_annot(str(_need(p))) for h, p in (("lh", lh), ("rh", rh))}
+        read = {h: read_annot(p, "atlas annotation") for h, p in (("lh", lh), ("rh", rh))}
         return cls._from_named(
             {h: (lab, [n.decode() if isinstance(n, bytes) else n for n in names], {i: tuple(c[:3]) for i, c in enumerate(ctab)})
              for h, (lab, ctab, names) in read.items()},
@@ -371,11 +363,9 @@ class Atlas:
     @classmethod
     def from_gifti(cls, lh, rh, *, name: str | None = None) -> "Atlas":
         """GIFTI label files (``.label.gii``) with their label tables."""
-        import nibabel as nib
-
         parts = {}
         for h, p in (("lh", lh), ("rh", rh)):
-            img = nib.load(str(_need(p)))
+            img = load_image(p, "GIFTI label file")
             keys = {lab.key: lab.label for lab in img.labeltable.labels}
             rgb = {lab.key: tuple(int(round(255 * c)) for c in (lab.red or 0, lab.green or 0, lab.blue or 0)) for lab in img.labeltable.labels}
             data = np.asarray(img.darrays[0].data).astype(np.int64)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_igc._read import read_text
 from neuro_igc._utils import atomic_write_text
 
 __all__ = ["read_ctab", "write_ctab", "nsd_table", "NSD_TABLES", "NSD_MERGES"]
@@ -40,11 +41,9 @@ def read_ctab(path: str | os.PathLike, *, with_colors: bool = False):
     colors : dict {int: (r, g, b)}, only with ``with_colors=True`` (entries that have them)
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"Lookup table not found: {path}")
     table: dict[int, str] = {}
     colors: dict[int, tuple[int, int, int]] = {}
-    for no, line in enumerate(path.read_text().splitlines(), 1):
+    for no, line in enumerate(read_text(path, "lookup table").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neuro_igc import _distributed as dist
 from neuro_igc._utils import check_option
 from neuro_igc.attribution._data import DataSource, check_output_idx, groups_by
 from neuro_igc.attribution._factorize import SWITCHES, find_factorization, linear_params, subject_key
@@ -88,8 +89,9 @@ class Engine:
 
     def __init__(self, model, src: DataSource, baselines: torch.Tensor, *, method: str, n_steps: int,
                  output_idx, device, batch_size, model_kwargs, output_transform, input_linear,
-                 readout, vjp, progress: bool, desc: str = "IG"):
+                 readout, vjp, progress: bool, desc: str = "IG", distributed: bool = False):
         self.model, self.src, self.device = model, src, device
+        self.dist = bool(distributed)  # shard samples over the ranks, all-reduce the sums
         self.model_kwargs = dict(model_kwargs or {})
         self.progress, self.desc = progress, desc
         data_dtype = src.x.dtype if src.x is not None and src.x.is_floating_point() else torch.get_default_dtype()
@@ -284,16 +286,29 @@ class Engine:
     # ------------------------------------------------------------------ forward passes
     def predict(self) -> torch.Tensor:
         """``f(x)`` of every sample, ``(n, O)`` float64 on the device (kept as ``self.fx``)."""
-        out = torch.empty(self.src.n, self.O, dtype=torch.float64, device=self.device)
+        out = torch.zeros(self.src.n, self.O, dtype=torch.float64, device=self.device)
         step = max(1, _POINT_BUDGET // self.m) if self.batch_size is None else max(1, self.batch_size)
+        failure = None
         with torch.no_grad():
-            for _, gidx in self.groups():
-                for s in range(0, gidx.size, step):
-                    idx = gidx[s:s + step]
-                    x, kw = self._batch_inputs(idx)
-                    out[torch.as_tensor(idx, device=self.device)] = self.outputs(self.model(x, **self._kwargs(kw))).double()
+            try:
+                for _, gidx in self.groups():
+                    gidx = self._mine(gidx)
+                    for s in range(0, gidx.size, step):
+                        idx = gidx[s:s + step]
+                        x, kw = self._batch_inputs(idx)
+                        out[torch.as_tensor(idx, device=self.device)] = self.outputs(self.model(x, **self._kwargs(kw))).double()
+            except Exception as exc:
+                if not self.dist:
+                    raise
+                failure = exc
+        if self.dist:  # distributed: each rank filled its own rows, the others are zeros
+            out = dist.all_reduce_sums({"fx": out}, failure=failure, what="model predictions")["fx"]
         self.fx = out
         return out
+
+    def _mine(self, gidx: np.ndarray) -> np.ndarray:
+        """Distributed: this rank's contiguous block of a group's samples (all of them otherwise)."""
+        return dist.shard(gidx, active=self.dist)
 
     def _baseline_outputs(self, kw: dict, nb: int, group) -> torch.Tensor:
         """``f(b_k)`` evaluated with each sample's extra inputs, ``(nb, K, O)`` float64."""
@@ -396,10 +411,11 @@ class Engine:
         num = torch.zeros(O, dtype=torch.float64, device=dev)
         den = torch.zeros_like(num)
         cw = torch.zeros_like(num)
-        groups = self.groups(subset)
+        groups = [(g, self._mine(gidx)) for g, gidx in self.groups(subset)]
         nb_max = self.samples_per_batch()
         total = sum(g[1].size for g in groups)
         bar = tqdm(total=total, desc=desc or self.desc, disable=not self.progress, unit="sample", leave=False)
+        failure = None
         with torch.no_grad():  # gradients are taken inside _integrate only
             try:
                 for group, gidx in groups:
@@ -435,10 +451,18 @@ class Engine:
                         bar.update(nb)
                         if self.progress:
                             bar.set_postfix(ig_error=f"{float((num / den.clamp_min(1e-300)).max()):.2e}")
+                if S is not None and self.use_in:
+                    self._subtract_baseline_terms(S, R)
+            except Exception as exc:
+                if not self.dist:
+                    raise
+                failure = exc
             finally:
                 bar.close()
-        if S is not None and self.use_in:
-            self._subtract_baseline_terms(S, R)
+        if self.dist:  # distributed: every float64 sum of this rank's samples, summed over the ranks
+            sums = dist.all_reduce_sums({"S": S, "num": num, "den": den, "cw": cw}, failure=failure,
+                                        what=desc or self.desc)
+            S, num, den, cw = sums["S"], sums["num"], sums["den"], sums["cw"]
         return {"S": S, "ig_error": (num / den.clamp_min(1e-300)).cpu().numpy(), "cw": cw}
 
     def _space_baselines(self, group) -> torch.Tensor:
@@ -522,5 +546,6 @@ class Engine:
             "group_key": self.group_key,
             "device": str(self.device),
             "model_dtype": str(self.dtype).replace("torch.", ""),
+            "world_size": dist.world_size() if self.dist else 1,
         }
 

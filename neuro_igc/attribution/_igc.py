@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuro_igc import _distributed as dist
 from neuro_igc._utils import resolve_device
 from neuro_igc.attribution._data import check_targets, is_categorical, make_baselines, make_source
 from neuro_igc.attribution._engine import Engine, prepared_model
@@ -67,6 +68,13 @@ _COMMON_DOC = """
         (``is_grads_batched``) or in a loop. "auto": batched, except convolutional models on CPU.
     freeze : bool, default=True
         Set ``requires_grad=False`` on the parameters during the run (restored after).
+    distributed : {"auto", True, False}, default="auto"
+        Inside an initialised ``torch.distributed`` process group of several processes (e.g.
+        under ``torchrun``), each rank attributes its own block of the samples on its own device
+        (``cuda`` becomes ``cuda:LOCAL_RANK``) and the float64 sums are all-reduced once: every
+        rank gets the single-process result (to float64 summation order). ``True`` also
+        initialises the group from the ``torchrun`` environment; ``False`` stays in this process.
+        Progress bars and warnings come from rank 0 only.
 """
 
 
@@ -76,7 +84,8 @@ def _docstring(fn):
 
 
 def _prepare(model, x, y, *, need_y, baselines, n_steps, method, seed, batch_size, device, output_idx,
-             extra, model_kwargs, progress, output_transform, input_linear, readout, vjp, freeze, desc):
+             extra, model_kwargs, progress, output_transform, input_linear, readout, vjp, freeze, desc,
+             distributed="auto"):
     if not isinstance(model, nn.Module):
         raise TypeError(f"Invalid value for 'model': expected a torch.nn.Module; got {type(model).__name__}.")
     check_method(method)
@@ -87,10 +96,14 @@ def _prepare(model, x, y, *, need_y, baselines, n_steps, method, seed, batch_siz
     src = make_source(x, y, extra, need_y=need_y)
     base, base_info = make_baselines(baselines, src, seed)
     dev = resolve_device(device)
+    sharded = dist.resolve(distributed)  # distributed: each rank on its own device, rank 0 shows progress
+    if sharded:
+        dev = dist.rank_device(dev)
+        progress = progress and dist.is_main()
     start = 8 if n_steps == "auto" else n_steps
     kwargs = dict(method=method, n_steps=start, output_idx=output_idx, device=dev, batch_size=batch_size,
                   model_kwargs=model_kwargs, output_transform=output_transform, input_linear=input_linear,
-                  readout=readout, vjp=vjp, progress=progress, desc=desc)
+                  readout=readout, vjp=vjp, progress=progress, desc=desc, distributed=sharded)
     return src, base, base_info, dev, kwargs
 
 
@@ -111,7 +124,7 @@ def _auto_steps(engine: Engine, n_steps, *, seed, auto_tol, auto_max_steps, prob
         if err < auto_tol or steps >= auto_max_steps:
             break
         steps *= 2
-    if err >= auto_tol:
+    if err >= auto_tol and dist.is_main():
         warnings.warn(
             f"n_steps='auto' stopped at {steps} steps with a relative IG error of {err:.3g} (> auto_tol="
             f"{auto_tol}); raise auto_max_steps or check the model for non-smooth activations.",
@@ -164,7 +177,7 @@ def _dataset_wise(kind: str, model, x, y, *, categorical: bool, warn: bool, auto
                 "output_transform": _name(kw["output_transform"]), **base_info, **engine.describe(), **auto_info}
     res = AttributionResult(att, correlation=corr, ig_error=out["ig_error"], igc_error=igc_err, settings=settings,
                             baseline_term=out["cw"].cpu().numpy() * scale)
-    if warn:
+    if warn and dist.is_main():
         _warn(res)
     return res
 
@@ -195,7 +208,8 @@ def igc(model: nn.Module, x, y=None, baselines=8, n_steps: int | str = 16, metho
         extra: Mapping | None = None, model_kwargs: Mapping | None = None, progress: bool = True, *,
         output_transform: str | Callable | None = None, input_linear="auto", readout="auto",
         vjp: str = "auto", freeze: bool = True, warn: bool = True, auto_tol: float = 0.01,
-        auto_max_steps: int = 512, auto_start: int = 8, probe_size: int = 32) -> AttributionResult:
+        auto_max_steps: int = 512, auto_start: int = 8, probe_size: int = 32,
+        distributed="auto") -> AttributionResult:
     """Integrated Gradient Correlation: dataset-wise attribution maps that sum to corr(f(x), y).
 
     With ``IG_ij`` the IG of sample i, component j, averaged over the baseline set,
@@ -245,7 +259,7 @@ def igc(model: nn.Module, x, y=None, baselines=8, n_steps: int | str = 16, metho
                          baselines=baselines, n_steps=n_steps, method=method, seed=seed, batch_size=batch_size,
                          device=device, output_idx=output_idx, extra=extra, model_kwargs=model_kwargs,
                          progress=progress, output_transform=output_transform, input_linear=input_linear,
-                         readout=readout, vjp=vjp, freeze=freeze)
+                         readout=readout, vjp=vjp, freeze=freeze, distributed=distributed)
 
 
 @_docstring
@@ -336,7 +350,7 @@ def ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: str = 
        batch_size: int | None = None, device=None, output_idx=None, extra: Mapping | None = None,
        model_kwargs: Mapping | None = None, progress: bool = True, *,
        output_transform: str | Callable | None = None, input_linear="auto", readout="auto", vjp: str = "auto",
-       freeze: bool = True) -> AttributionResult:
+       freeze: bool = True, distributed="auto") -> AttributionResult:
     """Per-sample Integrated Gradients, averaged over the baseline set.
 
     ``IG_ij = mean_k (x_ij - b_kj) * integral_0^1 d f(b_k + t (x_i - b_k)) / d x_j dt``; by
@@ -360,7 +374,10 @@ def ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: str = 
             store[idx] = values.cpu().numpy()
 
         def finish(ig_error, settings):
-            return AttributionResult(store.reshape(src.n, engine.O, *src.input_shape), ig_error=ig_error,
+            values = store
+            if engine.dist:  # each rank filled its own samples' rows; the others are zeros
+                values = dist.all_reduce_sums({"ig": torch.from_numpy(store)}, what="IG")["ig"].numpy()
+            return AttributionResult(values.reshape(src.n, engine.O, *src.input_shape), ig_error=ig_error,
                                      settings=settings)
 
         return consume, finish
@@ -368,7 +385,20 @@ def ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: str = 
     return _per_sample_run("ig", model, x, factory, baselines=baselines, n_steps=n_steps, method=method, seed=seed,
                            batch_size=batch_size, device=device, output_idx=output_idx, extra=extra,
                            model_kwargs=model_kwargs, progress=progress, output_transform=output_transform,
-                           input_linear=input_linear, readout=readout, vjp=vjp, freeze=freeze)
+                           input_linear=input_linear, readout=readout, vjp=vjp, freeze=freeze,
+                           distributed=distributed)
+
+
+def _merge(state: dict, nb: int, bmean: torch.Tensor, bm2: torch.Tensor) -> None:
+    """Chan et al.'s pairwise merge of (count, mean, M2) into ``state``."""
+    if nb == 0:
+        return
+    n0 = state["n"]
+    tot = n0 + nb
+    d = bmean - state["mean"]
+    state["mean"] = state["mean"] + d * (nb / tot)
+    state["m2"] = state["m2"] + bm2 + d**2 * (n0 * nb / tot)
+    state["n"] = tot
 
 
 @_docstring
@@ -376,7 +406,7 @@ def naive_ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: 
              batch_size: int | None = None, device=None, output_idx=None, extra: Mapping | None = None,
              model_kwargs: Mapping | None = None, progress: bool = True, *,
              output_transform: str | Callable | None = None, input_linear="auto", readout="auto",
-             vjp: str = "auto", freeze: bool = True) -> NaiveIG:
+             vjp: str = "auto", freeze: bool = True, distributed="auto") -> NaiveIG:
     """Naive dataset-wise aggregations of IG: the mean and the standard deviation over samples.
 
     Streams over samples (per-sample IG is never stored for the whole dataset); the SD is the
@@ -398,18 +428,17 @@ def naive_ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: 
         state = {"n": 0, "mean": torch.zeros(engine.O, engine.m, dtype=torch.float64, device=engine.device)}
         state["m2"] = torch.zeros_like(state["mean"])
 
-        def consume(idx, values):  # Chan et al.'s pairwise merge of (count, mean, M2)
-            nb = values.shape[0]
+        def consume(idx, values):
             bmean = values.mean(0)
-            bm2 = ((values - bmean) ** 2).sum(0)
-            n0 = state["n"]
-            tot = n0 + nb
-            d = bmean - state["mean"]
-            state["mean"] = state["mean"] + d * (nb / tot)
-            state["m2"] = state["m2"] + bm2 + d**2 * (n0 * nb / tot)
-            state["n"] = tot
+            _merge(state, values.shape[0], bmean, ((values - bmean) ** 2).sum(0))
 
         def finish(ig_error, settings):
+            if engine.dist:  # merge the ranks' (count, mean, M2) in rank order, the same on every rank
+                parts = dist.gather_tensors({"n": torch.tensor([float(state["n"])]), "mean": state["mean"],
+                                             "m2": state["m2"]}, what="naive IG")
+                state.update(n=0, mean=torch.zeros_like(state["mean"]), m2=torch.zeros_like(state["m2"]))
+                for n_r, mean_r, m2_r in zip(parts["n"][:, 0].tolist(), parts["mean"], parts["m2"]):
+                    _merge(state, int(n_r), mean_r.to(state["mean"].device), m2_r.to(state["mean"].device))
             shape = (engine.O, *src.input_shape)
             mean = state["mean"].cpu().numpy().reshape(shape)
             sd = np.sqrt(state["m2"].cpu().numpy() / state["n"]).reshape(shape)
@@ -421,4 +450,5 @@ def naive_ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: 
     return _per_sample_run("ig-naive", model, x, factory, baselines=baselines, n_steps=n_steps, method=method,
                            seed=seed, batch_size=batch_size, device=device, output_idx=output_idx, extra=extra,
                            model_kwargs=model_kwargs, progress=progress, output_transform=output_transform,
-                           input_linear=input_linear, readout=readout, vjp=vjp, freeze=freeze)
+                           input_linear=input_linear, readout=readout, vjp=vjp, freeze=freeze,
+                           distributed=distributed)

@@ -171,12 +171,15 @@ class AttributionResult:
         path = Path(path)
         if not path.exists() and path.with_name(path.name + ".npz").exists():
             path = path.with_name(path.name + ".npz")
-        with np.load(path, allow_pickle=False) as data:
-            if "__meta__" not in data.files:
-                raise ValueError(f"{path} is not an attribution result written by AttributionResult.save.")
-            meta = json.loads(str(data["__meta__"]))
-            arrays = {k: data[k] for k in _ARRAYS if k in data.files}
-            extras = {k[len("extra__"):]: data[k] for k in data.files if k.startswith("extra__")}
+        from neuro_igc._read import file_error, read_npz
+
+        data = read_npz(path, "attribution result")
+        if "__meta__" not in data:
+            raise file_error(path, "not an attribution result written by AttributionResult.save (no '__meta__')",
+                             "attribution result", hint="Give a file written by AttributionResult.save.")
+        meta = json.loads(str(data["__meta__"]))
+        arrays = {k: data[k] for k in _ARRAYS if k in data}
+        extras = {k[len("extra__"):]: data[k] for k in data if k.startswith("extra__")}
         return cls(settings=meta.get("settings", {}), extras=extras, **arrays)
 
 

@@ -9,9 +9,13 @@ DecodingDataset     betas -> image statistics (several subjects, with the subjec
 EncodingDataset     images -> betas (one or several subjects)
 make_nsd_like       write a synthetic NSD folder with a planted truth (``neuro_igc.data.synthetic``)
 features            luminance contrast and 1/f spectral slope (``neuro_igc.data.features``)
+nsd_manifest        the NSD files a pipeline run reads, with their expected formats
+check_nsd           check a folder against a manifest (headers only)
+fetch_nsd           download a manifest's files from NSD's public bucket (resumable)
 """
 
 from neuro_igc.data._betas import Betas, average_repeats, split_shared, train_val_split, zscore_per_session
+from neuro_igc.data._check import CheckReport, check_nsd
 from neuro_igc.data._datasets import (
     DecodingDataset,
     EncodingDataset,
@@ -20,8 +24,10 @@ from neuro_igc.data._datasets import (
     encoding_datasets,
 )
 from neuro_igc.data._expdesign import ExpDesign
+from neuro_igc.data._fetch import FetchReport, fetch_nsd
 from neuro_igc.data._images import linear_to_srgb, resize_images, rgb_to_luminance, srgb_to_linear, to_luminance
 from neuro_igc.data._layout import EXTENT_DEG, LABEL_TABLES
+from neuro_igc.data._manifest import FileSpec, Manifest, nsd_manifest
 from neuro_igc.data._nsd import NSD
 from neuro_igc.data._roi import ROILabels
 from neuro_igc.data.features import image_statistics, luminance_contrast, spectral_slope
@@ -52,6 +58,13 @@ __all__ = [
     "make_nsd_like",
     "load_truth",
     "SyntheticTruth",
+    "nsd_manifest",
+    "Manifest",
+    "FileSpec",
+    "check_nsd",
+    "CheckReport",
+    "fetch_nsd",
+    "FetchReport",
     "EXTENT_DEG",
     "LABEL_TABLES",
 ]

@@ -37,13 +37,11 @@ class ExpDesign:
     @classmethod
     def from_mat(cls, path: str | Path) -> ExpDesign:
         """Read ``nsd_expdesign.mat`` (MATLAB v5, values 1-based) and check the array shapes."""
-        from scipy.io import loadmat
+        from neuro_igc._read import read_mat
 
-        mat = loadmat(str(path))
+        mat = read_mat(path, "experiment design", variables=EXPDESIGN_SHAPES)
         arrays = {}
         for name, shape in EXPDESIGN_SHAPES.items():
-            if name not in mat:
-                raise ValueError(f"Malformed {path}: variable {name!r} is missing (expected shape {shape}).")
             arr = np.asarray(mat[name])
             if arr.shape != shape:
                 raise ValueError(f"Wrong shape for {name!r} in {path}: expected {shape}; got {arr.shape}.")

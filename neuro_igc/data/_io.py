@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_igc._read import file_error, load_image, read_text, reading
 from neuro_igc._utils import atomic_path, atomic_write_text
 
 __all__ = [
@@ -37,15 +38,14 @@ def read_ctab(path: str | Path) -> dict[int, str]:
     and ``#`` comments are ignored.
     """
     table: dict[int, str] = {}
-    for line_no, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for line_no, line in enumerate(read_text(path, "lookup table").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         parts = line.split()
         if len(parts) < 2 or not parts[0].lstrip("-").isdigit():
-            raise ValueError(
-                f"Malformed lookup table {path}, line {line_no}: expected 'index name', got {line!r}."
-            )
+            raise file_error(path, f"malformed lookup table, line {line_no}: expected 'index name', got {line!r}",
+                             "lookup table")
         index = int(parts[0])
         if index > 0:
             table[index] = parts[1]
@@ -87,10 +87,9 @@ def write_mgh(path: str | Path, data: np.ndarray) -> Path:
 
 
 def read_mgh(path: str | Path):
-    """Open a surface file; return its nibabel image (data proxied, nothing loaded yet)."""
-    import nibabel as nib
-
-    img = nib.load(str(path))
+    """Open a surface file; return its nibabel image (data proxied, nothing loaded yet: read rows
+    with :func:`mgh_rows`, which names the file when a truncated one fails)."""
+    img = load_image(path, "surface file")
     if len(img.shape) not in (3, 4) or img.shape[1:3] != (1, 1):
         raise ValueError(
             f"Wrong shape in {path}: NSD surface files are (n_vertices, 1, 1[, n_frames]); got {img.shape}."
@@ -100,9 +99,10 @@ def read_mgh(path: str | Path):
 
 def mgh_rows(img, rows) -> np.ndarray:
     """Rows of an NSD surface image as (n_rows, n_frames), reading only their span."""
-    if len(img.shape) == 3:
-        return span_read(img.dataobj, rows, (0, 0))[:, None]
-    return span_read(img.dataobj, rows, (0, 0, slice(None)))
+    with reading(img.get_filename(), "surface file"):
+        if len(img.shape) == 3:
+            return span_read(img.dataobj, rows, (0, 0))[:, None]
+        return span_read(img.dataobj, rows, (0, 0, slice(None)))
 
 
 def span_read(proxy, rows: np.ndarray | slice | None, tail: tuple = ()) -> np.ndarray:

@@ -47,7 +47,6 @@ DENSITIES = tuple(N_VERTICES)
 SURFACE_SPACES = ("fsaverage",)
 VOLUME_SPACES = ("func1pt8mm", "func1mm")
 SPACES = SURFACE_SPACES + VOLUME_SPACES
-TRANSFORMS = ("white-to-fsaverage", "fsaverage-to-white")
 BETA_VERSIONS = ("betas_fithrf_GLMdenoise_RR", "betas_fithrf", "betas_assumehrf")
 
 #: NSD lookup tables (index -> name); 0 is "outside"/"Unknown"
@@ -104,24 +103,6 @@ def surface_betas_path(subject: int, hemi: str, session: int, version: str) -> P
     return surface_betas_dir(subject, version) / f"{hemi}.betas_session{session:02d}.mgh"
 
 
-def native_betas_dir(subject: int, version: str) -> Path:
-    return Path("nsddata_betas/ppdata") / subject_name(subject) / "nativesurface" / version
-
-
-def native_betas_path(subject: int, hemi: str, session: int, version: str) -> Path:
-    return native_betas_dir(subject, version) / f"{hemi}.betas_session{session:02d}.hdf5"
-
-
-def transform_path(subject: int, hemi: str, kind: str) -> Path:
-    """``nsddata/ppdata/subjAA/transforms/{lh,rh}.{white-to-fsaverage,fsaverage-to-white}.mgz``."""
-    check_option("kind", kind, TRANSFORMS)
-    return Path("nsddata/ppdata") / subject_name(subject) / "transforms" / f"{hemi}.{kind}.mgz"
-
-
-def valid_session_path(subject: int, space: str, session: int) -> Path:
-    return ppdata_space_dir(subject, space) / f"valid_session{session:02d}.nii.gz"
-
-
 def ncsnr_surface_path(subject: int, hemi: str, version: str) -> Path:
     return surface_betas_dir(subject, version) / f"{hemi}.ncsnr.mgh"
 
@@ -167,6 +148,27 @@ def surface_label_path(subject: int | None, hemi: str, atlas: str) -> Path:
 
 def ctab_path(subject: int | None, atlas: str) -> Path:
     return label_dir(subject) / f"{atlas}.mgz.ctab"
+
+
+def native_betas_path(subject: int, hemi: str, session: int, version: str) -> Path:
+    """``nsddata_betas/ppdata/subjAA/nativesurface/<version>/{hemi}.betas_sessionNN.hdf5``."""
+    return (Path("nsddata_betas/ppdata") / subject_name(subject) / "nativesurface" / version
+            / f"{hemi}.betas_session{session:02d}.hdf5")
+
+
+#: the two nearest-neighbour index maps of ``nsddata/ppdata/subjAA/transforms``
+TRANSFORMS = ("white-to-fsaverage", "fsaverage-to-white")
+
+
+def transform_path(subject: int, hemi: str, transform: str) -> Path:
+    """``nsddata/ppdata/subjAA/transforms/{hemi}.<transform>.mgz`` (``transform`` in TRANSFORMS)."""
+    check_option("transform", transform, TRANSFORMS)
+    return Path("nsddata/ppdata") / subject_name(subject) / "transforms" / f"{hemi}.{transform}.mgz"
+
+
+def valid_session_path(subject: int, space: str, session: int) -> Path:
+    """``nsddata/ppdata/subjAA/<space>/valid_sessionNN.nii.gz`` (1 = valid voxel in that session)."""
+    return ppdata_space_dir(subject, space) / f"valid_session{session:02d}.nii.gz"
 
 
 def native_surface_path(subject: int, hemi: str, surface: str) -> Path:
@@ -233,16 +235,21 @@ PART_OF_NSD = {
 
 
 def require_file(root: Path, rel: Path, what: str) -> Path:
-    """Return ``root / rel`` or raise FileNotFoundError naming the path and the part of NSD."""
+    """Return ``root / rel`` if it is a readable file, else an :class:`~neuro_igc.errors.InputFileError`
+    naming the path and the part of NSD (a :class:`~neuro_igc.errors.MissingFileError`, also a
+    FileNotFoundError, when it does not exist)."""
+    from neuro_igc._read import check_file
+    from neuro_igc.errors import MissingFileError
+
     path = Path(root) / rel
-    if not path.is_file():
+    if not path.exists():
         part = rel.parts[0]
-        raise FileNotFoundError(
-            f"Missing {what}: expected {path} (part of NSD: {part!r}, {PART_OF_NSD.get(part, part)}). "
-            f"Download that part of NSD into {root}, or write a synthetic folder with "
-            f"`neuro-igc synth {root}`."
+        raise MissingFileError(
+            path, f"no such file (part of NSD: {part!r}, {PART_OF_NSD.get(part, part)})",
+            f"Download that part of NSD into {root}, or write a synthetic folder with `neuro-igc synth {root}`.",
+            what,
         )
-    return path
+    return check_file(path, what)
 
 
 def check_space(space: str) -> str:

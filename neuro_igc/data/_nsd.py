@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_igc._read import hdf5_dataset, image_data, load_image, open_hdf5, read_table, reading
 from neuro_igc._utils import check_option
 from neuro_igc.data import _layout as L
 from neuro_igc.data._betas import Betas, zscore_per_session
@@ -98,23 +99,17 @@ class NSD:
     def responses(self, subject):
         """``responses.tsv`` of a subject as a DataFrame, columns as on disk (73KID, 10KID 1-based),
         plus ``image_id`` (0-based 73k id) and ``image_10k`` (0-based 10k index)."""
-        import pandas as pd
-
         s = L.subject_id(subject)
         path = self._file(L.responses_path(s), f"behavioural responses of {L.subject_name(s)}")
-        df = pd.read_csv(path, sep="\t")
-        missing = [c for c in L.RESPONSES_COLUMNS if c not in df.columns]
-        if missing:
-            raise ValueError(f"Malformed {path}: columns {missing} are missing.")
+        df = read_table(path, "behavioural responses", sep="\t", columns=L.RESPONSES_COLUMNS)
         df["image_id"] = df["73KID"].astype(np.int64) - 1
         df["image_10k"] = df["10KID"].astype(np.int64) - 1
         return df
 
     def stim_info(self):
         """``nsd_stim_info_merged.csv`` as a DataFrame (nsdId 0-based; repK trial numbers 1-based)."""
-        import pandas as pd
-
-        return pd.read_csv(self._file(L.stim_info_path(), "stimulus information table"), index_col=0)
+        return read_table(self._file(L.stim_info_path(), "stimulus information table"), "stimulus information table",
+                          index_col=0)
 
     def sessions(self, subject, space: str = "fsaverage", version: str = L.BETA_VERSIONS[0]) -> list[int]:
         """Sessions of ``subject`` whose beta files are on disk."""
@@ -279,11 +274,9 @@ class NSD:
                      vertex=vertex, density=dens, info={"version": version}, **meta)
 
     def _brainmask(self, s, space):
-        import nibabel as nib
-
         path = self._file(L.brainmask_path(s, space), f"{space} brain mask of {L.subject_name(s)}")
-        img = nib.load(str(path))
-        return np.asarray(img.dataobj) > 0, img.affine
+        img = load_image(path, "brain mask")
+        return image_data(img, what="brain mask") > 0, img.affine
 
     def _volume_selection(self, s, space, roi, mask):
         brain, affine = self._brainmask(s, space)
@@ -320,19 +313,13 @@ class NSD:
 
     def _read_volume_session(self, s, space, ses, version, source, ijk, shape):
         """int16 (n_trials, n_voxels) of one session from .hdf5 (chunked) or .nii.gz."""
-        import nibabel as nib
-
         what = f"{space} betas of {L.subject_name(s)} session {ses}"
         h5 = self.root / L.volume_betas_path(s, space, ses, version, ".hdf5")
         use_h5 = source == "hdf5" or (source == "auto" and h5.is_file())
         if use_h5:
-            import h5py
-
             path = self._file(L.volume_betas_path(s, space, ses, version, ".hdf5"), what)
-            with h5py.File(path, "r") as f:
-                if "betas" not in f:
-                    raise ValueError(f"Malformed {path}: dataset 'betas' is missing.")
-                d = f["betas"]
+            with open_hdf5(path, what) as f, reading(path, what):
+                d = hdf5_dataset(f, "betas", what)
                 if d.dtype != np.int16:
                     raise ValueError(f"Wrong dtype in {path}: NSD volume betas are int16 (x{VOLUME_SCALE:g}); got {d.dtype}.")
                 if d.ndim != 4 or tuple(d.shape[1:]) != tuple(shape[::-1]):
@@ -347,12 +334,12 @@ class NSD:
                     out[t0:t0 + block.shape[0]] = block[:, k, j, i]
             return out, path
         path = self._file(L.volume_betas_path(s, space, ses, version, ".nii.gz"), what)
-        img = nib.load(str(path))
+        img = load_image(path, what)
         if img.get_data_dtype() != np.int16:
             raise ValueError(f"Wrong dtype in {path}: NSD volume betas are int16 (x{VOLUME_SCALE:g}); got {img.get_data_dtype()}.")
         if len(img.shape) != 4 or tuple(img.shape[:3]) != tuple(shape):
             raise ValueError(f"Wrong shape in {path}: expected (X, Y, Z, n_trials) with (X, Y, Z) = {shape}; got {img.shape}.")
-        data = np.asarray(img.dataobj.get_unscaled())  # gzip streams: one pass, then keep the voxels
+        data = image_data(img, unscaled=True, what=what)  # gzip streams: one pass, then keep the voxels
         return np.ascontiguousarray(data[tuple(ijk.T)].T), path
 
     def _handle_nan(self, b: Betas, nan: str) -> Betas:
@@ -376,8 +363,6 @@ class NSD:
               roi=None, mask=None, density: str | None = None) -> np.ndarray:
         """Noise-ceiling SNR per feature, float32 (n_features,), aligned with :meth:`betas` called
         with the same ``space``/``roi``/``mask``/``density``."""
-        import nibabel as nib
-
         s = L.subject_id(subject)
         L.check_space(space)
         if space in L.SURFACE_SPACES:
@@ -392,7 +377,7 @@ class NSD:
             return np.concatenate(parts).astype(np.float32)
         ijk, _, _ = self._volume_selection(s, space, roi, mask)
         path = self._file(L.ncsnr_volume_path(s, space, version), f"ncsnr of {L.subject_name(s)}")
-        return np.asarray(nib.load(str(path)).dataobj, dtype=np.float32)[tuple(ijk.T)]
+        return image_data(load_image(path, "ncsnr"), dtype=np.float32, what="ncsnr")[tuple(ijk.T)]
 
     # -----------------------------------------------------------------------------------------
     # stimuli
@@ -412,17 +397,14 @@ class NSD:
         chunk : int, default=256
             Images read from disk at once.
         """
-        import h5py
         from tqdm.auto import tqdm
 
         ids = np.asarray(ids)
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"Invalid value for 'ids': expected a 1-D integer array of 0-based 73k ids; got {ids.dtype} {ids.shape}.")
         path = self._file(L.stimuli_path(), "stimulus images")
-        with h5py.File(path, "r") as f:
-            if "imgBrick" not in f:
-                raise ValueError(f"Malformed {path}: dataset 'imgBrick' is missing.")
-            d = f["imgBrick"]
+        with open_hdf5(path, "stimulus images") as f, reading(path, "stimulus images"):
+            d = hdf5_dataset(f, "imgBrick", "stimulus images")
             if d.dtype != np.uint8 or d.ndim != 4 or d.shape[3] != 3:
                 raise ValueError(f"Wrong shape/dtype in {path}: 'imgBrick' must be uint8 (n, H, W, 3); got {d.dtype} {d.shape}.")
             if ids.size and (ids.min() < 0 or ids.max() >= d.shape[0]):
@@ -460,10 +442,8 @@ class NSD:
     def _subject_labels_on_fsaverage(self, s: int, atlas: str) -> bool:
         """True when the subject's own label files have an fsaverage vertex count (the synthetic
         folders); real NSD subject labels live on native surfaces and are not used for fsaverage."""
-        import nibabel as nib
-
         path = self.root / L.surface_label_path(s, "lh", atlas)
-        return path.is_file() and nib.load(str(path)).shape[0] in L.N_VERTICES.values()
+        return path.is_file() and load_image(path, f"{atlas!r} labels").shape[0] in L.N_VERTICES.values()
 
     def _table(self, subject, atlas) -> dict:
         for who in ([subject, None] if subject is not None else [None]):
@@ -495,8 +475,6 @@ class NSD:
         -------
         ROILabels
         """
-        import nibabel as nib
-
         L.check_space(space)
         s = None if subject is None else L.subject_id(subject)
         if like is not None:
@@ -508,8 +486,7 @@ class NSD:
             hemi_labels, dens = {}, None
             for h in HEMIS:
                 path = self._file(L.surface_label_path(s, h, atlas), f"{atlas!r} labels")
-                img = nib.load(str(path))
-                lab = np.asarray(img.dataobj).reshape(-1).astype(np.int64)
+                lab = image_data(load_image(path, f"{atlas!r} labels"), what=f"{atlas!r} labels").reshape(-1).astype(np.int64)
                 file_dens = _density_of(lab.size, path)
                 dens = _check_density("density", file_dens, density, path)
                 hemi_labels[h] = lab[: L.N_VERTICES[dens]]
@@ -528,7 +505,7 @@ class NSD:
             check_option("hemi", hemi, HEMIS)
         table = self._table(s, atlas)
         path = self._file(L.volume_roi_path(s, space, atlas, hemi), f"{atlas!r} volume labels of {L.subject_name(s)}")
-        vol = np.rint(np.asarray(nib.load(str(path)).dataobj)).astype(np.int64)
+        vol = np.rint(image_data(load_image(path, f"{atlas!r} labels"), what=f"{atlas!r} labels")).astype(np.int64)
         brain, _ = self._brainmask(s, space)
         if vol.shape != brain.shape:
             raise ValueError(f"Wrong shape in {path}: expected the brain-mask shape {brain.shape}; got {vol.shape}.")

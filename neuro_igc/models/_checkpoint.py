@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from neuro_igc._read import file_error, read_torch
 from neuro_igc._utils import atomic_path, resolve_device
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "CHECKPOINT_FORMAT"]
@@ -45,14 +46,10 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, **extra) ->
 def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """The raw checkpoint dictionary (tensors on ``map_location``)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Checkpoint file not found: {str(path)!r}.")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # a truncated or foreign file
-        raise ValueError(f"Cannot read checkpoint {str(path)!r}: {exc}") from exc
+    state = read_torch(path, "checkpoint", map_location=map_location)
     if not isinstance(state, dict) or "model_state" not in state:
-        raise ValueError(f"{str(path)!r} is not a neuro_igc checkpoint (no 'model_state' entry).")
+        raise file_error(path, "not a neuro_igc checkpoint (no 'model_state' entry)", "checkpoint",
+                         hint="Give a checkpoint written by save_checkpoint or train_model.")
     return state
 
 

@@ -19,8 +19,9 @@ logger = logging.getLogger("neuro_igc.pipeline")
 EPILOG = """examples:
   neuro-igc synth /data/nsd_synth                 # a synthetic NSD-like folder
   neuro-igc /data/nsd_synth out participant --participant-label 01 02 \\
-      --config pipelines/decoding_image_stats.yaml
-  neuro-igc /data/nsd_synth out group --config pipelines/decoding_image_stats.yaml
+      --config decoding_image_stats
+  neuro-igc /data/nsd_synth out group --config decoding_image_stats
+  neuro-igc pipelines show encoding_prf > my_prf.yaml   # a shipped config to edit
   neuro-igc /data/nsd_synth out participant --config encoding_prf --set training.epochs=2
 
 Outputs go to OUTPUT_DIR/neuro-igc (BIDS derivatives) with a report per pipeline and level.

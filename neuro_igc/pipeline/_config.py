@@ -1,6 +1,8 @@
 """Pipeline config files: schema, loading with validation, settings hashes.
 
-A pipeline config is a YAML file (see ``pipelines/`` in the repository) with these sections::
+A pipeline config is a YAML file (the shipped ones are package data in
+``neuro_igc/pipeline/configs/``; ``neuro-igc pipelines show NAME > my.yaml`` copies one) with
+these sections::
 
     name: decoding_image_stats      # required; also names the report
     task: decoding                  # required: decoding | encoding | benchmark
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.resources
 import json
 import os
 import re
@@ -50,11 +53,12 @@ __all__ = [
     "settings_hash",
     "PIPELINES_DIR",
     "shipped_pipelines",
+    "shipped_config_path",
 ]
 
 TASKS = ("decoding", "encoding", "benchmark")
-# the repository's pipelines/ folder (configs users copy and edit)
-PIPELINES_DIR = Path(__file__).resolve().parents[2] / "pipelines"
+#: the shipped pipeline configs: package data, found in any installation (wheel or checkout)
+PIPELINES_DIR = Path(str(importlib.resources.files("neuro_igc.pipeline") / "configs"))
 
 DEFAULT_MERGE = {
     "V1": ["V1v", "V1d"],
@@ -329,18 +333,25 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
     'decoding'
     """
     p = Path(path)
-    if not p.exists() and p.suffix == "" and (PIPELINES_DIR / f"{p.name}.yaml").exists():
-        p = PIPELINES_DIR / f"{p.name}.yaml"
+    if not p.exists() and p.suffix == "" and p.name == str(path) and p.name in shipped_pipelines():
+        p = shipped_config_path(p.name)
     if not p.exists():
         shipped = ", ".join(shipped_pipelines()) or "none found"
         raise ConfigError(
             f"Missing file for 'config': {str(path)!r} does not exist; give a YAML file or one of "
             f"the shipped pipelines ({shipped})."
         )
+    if p.is_dir():
+        raise ConfigError(
+            f"Invalid value for 'config': {str(path)!r} is a folder; give a YAML file inside it or "
+            "a shipped pipeline name (`neuro-igc pipelines` lists them)."
+        )
     try:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"Invalid YAML in {str(p)!r}: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read config {str(p)!r}: {exc}; check the file and its permissions.") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"Invalid config {str(p)!r}: expected a mapping at the top level.")
     for key, value in (overrides or {}).items():
@@ -355,10 +366,25 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
 
 
 def shipped_pipelines() -> list[str]:
-    """Names of the pipeline configs shipped in the repository's ``pipelines/`` folder."""
+    """Names of the pipeline configs shipped with the package (``neuro-igc pipelines`` lists them).
+
+    Examples
+    --------
+    >>> "encoding_prf" in shipped_pipelines()
+    True
+    """
     if not PIPELINES_DIR.is_dir():
         return []
     return sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml"))
+
+
+def shipped_config_path(name: str) -> Path:
+    """The file of the shipped pipeline ``name``; ConfigError naming the shipped ones otherwise."""
+    path = PIPELINES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        shipped = ", ".join(shipped_pipelines()) or "none found"
+        raise ConfigError(f"Unknown pipeline {name!r}: the shipped pipelines are {shipped}.")
+    return path
 
 
 def settings_hash(*parts: Any) -> str:

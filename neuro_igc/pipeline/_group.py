@@ -105,9 +105,9 @@ def group_roi(ctx, names: list[str], *, kind: str) -> pd.DataFrame | None:
 
 
 def _read_map(path) -> np.ndarray:
-    import nibabel as nib
+    from neuro_igc._read import load_image
 
-    return np.asarray(nib.load(str(path)).darrays[0].data, dtype=np.float64)
+    return np.asarray(load_image(path, "subject map").darrays[0].data, dtype=np.float64)
 
 
 def group_maps(ctx, names: list[str], *, kind: str, prefix: str = "") -> None:

@@ -82,20 +82,14 @@ def load_sphere(hemi: str, density: str = "fsaverage5", path: str | os.PathLike 
     ``path`` (a FreeSurfer ``?h.sphere`` or GIFTI surface) is read with nibabel; without it only
     fsaverage5 and coarser are available (nilearn's bundled fsaverage5, no download).
     """
-    import nibabel as nib
-
     if hemi not in HEMIS:
         raise ValueError(f"Invalid value for 'hemi': allowed are 'lh', 'rh'; got {hemi!r}.")
     n = n_vertices(density)
     if path is not None:
+        from neuro_igc._read import read_geometry
+
         path = os.fspath(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"Sphere file not found: {path}")
-        if path.endswith(".gii"):
-            coords = nib.load(path).darrays[0].data
-        else:
-            coords = nib.freesurfer.read_geometry(path)[0]
-        coords = np.asarray(coords, dtype=float)
+        coords = np.asarray(read_geometry(path, "sphere")[0], dtype=float)
         if len(coords) < n:
             raise ValueError(f"Sphere {path} has {len(coords)} vertices, fewer than {density!r} ({n}).")
         return coords[:n]

@@ -228,9 +228,11 @@ def from_volume(img, ijk) -> np.ndarray:
     """Gather a feature vector (or (n_maps, n_features) for 4-D images) from a NIfTI image."""
     import nibabel as nib
 
+    from neuro_igc._read import image_data, load_image
+
     if not isinstance(img, nib.spatialimages.SpatialImage):
-        img = nib.load(str(img))
-    data = np.asanyarray(img.dataobj)
+        img = load_image(img, "volume image")
+    data = image_data(img, what="volume image")
     ijk = _check_ijk(ijk, data.shape)
     vals = data[ijk[:, 0], ijk[:, 1], ijk[:, 2]]
     return vals.T if vals.ndim == 2 else vals

@@ -71,7 +71,7 @@ def test_clear_errors(tmp_path):
         atlas.labels_for(["lh"], [5000])
     with pytest.raises(ValueError, match=r"Unknown ROI name\(s\) \['V9'\] in atlas 'toy'; known ROIs are: V1"):
         atlas.merge({"V": ["V1", "V9"]})
-    with pytest.raises(FileNotFoundError, match=r"Atlas file not found: .*lh.prf-visualrois.mgz"):
+    with pytest.raises(FileNotFoundError, match=r"Cannot read atlas file .*lh.prf-visualrois.mgz: no such file"):
         Atlas.from_nsd(tmp_path, "prf-visualrois")
     with pytest.raises(ValueError, match="merged into both"):
         Atlas({"lh": np.arange(3), "rh": np.arange(3)}, {1: "a", 2: "b"}).merge({"x": ["a"], "y": ["a", "b"]})

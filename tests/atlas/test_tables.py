@@ -42,7 +42,7 @@ def test_read_ctab_formats_and_errors(tmp_path):
     bad.write_text("1 V1\nV2 2\n")
     with pytest.raises(ValueError, match=r"Malformed lookup table .*bad.ctab, line 2"):
         read_ctab(bad)
-    with pytest.raises(FileNotFoundError, match=r"Lookup table not found: .*missing.ctab"):
+    with pytest.raises(FileNotFoundError, match=r"Cannot read lookup table .*missing.ctab: no such file"):
         read_ctab(tmp_path / "missing.ctab")
     with pytest.raises(ValueError, match="Invalid value for 'atlas': shipped tables are 'prf-visualrois'"):
         nsd_table("HCP_MMP1")

@@ -64,5 +64,5 @@ def test_decimation_errors():
         decimate(np.zeros(10242), "fsaverage")
     with pytest.raises(ValueError, match="not available offline"):
         upsample({"lh": np.zeros(10242)}, "fsaverage")
-    with pytest.raises(FileNotFoundError, match="Sphere file not found: /nonexistent/lh.sphere"):
+    with pytest.raises(FileNotFoundError, match="Cannot read sphere /nonexistent/lh.sphere: no such file"):
         upsample({"lh": np.zeros(10242)}, "fsaverage", sphere={"lh": "/nonexistent/lh.sphere"})
