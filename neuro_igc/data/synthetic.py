@@ -340,6 +340,9 @@ def make_nsd_like(
     trials : int, default=750
         Trials per session (1..750); fewer keeps the first trials of each session.
     density : {"fsaverage5", "fsaverage"}, default="fsaverage5"
+        Density of the fsaverage betas and ncsnr: 10242 vertices per hemisphere (quick) or NSD's
+        163842 (about 1.3 MB per hemisphere and trial). Group atlases and transforms are always
+        at 163842; native-surface betas do not depend on it.
     image_size : int, default=128
         Stored image size; a multiple of 64 keeps the planted drive exact (see module docstring).
     volume_spaces : tuple of {"func1pt8mm", "func1mm"}, default=("func1pt8mm",)
@@ -350,7 +353,7 @@ def make_nsd_like(
     snr : float, default=1.0
         ncsnr of V1 (other ROIs scaled down) and of the planted statistic vertices.
     overwrite : bool, default=False
-        Replace an existing synthetic folder at ``root``.
+        Replace an existing synthetic folder at ``root`` (kept until the new one is complete).
     progress : bool, default=True
 
     Returns

@@ -499,3 +499,30 @@ def test_default_folder_prfs_recoverable_by_a_linear_map(tmp_path):
     size = np.sqrt(np.maximum(m @ gx**2 - cx**2 + m @ gy**2 - cy**2, 0) / 2)
     assert np.median(np.hypot(cx - v1.x.to_numpy(), cy - v1.y.to_numpy())) < 0.5
     assert np.corrcoef(size, v1.sigma)[0, 1] > 0.7
+
+
+def test_full_density_mesh_nests_fsaverage5_and_is_a_closed_sphere():
+    from nilearn.datasets import load_fsaverage
+
+    from neuro_igc.data._synth_surface import fsaverage5_mesh, fsaverage_mesh, subdivide
+
+    fs5 = load_fsaverage("fsaverage5")
+    for h, part in (("lh", "left"), ("rh", "right")):
+        m = fsaverage_mesh(h)
+        assert m.n_vertices == V7 and m.faces.shape == (2 * V7 - 4, 3)
+        sphere = np.asarray(fs5["sphere"].parts[part].coordinates, dtype=np.float64)
+        np.testing.assert_allclose(m.unit[:V5], sphere / np.linalg.norm(sphere, axis=1, keepdims=True))
+        np.testing.assert_allclose(m.coords[:V5], np.asarray(fs5["pial"].parts[part].coordinates))
+        np.testing.assert_allclose(np.linalg.norm(m.unit, axis=1), 1.0)
+        # each edge is used by exactly two triangles, all outward (positive volume)
+        e = np.sort(np.concatenate([m.faces[:, [0, 1]], m.faces[:, [1, 2]], m.faces[:, [2, 0]]]), axis=1)
+        assert np.all(np.unique(e[:, 0] * V7 + e[:, 1], return_counts=True)[1] == 2)
+        p0, p1, p2 = (m.unit[m.faces[:, k]] for k in range(3))
+        assert np.all(np.einsum("ij,ij->i", np.cross(p1 - p0, p2 - p0), p0) > 0)
+        # the fsaverage6 level is the prefix of 40962 vertices
+        fs6 = subdivide(fsaverage5_mesh(h))
+        assert fs6.n_vertices == 40962 and np.array_equal(fs6.unit, m.unit[:40962])
+        # new vertices lie between their parents: nearest-neighbour spacing shrinks 4x
+        d7 = cKDTree(m.unit).query(m.unit[:1000], k=2)[0][:, 1]
+        d5 = cKDTree(m.unit[:V5]).query(m.unit[:1000], k=2)[0][:, 1]
+        assert 3.0 < np.median(d5 / d7) < 5.0
