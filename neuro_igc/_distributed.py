@@ -33,6 +33,8 @@ __all__ = [
     "world_size",
     "is_main",
     "init_from_env",
+    "launched_group",
+    "rank_tag",
     "resolve",
     "rank_device",
     "shard",
@@ -148,8 +150,30 @@ def init_from_env(backend: str | None = None, timeout: float | None = None) -> b
     os.environ.setdefault("WORLD_SIZE", str(w))
     os.environ.setdefault("LOCAL_RANK", str(local))
     dist.init_process_group(backend, rank=r, world_size=w, timeout=_timeout(timeout))
-    logger.info("torch.distributed: rank %d of %d (%s backend)", r, w, backend)
+    (logger.info if r == 0 else logger.debug)("torch.distributed: %d processes (%s backend)", w, backend)
     return True
+
+
+@contextlib.contextmanager
+def launched_group(backend: str | None = None, timeout: float | None = None) -> Iterator[bool]:
+    """Inside the block, the process group of a multi-process launch (``torchrun``, ``srun``) is
+    initialised (and destroyed at the end if this opened it); yields whether it is active. A
+    single process (no launcher, or a world of one) runs unchanged."""
+    found = env_world()
+    started = False
+    if found is not None and found[1] > 1:
+        started = init_from_env(backend=backend, timeout=timeout)
+    try:
+        yield is_active()
+    finally:
+        if started:
+            with contextlib.suppress(Exception):
+                _dist().destroy_process_group()
+
+
+def rank_tag() -> str:
+    """``" (rank R of W)"`` in a process group, ``""`` otherwise (for messages)."""
+    return f" (rank {rank()} of {world_size()})" if is_active() else ""
 
 
 def resolve(distributed) -> bool:
@@ -309,7 +333,7 @@ def barrier(what: str = "distributed run") -> None:
 
 
 @contextlib.contextmanager
-def main_rank_only_logging(name: str = "neuro_igc", level: int = logging.WARNING) -> Iterator[None]:
+def main_rank_only_logging(name: str = "neuro_igc", level: int = logging.ERROR) -> Iterator[None]:
     """On ranks other than 0, show only messages of ``level`` and above from logger ``name``
     (restored afterwards); rank 0 logs as usual."""
     if is_main():
@@ -349,8 +373,27 @@ def _local_entry(index: int, fn: Callable, nprocs: int, port: int, backend: str,
             _dist().destroy_process_group()
 
 
+def _failures(ctx, exc) -> str:
+    """Every failed process's traceback, the first one seen to fail first."""
+    import pickle
+
+    first = exc.error_index
+    lines = [f"rank {first} of the local distributed run failed first: {exc.msg.strip().splitlines()[0]}"
+             if isinstance(exc, Exception) and not hasattr(exc, "exit_code") else
+             f"rank {first} of the local distributed run exited first: {exc}"]
+    for i in sorted(range(len(ctx.error_files)), key=lambda i: i != first):
+        try:
+            with open(ctx.error_files[i], "rb") as fh:
+                trace = pickle.load(fh)
+        except OSError:
+            continue
+        lines.append(f"-- rank {i}:\n{trace}")
+    return "\n".join(lines)
+
+
 def run_local(fn: Callable, nprocs: int = 2, args: Sequence = (), *, backend: str = "gloo",
-              timeout: float = 60.0, join_timeout: float | None = None, threads: int | None = 1) -> None:
+              timeout: float = 60.0, join_timeout: float | None = None, threads: int | None = 1,
+              start_method: str = "spawn") -> None:
     """Run ``fn(*args)`` on ``nprocs`` new local processes joined in a process group.
 
     For tests and notebooks, where ``torchrun`` is not at hand: each process gets the torchrun
@@ -370,6 +413,9 @@ def run_local(fn: Callable, nprocs: int = 2, args: Sequence = (), *, backend: st
         killed and a TimeoutError raised past it.
     threads : int or None, default=1
         torch CPU threads per process (None: torch's default).
+    start_method : {"spawn", "forkserver"}, default="spawn"
+        How the processes start (``multiprocessing``); "forkserver" starts later runs faster
+        when the modules are preloaded (``torch.multiprocessing.set_forkserver_preload``).
 
     Raises
     ------
@@ -383,16 +429,14 @@ def run_local(fn: Callable, nprocs: int = 2, args: Sequence = (), *, backend: st
     limit = 2 * float(timeout) + 60 if join_timeout is None else float(join_timeout)
     port = free_port()
     ctx = mp.start_processes(_local_entry, args=(fn, nprocs, port, backend, float(timeout), threads, tuple(args)),
-                             nprocs=nprocs, join=False, start_method="spawn")
+                             nprocs=nprocs, join=False, start_method=start_method)
     deadline = time.monotonic() + limit
     try:
-        while not ctx.join(timeout=1.0):
+        while not ctx.join(timeout=1.0, grace_period=5.0):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run_local: the {nprocs} processes did not finish within {limit:.0f} s.")
-    except mp.ProcessRaisedException as exc:
-        raise DistributedError(f"a process of the local distributed run failed:\n{exc}") from None
-    except mp.ProcessExitedException as exc:
-        raise DistributedError(f"a process of the local distributed run exited: {exc}") from None
+    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
+        raise DistributedError(_failures(ctx, exc)) from None
     finally:
         for p in ctx.processes:
             if p.is_alive():

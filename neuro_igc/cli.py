@@ -64,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(SUBCOMMANDS[argv[0]])
         return int(module.main(argv[1:]) or 0)
     module = importlib.import_module(BIDS_APP)
-    return int(module.main(argv) or 0)
+    from neuro_igc._distributed import launched_group, main_rank_only_logging
+
+    # under torchrun/srun: the process group of all ranks (Gloo or NCCL); rank 0 logs
+    with launched_group(), main_rank_only_logging():
+        return int(module.main(argv) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,6 +65,8 @@ class Atlas:
 
     def __init__(self, labels, table: dict[int, str], *, name: str = "atlas", affine=None, colors=None):
         self.name = str(name)
+        if not hasattr(table, "items"):
+            raise TypeError(f"Invalid type for 'table': expected a mapping {{index: ROI name}}; got {type(table).__name__}.")
         if isinstance(labels, dict):
             if not labels or any(h not in HEMIS for h in labels):
                 raise ValueError(f"Surface 'labels' must be a dict with keys 'lh' and/or 'rh'; got {sorted(labels)}.")
@@ -157,6 +159,9 @@ class Atlas:
         hemi, vertex = np.asarray(hemi), np.asarray(vertex)
         if hemi.shape != vertex.shape or hemi.ndim != 1:
             raise ValueError(f"'hemi' and 'vertex' must be 1-D of equal length; got {hemi.shape} and {vertex.shape}.")
+        if len(vertex) and (not np.issubdtype(vertex.dtype, np.integer) or vertex.min() < 0):
+            raise ValueError(f"Invalid value for 'vertex': 0-based integer vertex indices; got dtype {vertex.dtype}, "
+                             f"smallest {vertex.min()!r}.")
         self._check_density(density, int(vertex.max()) if len(vertex) else -1)
         out = np.zeros(len(vertex), dtype=np.int64)
         for h in HEMIS:

@@ -1,5 +1,8 @@
 """Check an NSD folder against a :class:`~neuro_igc.data._manifest.Manifest`, reading headers only.
 
+(The one exception: the values of the small native <-> fsaverage index maps, which must be
+1-based vertex numbers within the surface they index; an off-by-one there would pass silently.)
+
 Each file is opened with the library of its format and only its header is read: nibabel for
 MGH/NIfTI (shape, dtype; an uncompressed ``.mgh`` shorter than its header says is reported as
 truncated), h5py for HDF5 (dataset shape, dtype, chunks), ``scipy.io.whosmat`` for ``.mat``
@@ -190,7 +193,32 @@ def _check_mgh_or_nifti(spec: FileSpec, path: Path, shapes: _Shapes):
         size = path.stat().st_size
         if size < need:
             problems.append(f"truncated: {size} bytes on disk, the header needs {need}")
+    if spec.index_range is not None and not problems:
+        found, more = _check_index_values(spec, np.asanyarray(img.dataobj), found, shapes)
+        problems += more
     return found, problems, []
+
+
+def _check_index_values(spec: FileSpec, values: np.ndarray, found: str, shapes: "_Shapes"):
+    """An index map's values: integers within ``spec.index_range`` (NSD's maps are 1-based)."""
+    low, high = spec.index_range
+    where = ""
+    if isinstance(high, Dim):
+        bound = shapes.bound.get(high.name)
+        where = f" ({high.name} in {bound[1]})" if bound else ""
+        high = bound[0] if bound else None
+    values = values.reshape(-1)
+    if not np.all(np.isfinite(values)) or not np.array_equal(values, np.round(values)):
+        return found, ["values are not all integers: an index map holds vertex numbers"]
+    vmin, vmax = int(values.min()), int(values.max())
+    found = f"{found}, values {vmin}..{vmax}"
+    problems = []
+    if vmin < low:
+        hint = ": NSD's maps are 1-based (a 0 means a 0-based map)" if vmin == low - 1 else ""
+        problems.append(f"values start at {vmin}, expected >= {low}{hint}")
+    if high is not None and vmax > high:
+        problems.append(f"values reach {vmax}, beyond the {high} vertices they index{where}")
+    return found, problems
 
 
 def _check_hdf5(spec: FileSpec, path: Path, shapes: _Shapes):

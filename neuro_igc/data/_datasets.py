@@ -29,9 +29,27 @@ from neuro_igc.data._betas import Betas, train_val_split
 __all__ = ["DecodingDataset", "EncodingDataset", "SubjectBatchSampler", "decoding_datasets", "encoding_datasets"]
 
 
-def _tensor(a) -> torch.Tensor:
+def _float32(a, name: str) -> np.ndarray:
+    """``a`` as a float32 array, or a TypeError naming ``name``; NaN/inf rows raise a ValueError."""
+    try:
+        arr = np.asarray(a, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"Invalid type for {name!r}: expected a numeric array; got {type(a).__name__} ({exc}).") from None
+    if arr.ndim and arr.size:
+        # a row sum is non-finite exactly when the row holds NaN/inf (or overflows float64: not for float32)
+        bad = ~np.isfinite(arr.reshape(len(arr), -1).sum(1, dtype=np.float64))
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise ValueError(
+                f"Invalid value for {name!r}: {rows.size} of {len(arr)} rows hold NaN or inf (first: "
+                f"{rows[:5].tolist()}); drop those samples or features first (e.g. NSD.betas(..., nan='drop'))."
+            )
+    return arr
+
+
+def _tensor(a, name: str = "data") -> torch.Tensor:
     """float32 tensor sharing memory with ``a`` where possible (copied if read-only)."""
-    arr = np.ascontiguousarray(np.asarray(a, dtype=np.float32))
+    arr = np.ascontiguousarray(_float32(a, name))
     if not arr.flags.writeable:
         arr = arr.copy()
     return torch.from_numpy(arr)
@@ -102,8 +120,8 @@ class DecodingDataset(_SubjectDataset):
     def __init__(self, x, y, *, subjects=None, with_subject=None, target_names=None, image_ids=None):
         xs, ys = _as_list(x), _as_list(y)
         _check_pairs("x", xs, "y", ys)
-        self._x = [_tensor(a) for a in xs]
-        ys = [np.asarray(b, dtype=np.float32) for b in ys]
+        self._x = [_tensor(a, "x" if len(xs) == 1 else f"x[{i}]") for i, a in enumerate(xs)]
+        ys = [_float32(b, "y" if len(ys) == 1 else f"y[{i}]") for i, b in enumerate(ys)]
         self._y = [_tensor(b[:, None] if b.ndim == 1 else b) for b in ys]
         for i, a in enumerate(self._x):
             if a.ndim != 2:
@@ -177,14 +195,21 @@ class EncodingDataset(_SubjectDataset):
 
     def __init__(self, images, image_index, y, *, subjects=None, with_subject=None, pool: int = 1,
                  augment: bool = False, image_stats=None, image_ids=None):
-        imgs = np.asarray(images, dtype=np.float32)
+        imgs = _float32(images, "images")
         if imgs.ndim == 3:
             imgs = imgs[:, None]
         if imgs.ndim != 4:
             raise ValueError(f"Invalid shape for 'images': expected (n, H, W) or (n, C, H, W); got {imgs.shape}.")
         if int(pool) < 1 or imgs.shape[2] % int(pool) or imgs.shape[3] % int(pool):
             raise ValueError(f"Invalid value for 'pool': a divisor of the image size {imgs.shape[2:]} ; got {pool!r}.")
-        idx, ys = [np.asarray(a, dtype=np.int64) for a in _as_list(image_index)], _as_list(y)
+        idx = []
+        for a in _as_list(image_index):
+            a = np.asarray(a)
+            if a.ndim != 1 or not (np.issubdtype(a.dtype, np.integer) or a.size == 0):
+                raise ValueError(f"Invalid value for 'image_index': 1-D integer rows of 'images' per subject; got "
+                                 f"dtype {a.dtype} shape {a.shape}.")
+            idx.append(a.astype(np.int64))
+        ys = _as_list(y)
         _check_pairs("image_index", idx, "y", ys)
         for a in idx:
             if a.size and (a.min() < 0 or a.max() >= len(imgs)):
@@ -196,7 +221,10 @@ class EncodingDataset(_SubjectDataset):
             imgs = (imgs - self.image_stats[0]) / self.image_stats[1]
         self._images = torch.from_numpy(np.ascontiguousarray(imgs))
         self._index = [torch.from_numpy(a) for a in idx]
-        self._y = [_tensor(b) for b in ys]
+        self._y = [_tensor(b, "y" if len(ys) == 1 else f"y[{i}]") for i, b in enumerate(ys)]
+        for i, b in enumerate(self._y):
+            if b.ndim != 2:
+                raise ValueError(f"Invalid shape for 'y' of subject {i}: expected (n_trials, n_features); got {tuple(b.shape)}.")
         self._init_index([len(a) for a in idx], subjects, with_subject)
         self.n_features_per_subject = [int(b.shape[1]) for b in self._y]
         self.pool = int(pool)

@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -135,8 +136,33 @@ class _ObjectChanged(Exception):
     pass
 
 
-def _download(client, bucket: str, key: str, size: int, etag: str, final: Path, bar, chunk_size: int) -> str:
-    """Download one object into its ``.part`` file, then rename; return "downloaded"/"resumed"."""
+class _Stopped(Exception):
+    pass
+
+
+class _SharedBar:
+    """A tqdm bar updated from several download threads."""
+
+    def __init__(self, bar):
+        self.bar = bar
+        self.lock = threading.Lock()
+
+    def update(self, n: int) -> None:
+        with self.lock:
+            self.bar.update(n)
+
+    def grow(self, n: int) -> None:
+        with self.lock:
+            self.bar.total += n
+            self.bar.refresh()
+
+
+def _download(client, bucket: str, key: str, size: int, etag: str, final: Path, bar, chunk_size: int,
+              stop: threading.Event | None = None) -> str:
+    """Download one object into its ``.part`` file, then rename; return "downloaded"/"resumed".
+
+    ``stop`` set by another thread ends the download at the next chunk (the ``.part`` stays, to
+    be resumed)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     part = part_path(final, etag)
@@ -148,8 +174,8 @@ def _download(client, bucket: str, key: str, size: int, etag: str, final: Path, 
     part.touch()  # an empty object is complete as it is
     for attempt in range(1, _ATTEMPTS + 1):
         offset = part.stat().st_size if part.exists() else 0
-        if offset > size:
-            part.unlink()
+        if offset > size:  # not a beginning of this object: start over
+            open(part, "wb").close()
             offset = 0
         if offset:
             status = "resumed"
@@ -167,6 +193,8 @@ def _download(client, bucket: str, key: str, size: int, etag: str, final: Path, 
                     for chunk in body.iter_chunks(chunk_size):
                         out.write(chunk)
                         bar.update(len(chunk))
+                        if stop is not None and stop.is_set():
+                            raise _Stopped(key)
             except ClientError as exc:
                 if _error_code(exc) in ("412", "PreconditionFailed"):
                     part.unlink(missing_ok=True)
@@ -202,6 +230,7 @@ def fetch_nsd(
     progress: bool = True,
     dry_run: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    downloads: int = 4,
     jobs: int = 8,
 ) -> FetchReport:
     """Download NSD files from the public bucket into ``dest``, anonymously and resumably.
@@ -223,8 +252,10 @@ def fetch_nsd(
         Only ask the sizes: files to download are reported as "planned".
     chunk_size : int, default 8 MiB
         Bytes written per read of the response.
+    downloads : int, default 4
+        Files downloaded at once.
     jobs : int, default 8
-        Parallel size requests (downloads run one at a time).
+        Parallel size requests.
 
     Returns
     -------
@@ -238,12 +269,13 @@ def fetch_nsd(
     for key in keys:
         if key.startswith("/") or ".." in PurePosixPath(key).parts:
             raise ValueError(f"Invalid value for 'files': {key!r} is not a path inside the NSD root.")
-    if chunk_size < 1:
-        raise ValueError(f"Invalid value for 'chunk_size': must be >= 1; got {chunk_size}.")
+    for name, value in (("chunk_size", chunk_size), ("downloads", downloads), ("jobs", jobs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"Invalid value for {name!r}: must be an integer >= 1; got {value!r}.")
     endpoint_url = endpoint_url or os.environ.get(ENDPOINT_ENV) or None
     client = _client(endpoint_url, region)
     _check_reachable(client, bucket, keys, endpoint_url)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         heads = list(pool.map(lambda k: _head(client, bucket, k), keys))
     report = FetchReport(dest, bucket)
     todo = []
@@ -264,25 +296,40 @@ def fetch_nsd(
         return report
     by_key = {f.path: f for f in report.files}
     total = sum(size for _, size, _ in todo)
+    stop = threading.Event()
+
+    def fetch_one(key: str, size: int, etag: str) -> None:
+        item = by_key[key]
+        try:
+            try:
+                item.status = _download(client, bucket, key, size, etag, dest / key, shared, chunk_size, stop)
+            except _ObjectChanged:
+                logger.warning("%s changed in the bucket during the fetch; downloading it again", key)
+                info, error = _head(client, bucket, key)
+                if info is None:
+                    raise OSError(error) from None
+                item.size = info[0]
+                shared.grow(info[0] - size)
+                item.status = _download(client, bucket, key, info[0], info[1], dest / key, shared, chunk_size, stop)
+        except _Stopped:
+            item.status, item.error = "failed", "interrupted (run the fetch again to resume)"
+        except Exception as exc:  # report it, go on with the other files
+            item.status, item.error = "failed", f"{type(exc).__name__}: {exc}"
+            logger.error("could not fetch %s: %s", key, item.error)
+
     with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="nsd fetch",
               disable=not progress) as bar:
-        for key, size, etag in todo:
-            bar.set_postfix_str(PurePosixPath(key).name, refresh=False)
-            item = by_key[key]
+        shared = _SharedBar(bar)
+        with ThreadPoolExecutor(max_workers=max(1, min(downloads, len(todo)))) as pool:
+            futures = [pool.submit(fetch_one, *job) for job in todo]
             try:
-                try:
-                    item.status = _download(client, bucket, key, size, etag, dest / key, bar, chunk_size)
-                except _ObjectChanged:
-                    logger.warning("%s changed in the bucket during the fetch; downloading it again", key)
-                    info, error = _head(client, bucket, key)
-                    if info is None:
-                        raise OSError(error) from None
-                    item.size = info[0]
-                    bar.total += info[0] - size
-                    item.status = _download(client, bucket, key, info[0], info[1], dest / key, bar, chunk_size)
-            except Exception as exc:  # report it, go on with the other files
-                item.status, item.error = "failed", f"{type(exc).__name__}: {exc}"
-                logger.error("could not fetch %s: %s", key, item.error)
+                for future in as_completed(futures):
+                    future.result()
+            except BaseException:  # Ctrl-C: stop the other downloads at their next chunk, keep the .part files
+                stop.set()
+                for future in futures:
+                    future.cancel()
+                raise
     return report
 
 

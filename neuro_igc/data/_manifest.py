@@ -95,6 +95,9 @@ class FileSpec:
         MATLAB ``.mat`` variables.
     columns : tuple of str
         Columns a CSV/TSV table must have.
+    index_range : (int, int or Dim) or None
+        An index map (NSD's 1-based transforms): every value must be an integer in this range.
+        The only files whose values are read, as they are small and an off-by-one is silent.
     required : bool
         False for files read only by helpers outside the run (their absence is not an error).
     """
@@ -108,13 +111,15 @@ class FileSpec:
     chunks: tuple | None = None
     variables: tuple = ()
     columns: tuple = ()
+    index_range: tuple | None = None
     required: bool = True
 
     def expected(self) -> str:
         """The expected format in a few words."""
         dtype = "" if self.dtype is None else f" {self.dtype}"
         if self.format == "mgh":
-            return f"MGH {_axes_text(self.shape)}{dtype}"
+            values = "" if self.index_range is None else f", values {self.index_range[0]}..{self.index_range[1]}"
+            return f"MGH {_axes_text(self.shape)}{dtype}{values}"
         if self.format == "nifti":
             return f"NIfTI {_axes_text(self.shape)}{dtype}"
         if self.format == "hdf5":
@@ -243,10 +248,11 @@ def _surface_atlas(b: _Builder, s: int, atlas: str, space: str, density_sizes: t
 
 
 def _white_to_fsaverage(b: _Builder, s: int) -> None:
+    subj = L.subject_name(s)
     for h in HEMIS:
         b.add(L.transform_path(s, h, "white-to-fsaverage"), "mgh",
-              f"native-to-fsaverage index map of {L.subject_name(s)} ({h}; 1-based native vertex per fsaverage vertex)",
-              shape=(FSAVERAGE, 1, 1), dtype="number")
+              f"native-to-fsaverage index map of {subj} ({h}; 1-based native vertex per fsaverage vertex)",
+              shape=(FSAVERAGE, 1, 1), dtype="number", index_range=(1, Dim(f"native vertices[{subj} {h}]")))
 
 
 def _fsaverage_to_white(b: _Builder, s: int) -> None:
@@ -254,7 +260,7 @@ def _fsaverage_to_white(b: _Builder, s: int) -> None:
     for h in HEMIS:
         b.add(L.transform_path(s, h, "fsaverage-to-white"), "mgh",
               f"fsaverage-to-native index map of {subj} ({h}; 1-based fsaverage vertex per native vertex)",
-              shape=(Dim(f"native vertices[{subj} {h}]"), 1, 1), dtype="number")
+              shape=(Dim(f"native vertices[{subj} {h}]"), 1, 1), dtype="number", index_range=(1, FSAVERAGE))
 
 
 def _volume_axes(s: int, space: str) -> tuple[Dim, Dim, Dim]:

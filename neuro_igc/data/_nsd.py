@@ -402,6 +402,8 @@ class NSD:
         ids = np.asarray(ids)
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"Invalid value for 'ids': expected a 1-D integer array of 0-based 73k ids; got {ids.dtype} {ids.shape}.")
+        if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+            raise ValueError(f"Invalid value for 'chunk': images read at once, a positive integer; got {chunk!r}.")
         path = self._file(L.stimuli_path(), "stimulus images")
         with open_hdf5(path, "stimulus images") as f, reading(path, "stimulus images"):
             d = hdf5_dataset(f, "imgBrick", "stimulus images")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import numbers
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -54,10 +56,40 @@ def check_subject_int(subject, n_subjects: int, what: str) -> int:
     return s
 
 
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``; a TypeError/ValueError naming ``name`` otherwise
+    (strings, floats, booleans and None are refused, not coerced)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"Invalid type for {name!r}: expected an integer >= {minimum}; got {value!r} "
+                        f"({type(value).__name__}).")
+    if int(value) < minimum:
+        raise ValueError(f"Invalid value for {name!r}: must be >= {minimum}; got {value!r}.")
+    return int(value)
+
+
+def check_ints(name: str, values, minimum: int = 1) -> list[int]:
+    """A sequence of ints >= ``minimum`` (see :func:`check_int`), e.g. layer widths."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"Invalid type for {name!r}: expected a sequence of integers; got {values!r}.")
+    return [check_int(f"{name}[{i}]", v, minimum) for i, v in enumerate(values)]
+
+
+def check_fraction(name: str, value) -> float:
+    """A float in [0, 1) (dropout rates), or a clear error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Invalid type for {name!r}: expected a number in [0, 1); got {value!r}.")
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"Invalid value for {name!r}: must be in [0, 1); got {value!r}.")
+    return float(value)
+
+
 def check_sizes(name: str, value, n_subjects: int) -> None:
     """An int >= 1, or one int >= 1 per subject, or a clear ValueError naming ``name``."""
-    sizes = [value] if isinstance(value, int) else list(value)
-    if not isinstance(value, int) and len(sizes) != int(n_subjects):
+    if isinstance(value, numbers.Number) or value is None or isinstance(value, (str, bytes)):
+        check_int(name, value)
+        return
+    sizes = check_ints(name, value)
+    if len(sizes) != int(n_subjects):
         raise ValueError(
             f"Invalid value for {name!r}: expected one int or one size per subject "
             f"(n_subjects={n_subjects}); got {len(sizes)} sizes."

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from neuro_igc._utils import check_option
-from neuro_igc.models._base import ZooModel, check_sizes
+from neuro_igc.models._base import ZooModel, check_fraction, check_int, check_ints, check_sizes
 from neuro_igc.models._layers import (
     DropPath,
     LayerNorm2d,
@@ -124,11 +124,10 @@ class EncodingConvNeXt(ZooModel):
     ):
         super().__init__()
         check_option("activation", activation, BLOCK_ACTIVATIONS)
-        widths = [int(w) for w in widths]
-        for pname, value in (("n_subjects", n_subjects), ("in_channels", in_channels),
+        widths = check_ints("widths", widths)
+        for pname, value in (("n_subjects", n_subjects), ("in_channels", in_channels), ("input_size", input_size),
                              ("stem_width", stem_width), ("depth", depth), ("hidden", hidden)):
-            if int(value) < 1:
-                raise ValueError(f"Invalid value for {pname!r}: must be >= 1; got {value!r}.")
+            check_int(pname, value)
         check_sizes("n_outputs", n_outputs, n_subjects)
         if not widths or any(w < 1 for w in widths):
             raise ValueError(f"Invalid value for 'widths': one or more widths >= 1 are needed; got {widths!r}.")
@@ -139,10 +138,8 @@ class EncodingConvNeXt(ZooModel):
                 f"{1 + len(widths)} times, so it must be a multiple of {factor}; got {input_size!r}. "
                 "Resize the images or use fewer 'widths'."
             )
-        if not 0.0 <= float(drop_path) < 1.0:
-            raise ValueError(f"Invalid value for 'drop_path': must be in [0, 1); got {drop_path!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"Invalid value for 'dropout': must be in [0, 1); got {dropout!r}.")
+        check_fraction("drop_path", drop_path)
+        check_fraction("dropout", dropout)
         self._store_config(
             n_outputs=n_outputs, n_subjects=n_subjects, in_channels=in_channels,
             input_size=input_size, stem_width=stem_width, widths=widths, depth=depth,

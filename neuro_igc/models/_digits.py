@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from neuro_igc._utils import check_option
-from neuro_igc.models._base import ZooModel
+from neuro_igc.models._base import ZooModel, check_fraction, check_int, check_ints
 from neuro_igc.models._layers import init_kaiming_, init_xavier_
 
 __all__ = ["DigitsClassifier", "load_digits_datasets", "DIGITS_OUTPUTS"]
@@ -63,14 +63,15 @@ class DigitsClassifier(ZooModel):
     ):
         super().__init__()
         check_option("output", output, DIGITS_OUTPUTS)
-        channels = [int(c) for c in channels]
-        widths = [int(w) for w in widths]
+        channels = check_ints("channels", channels)
+        widths = check_ints("widths", widths)
+        check_int("input_size", input_size)
+        check_fraction("dropout", dropout)
         if len(channels) != 2 or min(channels) < 1:
             raise ValueError(f"Invalid value for 'channels': two channel counts >= 1 are needed; got {channels!r}.")
         if min(widths, default=0) < 1:
             raise ValueError(f"Invalid value for 'widths': one or more widths >= 1 are needed; got {widths!r}.")
-        if int(n_classes) < 2:
-            raise ValueError(f"Invalid value for 'n_classes': must be >= 2; got {n_classes!r}.")
+        check_int("n_classes", n_classes, 2)
         self._store_config(n_classes=n_classes, channels=channels, widths=widths, dropout=dropout,
                            input_size=input_size, output=output)
         self.input_size = int(input_size)

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from neuro_igc import _distributed as dist
+from neuro_igc._utils import resolve_device
 from neuro_igc.models._registry import build_model
 from neuro_igc.models._train import fit
 
@@ -72,6 +74,7 @@ def fit_ensemble(
     seed: int = 0,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    distributed="auto",
     **fit_kwargs,
 ) -> EnsembleResult:
     """Train ``n_models`` seeds of one model and keep the ``keep`` best by validation score.
@@ -93,6 +96,12 @@ def fit_ensemble(
         Each member checkpoints to ``checkpoint_dir/member_XX.pt``.
     resume : bool, default=False
         Resume members from their checkpoints.
+    distributed : {"auto", True, False}, default="auto"
+        Inside an initialised ``torch.distributed`` group of several processes (e.g. under
+        ``torchrun``), member ``i`` is trained by rank ``i % world_size`` alone (one seed per rank,
+        each rank on its own device) and writes its own checkpoint; the scores, histories and the
+        kept models' weights are then shared, so every rank returns the same result. ``True``
+        also initialises the group from the ``torchrun`` environment.
     **fit_kwargs
         Passed to :func:`fit` (loss, epochs, batch_size, lr, device, progress...).
 
@@ -107,17 +116,43 @@ def fit_ensemble(
     if not 1 <= int(keep) <= int(n_models):
         raise ValueError(f"Invalid value for 'keep': must be in 1..n_models={n_models}; got {keep!r}.")
     factory = model if callable(model) else (lambda s: build_model(model, seed=s))
-    members, scores, histories = [], [], []
-    for i in range(int(n_models)):
+    spread = dist.resolve(distributed)
+    world, me = (dist.world_size(), dist.rank()) if spread else (1, 0)
+    if spread:  # each rank on its own device
+        fit_kwargs["device"] = dist.rank_device(resolve_device(fit_kwargs.get("device")))
+    members, scores, histories = {}, {}, {}
+    for i in range(me, int(n_models), world):  # distributed: this rank's members only
         s = int(seed) + i
         ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"member_{i:02d}.pt"
-        res = fit(factory(s), train, val, seed=s, checkpoint=ckpt, resume=resume, **fit_kwargs)
-        members.append(res.model)
-        scores.append(res.score)
-        histories.append(res.history)
-    scores = np.asarray(scores, dtype=np.float64)
+        res = fit(factory(s), train, val, seed=s, checkpoint=ckpt, resume=resume, distributed=False,
+                  **{**fit_kwargs, "progress": fit_kwargs.get("progress", True) and dist.is_main()})
+        members[i], scores[i], histories[i] = res.model, res.score, res.history
+    if spread:
+        for part in dist.gather_objects((scores, histories), what="ensemble training"):
+            scores.update(part[0])
+            histories.update(part[1])
+    scores = np.asarray([scores[i] for i in range(int(n_models))], dtype=np.float64)
     order = np.argsort(np.where(np.isfinite(scores), -scores, np.inf), kind="stable")[: int(keep)]
+    if spread:
+        members = _share_members(members, [int(i) for i in order], factory, int(seed), world, fit_kwargs["device"])
     return EnsembleResult(
         models=[members[i] for i in order], selected=[int(i) for i in order], scores=scores,
-        histories=histories,
+        histories=[histories[i] for i in range(int(n_models))],
     )
+
+
+def _share_members(members: dict, kept: list[int], factory, seed: int, world: int, device) -> dict:
+    """The kept members on every rank: each is sent by the rank that trained it."""
+    out = {}
+    for i in kept:
+        owner = i % world
+        state = dist.broadcast_object(
+            {k: v.cpu() for k, v in members[i].state_dict().items()} if owner == dist.rank() else None,
+            src=owner, what="ensemble training")
+        if owner == dist.rank():
+            out[i] = members[i]
+            continue
+        model = factory(seed + i)
+        model.load_state_dict(state)
+        out[i] = model.to(device).eval()
+    return out

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from neuro_igc.models._base import ZooModel, check_sizes, check_subject_int
+from neuro_igc.models._base import ZooModel, check_fraction, check_int, check_ints, check_sizes, check_subject_int
 from neuro_igc.models._layers import (
     PerSubjectBatchNorm1d,
     PerSubjectLinear,
@@ -74,15 +74,11 @@ class DecodingMLP(ZooModel):
     ):
         super().__init__()
         for pname, value in (("n_outputs", n_outputs), ("n_subjects", n_subjects), ("hidden", hidden)):
-            if int(value) < 1:
-                raise ValueError(f"Invalid value for {pname!r}: must be >= 1; got {value!r}.")
+            check_int(pname, value)
         check_sizes("n_inputs", n_inputs, n_subjects)
-        widths = [int(w) for w in widths]
-        if any(w < 1 for w in widths):
-            raise ValueError(f"Invalid value for 'widths': every width must be >= 1; got {widths!r}.")
+        widths = check_ints("widths", widths)
         for pname, value in (("dropout", dropout), ("input_dropout", input_dropout)):
-            if not 0.0 <= float(value) < 1.0:
-                raise ValueError(f"Invalid value for {pname!r}: must be in [0, 1); got {value!r}.")
+            check_fraction(pname, value)
         self._store_config(
             n_inputs=n_inputs, n_outputs=n_outputs, n_subjects=n_subjects, hidden=hidden,
             widths=widths, dropout=dropout, input_dropout=input_dropout,

@@ -166,8 +166,11 @@ class Ridge(ZooModel):
         n = X.shape[0]
         if len(self.alphas) > 1 and n < self.cv:
             raise ValueError(f"Invalid value for 'cv': {self.cv} folds need >= {self.cv} samples; got {n}.")
-        if not (torch.isfinite(X).all() and torch.isfinite(Y).all()):
-            raise ValueError("Ridge.fit: X and Y must be finite (found NaN or inf).")
+        for pname, arr in (("X", X), ("Y", Y)):
+            if not torch.isfinite(arr).all():
+                bad = int((~torch.isfinite(arr)).reshape(n, -1).any(1).sum())
+                raise ValueError(f"Invalid value for {pname!r}: {bad} of {n} samples hold NaN or inf; "
+                                 "drop or impute them before Ridge.fit.")
         alphas = torch.tensor(self.alphas, dtype=torch.float64, device=dev)
         if len(self.alphas) > 1:
             mse = torch.zeros(len(self.alphas), Y.shape[1], dtype=torch.float64, device=dev)

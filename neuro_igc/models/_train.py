@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, default_collate
 
+from neuro_igc import _distributed as dist
 from neuro_igc._utils import check_option, resolve_device
 from neuro_igc.models._checkpoint import read_checkpoint, save_checkpoint
 from neuro_igc.models._layers import PerSubjectBatchNorm1d, PerSubjectLinear
@@ -311,6 +312,53 @@ def _check_positive(**values):
             raise ValueError(f"Invalid value for {name!r}: must be a positive number; got {value!r}.")
 
 
+def _check_model_and_data(model, datasets: dict) -> None:
+    """Types first: a module, and datasets with items (not bare arrays)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Invalid type for 'model': expected a torch.nn.Module (e.g. build_model('decoding_mlp', "
+                        f"n_inputs=...)); got {type(model).__name__}.")
+    for name, ds in datasets.items():
+        if ds is not None and not (hasattr(ds, "__getitem__") and hasattr(ds, "__len__")):
+            raise TypeError(f"Invalid type for {name!r}: expected a torch Dataset of (x, y) items; got {type(ds).__name__}.")
+
+
+def _probe(model, dataset, name: str, device, takes, subjects, group, loss_fn, loss) -> None:
+    """Run the model on the first two items of ``dataset`` (no gradients, no RNG use), so that data
+    that do not fit the model fail now with a message naming ``name``, not mid-epoch in torch."""
+    idx = _batches(len(dataset), 2, subjects, group)[0]
+    items = [dataset[int(i)] for i in idx]
+    if not all(isinstance(it, (list, tuple)) and len(it) in (2, 3) for it in items):
+        it = items[0]
+        raise ValueError(
+            f"Invalid value for {name!r}: items must be (x, y) or (x, y, subject); got {type(it).__name__}"
+            + (f" of length {len(it)}" if hasattr(it, "__len__") else "")
+            + ". Wrap arrays in torch.utils.data.TensorDataset(x, y) or a neuro_igc.data DecodingDataset."
+        )
+    x, y, s = _unpack(default_collate(items), device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            try:
+                out = _call(model, x, s, takes)
+            except ValueError as exc:  # the model's own input check
+                raise ValueError(f"Invalid value for {name!r}: {exc}") from exc
+            except (RuntimeError, IndexError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                expected = getattr(model, "n_inputs_per_subject", None)
+                hint = f" (the model takes n_inputs={expected})" if expected is not None else ""
+                raise ValueError(
+                    f"Invalid value for {name!r}: its samples x of shape {tuple(x.shape[1:])} do not fit "
+                    f"{type(model).__name__}{hint}: {first}"
+                ) from exc
+            try:
+                _loss(loss_fn, out, y, loss)
+            except ValueError as exc:
+                raise ValueError(f"Invalid value for {name!r}: {exc}") from exc
+    finally:
+        model.train(was_training)
+
+
 def fit(
     model: nn.Module,
     train: Dataset,
@@ -332,6 +380,7 @@ def fit(
     group_by_subject="auto",
     eval_batch_size: int = 256,
     num_workers: int = 0,
+    distributed="auto",
 ) -> FitResult:
     """Train a model with Adam and ReduceLROnPlateau, as the paper (appendices A.5/A.6).
 
@@ -370,6 +419,14 @@ def fit(
     eval_batch_size : int, default=256
     num_workers : int, default=0
         DataLoader workers (0: load in the main process).
+    distributed : {"auto", True, False}, default="auto"
+        Inside an initialised ``torch.distributed`` group of several processes (e.g. under
+        ``torchrun``): DistributedDataParallel, each rank on its own device (``cuda`` becomes
+        ``cuda:LOCAL_RANK``). Every batch of ``batch_size`` is split across the ranks and the
+        gradients are weighted so that the step is that of the whole batch (BatchNorm statistics
+        are each rank's); rank 0's initial weights are used; rank 0 writes the checkpoints (with
+        every rank's RNG state) and shows the progress bar. ``True`` also initialises the group
+        from the ``torchrun`` environment.
 
     Returns
     -------
@@ -391,6 +448,7 @@ def fit(
     from tqdm.auto import tqdm
 
     check_option("loss", loss, LOSSES)
+    _check_model_and_data(model, {"train": train, "val": val})
     _check_positive(lr=lr, min_lr=min_lr, factor=factor, batch_size=batch_size, eval_batch_size=eval_batch_size)
     if int(epochs) < 0:
         raise ValueError(f"Invalid value for 'epochs': must be >= 0; got {epochs!r}.")
@@ -400,7 +458,9 @@ def fit(
         raise ValueError("resume=True needs a 'checkpoint' path to resume from.")
     if len(train) < 2:
         raise ValueError(f"The training dataset needs at least 2 samples; got {len(train)}.")
-    device = resolve_device(device)
+    ddp = dist.resolve(distributed)
+    device = dist.rank_device(resolve_device(device)) if ddp else resolve_device(device)
+    progress = progress and dist.is_main()
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -409,6 +469,9 @@ def fit(
     group = _grouping(model, group_by_subject, subjects)
     takes = _accepts_subject(model)
     loss_fn = LOSSES[loss]
+    _probe(model, train, "train", device, takes, subjects, group, loss_fn, loss)
+    if val is not None and len(val):
+        _probe(model, val, "val", device, takes, _subject_index(val), group, loss_fn, loss)
     optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=factor,
                                                            patience=int(patience), min_lr=min_lr)
@@ -420,7 +483,8 @@ def fit(
     start = 0
     fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(int(seed))
+        torch.manual_seed(_rank_seed(seed) if ddp else int(seed))
+        net = _wrap_ddp(model, device) if ddp else model  # distributed: gradients averaged over the ranks
         if resume and os.path.exists(checkpoint):
             state = read_checkpoint(checkpoint, map_location=device)
             config = getattr(model, "config", None)
@@ -432,7 +496,7 @@ def fit(
             model.load_state_dict(state["model_state"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
-            _set_rng_state({k: v.cpu() for k, v in state["rng"].items()}, device)
+            _set_rng_state({k: v.cpu() for k, v in _own_rng(state, ddp, seed).items()}, device)
             history = list(state.get("history", []))
             metrics = dict(state.get("metrics", {}))
             start = int(state["epoch"])
@@ -442,21 +506,28 @@ def fit(
         for epoch in bar:
             rng = np.random.default_rng([int(seed), epoch])
             batches = _batches(len(train), int(batch_size), subjects, group, rng=rng, drop_single=True)
+            weights = [1.0] * len(batches)
+            if ddp:  # this rank's part of every batch, and its share of the batch's mean loss
+                batches, weights = _rank_parts(batches)
             model.train()
             total, count = 0.0, 0
-            for batch in _loader(train, batches, num_workers):
+            for batch, weight in zip(_loader(train, batches, num_workers), weights):
                 x, y, s = _unpack(batch, device)
                 optimizer.zero_grad(set_to_none=True)
-                value = _loss(loss_fn, _call(model, x, s, takes), y, loss)
+                value = _loss(loss_fn, _call(net, x, s, takes), y, loss)
                 if not torch.isfinite(value):
                     raise FloatingPointError(
                         f"The training loss became {value.item()} at epoch {epoch + 1}: lower 'lr' or "
                         "check the data for NaN/inf."
                     )
-                value.backward()
+                (value * weight if ddp else value).backward()
                 optimizer.step()
                 total += float(value.detach()) * x.shape[0]
                 count += x.shape[0]
+            if ddp:
+                sums = dist.all_reduce_sums({"t": torch.tensor([total, float(count)], dtype=torch.float64)},
+                                            what="training loss")["t"]
+                total, count = float(sums[0]), int(sums[1])
             entry = {"epoch": epoch + 1, "train_loss": total / max(count, 1),
                      "lr": float(optimizer.param_groups[0]["lr"])}
             if val is not None:
@@ -467,15 +538,62 @@ def fit(
             history.append(entry)
             bar.set_postfix({k: round(v, 4) for k, v in entry.items() if k in ("train_loss", "val_score")})
             if checkpoint is not None:
-                save_checkpoint(
-                    checkpoint, model, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                    rng=_rng_state(device), epoch=epoch + 1, history=history, fit_args=fit_args,
-                    metrics=_plain_metrics(metrics),
-                )
+                rng_ranks = dist.gather_objects(_rng_state(device), what="checkpoint") if ddp else None
+                if dist.is_main() or not ddp:  # distributed: rank 0 writes (atomically)
+                    extra = {"rng_ranks": rng_ranks} if ddp else {}
+                    save_checkpoint(
+                        checkpoint, model, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                        rng=_rng_state(device), epoch=epoch + 1, history=history, fit_args=fit_args,
+                        metrics=_plain_metrics(metrics), **extra,
+                    )
         bar.close()
     model.eval()
     score = float(history[-1].get("val_score", float("nan"))) if history else float("nan")
     return FitResult(model=model, history=history, score=score, metrics=metrics)
+
+
+def _rank_seed(seed) -> int:
+    """Rank 0 keeps ``seed``; the other ranks get their own stream (dropout differs per rank)."""
+    r = dist.rank()
+    return int(seed) if r == 0 else int(np.random.SeedSequence([int(seed), r]).generate_state(1)[0])
+
+
+def _wrap_ddp(model, device):
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    # unused parameters: the other subjects' layers of a per-subject batch (left without gradient,
+    # as in one process, so that Adam leaves them alone)
+    return DistributedDataParallel(model, device_ids=ids, output_device=None if ids is None else ids[0],
+                                   find_unused_parameters=True)
+
+
+def _rank_parts(batches: list[np.ndarray]) -> tuple[list[np.ndarray], list[float]]:
+    """This rank's block of each batch and the weight ``world * n_rank / n_batch`` of its mean loss
+    (DDP averages gradients over the ranks: the weighted average is the whole batch's gradient).
+    Batches too small to give every rank two samples are left out on every rank."""
+    w, r = dist.world_size(), dist.rank()
+    parts, weights = [], []
+    for b in batches:
+        if len(b) < 2 * w:
+            continue
+        part = np.array_split(b, w)[r]
+        parts.append(part)
+        weights.append(w * len(part) / len(b))
+    return parts, weights
+
+
+def _own_rng(state: dict, ddp: bool, seed) -> dict:
+    """This rank's RNG state from a checkpoint (rank 0's when the world size changed)."""
+    ranks = state.get("rng_ranks")
+    if ddp and ranks and len(ranks) == dist.world_size():
+        return ranks[dist.rank()]
+    if ddp and dist.rank() > 0:
+        logger.warning("checkpoint written by %s process(es): rank %d's RNG state is reseeded.",
+                       len(ranks) if ranks else 1, dist.rank())
+        torch.manual_seed(_rank_seed(seed))
+        return _rng_state(torch.device("cpu"))
+    return state["rng"]
 
 
 def _plain_metrics(metrics: dict) -> dict:

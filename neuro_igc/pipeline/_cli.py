@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.verbose:
         logging.getLogger("neuro_igc").setLevel(logging.DEBUG)
+    from neuro_igc import _distributed as dist
     from neuro_igc.pipeline._config import ConfigError, load_config
     from neuro_igc.pipeline._run import PipelineError, run_pipeline
 
@@ -102,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             make_synthetic=args.make_synthetic,
         )
-    except (ConfigError, PipelineError, FileNotFoundError, ValueError) as exc:
-        print(f"neuro-igc: error: {exc}", file=sys.stderr)
+    except (ConfigError, PipelineError, FileNotFoundError, ValueError, dist.DistributedError) as exc:
+        print(f"neuro-igc: error{dist.rank_tag()}: {exc}", file=sys.stderr)
         return 1
-    print(result.summary_text())
+    if dist.is_main():  # under torchrun: one summary
+        print(result.summary_text())
     return 0

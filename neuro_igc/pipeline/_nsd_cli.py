@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"S3-compatible endpoint (a mirror); default ${ENDPOINT_ENV}, else AWS")
     f.add_argument("--bucket", default=DEFAULT_BUCKET, help=f"bucket holding NSD (default {DEFAULT_BUCKET})")
     f.add_argument("--region", default=None, help="the bucket's region (default us-east-2)")
+    f.add_argument("--downloads", type=int, default=4, metavar="N", help="files downloaded at once (default 4)")
     f.add_argument("--dry-run", action="store_true", help="list what would be downloaded, and its size")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -113,7 +114,8 @@ def _fetch(args) -> int:
 
     manifest = _manifest(args)
     report = fetch_nsd(args.dest, manifest, bucket=args.bucket, endpoint_url=args.endpoint_url,
-                       region=args.region, progress=not args.no_progress, dry_run=args.dry_run)
+                       region=args.region, progress=not args.no_progress, dry_run=args.dry_run,
+                       downloads=args.downloads)
     if args.dry_run:
         for item in report.files:
             size = "?" if item.size is None else str(item.size)

@@ -89,7 +89,7 @@ def train_step(ctx, data: LazyData):
         info["checkpoints"] = [_rel(deriv, p) for p in paths]
         return info
 
-    return ctx.step("train", settings, work)
+    return ctx.step("train", settings, work, collective=True)
 
 
 def _checkpoints_for(ctx, train, subject: int) -> list[Path]:
@@ -163,7 +163,7 @@ def igc_step(ctx, data: LazyData, train, subject: int):
             "density": info.density,
         }
 
-    rec = ctx.step(f"sub-{sub}/igc", settings, work)
+    rec = ctx.step(f"sub-{sub}/igc", settings, work, collective=True)
     return rec, AttributionResult.load(_igc_path(ctx.deriv, cfg.label, sub))
 
 

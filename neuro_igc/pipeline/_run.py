@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neuro_igc import _distributed as dist
 from neuro_igc.pipeline._config import PipelineConfig, settings_hash
 from neuro_igc.pipeline._layout import Derivatives
+from neuro_igc.pipeline._ranks import run_step
 from neuro_igc.pipeline._report import ReportSection, write_report
 from neuro_igc.pipeline._state import StepCache, StepRecord
 
@@ -60,15 +62,17 @@ class RunContext:
     def labels(self) -> list[str]:
         return [f"{s:02d}" for s in self.subjects]
 
-    def step(self, name: str, settings: Any, func) -> StepRecord:
+    def step(self, name: str, settings: Any, func, collective: bool = False) -> StepRecord:
         """Run a step through the cache; its key is ``<label>/<name>``.
 
         ``func(deriv)`` writes its files through ``deriv`` (a :class:`Derivatives` rooted at the
         step's staging folder; they are moved into ``self.deriv`` when it returns) and returns
         a small info dict or None.
         """
-        return self.cache.run(f"{self.config.label}/{name}", settings,
-                              lambda stage: func(Derivatives.at(stage)))
+        key, work = f"{self.config.label}/{name}", lambda stage: func(Derivatives.at(stage))
+        if dist.is_active():  # torchrun: rank 0 writes; ``collective`` steps run on every rank
+            return run_step(self.cache, key, settings, work, collective)
+        return self.cache.run(key, settings, work)
 
 
 @dataclass
@@ -184,6 +188,9 @@ def data_fingerprint(nsd_root: Path, subjects: list[int], config: PipelineConfig
 def _run_log(deriv: Derivatives, name: str, level: str):
     """Log the run to ``logs/<name>_<level>_<time>.log``: written under a temporary name and
     renamed when the run ends, successfully or not (a failed run keeps its whole log)."""
+    if not dist.is_main():  # torchrun: rank 0 keeps the log
+        yield None
+        return
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = deriv.logs_dir / f"{name}_{level}_{stamp}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -260,7 +267,8 @@ def run_pipeline(
         if n_jobs < 1:
             raise ValueError(f"Invalid value for '--n-jobs': must be >= 1; got {n_jobs}.")
         torch.set_num_threads(int(n_jobs))
-    dev = resolve_device(device)
+    dev = dist.rank_device(resolve_device(device))  # torchrun: cuda -> cuda:LOCAL_RANK
+    progress = progress and dist.is_main()
     task = importlib.import_module(TASK_MODULES[config.task])
     deriv.root.mkdir(parents=True, exist_ok=True)
     with _run_log(deriv, config.name, level) as log_path:
@@ -269,8 +277,10 @@ def run_pipeline(
             subjects: list[int] = []
             data_hash = ""
         else:
-            if make_synthetic and not nsd_root.exists():
-                _make_synthetic(nsd_root, config)
+            if make_synthetic and dist.broadcast_object(not nsd_root.exists()):  # rank 0 decides and writes
+                if dist.is_main():
+                    _make_synthetic(nsd_root, config)
+                dist.barrier("writing the synthetic NSD folder")
             if not nsd_root.is_dir():
                 raise PipelineError(
                     f"NSD_ROOT {str(nsd_root)!r} is not a folder: give an NSD folder, write a synthetic "
@@ -278,14 +288,15 @@ def run_pipeline(
                 )
             subjects = parse_participants(participants, available_subjects(nsd_root, config))
             data_hash = data_fingerprint(nsd_root, subjects, config)
-        deriv.write_description(config.to_dict(), source=config.source)
+        if dist.is_main():
+            deriv.write_description(config.to_dict(), source=config.source)
         ctx = RunContext(
             nsd_root=nsd_root, deriv=deriv, config=config, level=level, subjects=subjects,
             device=dev, cache=StepCache(deriv.root, force=force), progress=progress, data_hash=data_hash,
         )
         getattr(task, level)(ctx)
         report = None
-        if config.outputs.report:
+        if config.outputs.report and dist.is_main():
             report = deriv.report_path(config.name, level)
             summary = [("pipeline", config.name), ("task", config.task), ("level", level),
                        ("subjects", " ".join(ctx.labels) or "-"), ("device", str(dev)),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -329,7 +330,9 @@ def fit_prf(
         in degrees, equal to ``sigma`` (NSD/analyzePRF define size as sigma / sqrt(n) for a
         compressive exponent n; this linear Gaussian has n = 1); ``r2`` coefficient of
         determination on the fitted (sign-processed) map; ``amplitude``, ``offset`` in map units;
-        ``converged`` and ``n_iter``.
+        ``converged`` and ``n_iter``. A map with nothing to fit (constant after the ``sign`` step,
+        e.g. all zero, or whose best Gaussian has zero amplitude) has NaN ``x`` to ``r2``,
+        ``converged=False`` and raises a RuntimeWarning: it has no centre or size.
 
     Notes
     -----
@@ -355,14 +358,25 @@ def fit_prf(
         raise ValueError(f"Invalid value for 'max_iter': expected a positive integer; got {max_iter!r}.")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"Invalid value for 'batch_size': expected a positive integer; got {batch_size!r}.")
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"Invalid value for 'dtype': expected a floating torch dtype (torch.float64, torch.float32); "
+                        f"got {dtype!r}.")
     dev = resolve_device(device)
-    data = maps.detach() if isinstance(maps, torch.Tensor) else torch.as_tensor(np.asarray(maps))
+    if isinstance(maps, torch.Tensor):
+        data = maps.detach()
+    else:
+        arr = np.asarray(maps)
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
+            raise TypeError(f"Invalid type for 'maps': expected real numbers (n_maps, H, W); got dtype {arr.dtype}.")
+        data = torch.as_tensor(arr)
     if data.ndim == 2:
         data = data[None]
     if data.ndim != 3 or min(data.shape[1:]) < 3:
         raise ValueError(
             f"Invalid shape for 'maps': expected (n_maps, H, W) with H, W >= 3; got {tuple(data.shape)}."
         )
+    if data.shape[0] == 0:
+        raise ValueError(f"Invalid shape for 'maps': it holds no maps (shape {tuple(data.shape)}); give n_maps >= 1.")
     n, h, w = data.shape
     # a non-finite value makes its map's sum non-finite (cheap); confirm on those maps only
     suspect = torch.nonzero(~torch.isfinite(data.reshape(n, -1).sum(1, dtype=torch.float64)))[:, 0]
@@ -386,6 +400,7 @@ def fit_prf(
     out_p = np.empty((n, 5))
     out_cost = np.empty(n)
     out_sst = np.empty(n)
+    out_ss = np.empty(n)
     out_done = np.empty(n, dtype=bool)
     out_iter = np.empty(n, dtype=np.int64)
 
@@ -407,11 +422,41 @@ def fit_prf(
         out_p[start:stop] = p.cpu().numpy()
         out_cost[start:stop] = cost.cpu().numpy()
         out_sst[start:stop] = (ystats[:, 0] - ystats[:, 1] ** 2 / (h * w)).clamp_min(0).cpu().numpy()
+        out_ss[start:stop] = ystats[:, 0].cpu().numpy()
         out_done[start:stop] = done.cpu().numpy()
         out_iter[start:stop] = n_it.cpu().numpy()
-    if (~out_done).any():
-        logger.info("pRF fit: %d of %d maps did not meet the tolerance in %d iterations", int((~out_done).sum()), n, max_iter)
-    return _to_frame(out_p, out_cost, out_sst, out_done, out_iter, (h, w), extent_deg, index)
+    flat = _flag_flat(out_p, out_sst, out_ss, h * w, sign, index)
+    out_done &= ~flat
+    if (~out_done & ~flat).any():
+        logger.info("pRF fit: %d of %d maps did not meet the tolerance in %d iterations",
+                    int((~out_done & ~flat).sum()), n, max_iter)
+    frame = _to_frame(out_p, out_cost, out_sst, out_done, out_iter, (h, w), extent_deg, index)
+    if flat.any():
+        frame.loc[flat, list(_UNDEFINED)] = np.nan
+    return frame
+
+
+#: columns that no Gaussian defines on a flat map (the offset and a zero amplitude remain)
+_UNDEFINED = ("x", "y", "sigma", "angle", "eccentricity", "size", "r2")
+
+
+def _flag_flat(p, sst, ss, npix, sign, index) -> np.ndarray:
+    """Maps with nothing to fit: constant after the ``sign`` step (e.g. all zero), or whose best
+    Gaussian has zero amplitude. Their centre and size are undefined; warn and return the mask."""
+    rms = np.sqrt(ss / npix)
+    flat = (sst <= 1e-12 * ss) | (np.abs(p[:, 3]) <= 1e-12 * rms)
+    if flat.any():
+        labels = np.flatnonzero(flat)[:5] if index is None else np.asarray(index)[flat][:5]
+        extra = (" With sign='positive' a map that is negative everywhere is all zero: fit it with "
+                 "sign='signed' or 'abs'." if sign == "positive" else "")
+        warnings.warn(
+            f"fit_prf: {int(flat.sum())} of {len(flat)} map(s) are constant (e.g. all zero) or hold no "
+            f"Gaussian of the fitted sign (first: {labels.tolist()}); their x, y, sigma, angle, "
+            f"eccentricity, size and r2 are NaN and 'converged' is False.{extra}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return flat
 
 
 def _to_frame(p, cost, sst, done, n_iter, shape, extent_deg, index) -> pd.DataFrame:

@@ -76,7 +76,16 @@ def gaussian_maps(
     True
     """
     x, y, sigma = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, y, sigma))
-    n = max(len(x), len(y), len(sigma))
+    try:
+        x, y, sigma = np.broadcast_arrays(x, y, sigma)
+    except ValueError:
+        raise ValueError(f"Invalid shape for 'x', 'y', 'sigma': one value each per map (or one for all); got "
+                         f"lengths {len(x)}, {len(y)}, {len(sigma)}.") from None
+    if x.ndim != 1:
+        raise ValueError(f"Invalid shape for 'x', 'y', 'sigma': 1-D, one value per map; got shape {x.shape}.")
+    if not (np.all(sigma > 0) and np.all(np.isfinite(sigma))):
+        raise ValueError(f"Invalid value for 'sigma': every size must be a positive finite number; got {sigma.tolist()}.")
+    n = len(x)
     amplitude = np.broadcast_to(np.asarray(amplitude, dtype=float), (n,))
     offset = np.broadcast_to(np.asarray(offset, dtype=float), (n,))
     h, w = int(shape[0]), int(shape[1])

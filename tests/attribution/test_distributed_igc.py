@@ -85,8 +85,8 @@ def _compare(ref: dict, got: dict, world: int) -> None:
             assert err < 1e-12, f"{name}.{key}: relative difference {err:.3g}"
 
 
-def test_two_processes_give_the_single_process_results(tmp_path):
-    D.run_local(_worker, 2, (str(tmp_path),), timeout=60, join_timeout=240)
+def test_two_processes_give_the_single_process_results(tmp_path, run_ranks):
+    run_ranks(_worker, 2, (str(tmp_path),), timeout=60)
     ref = _cases(False)
     import pickle
 
@@ -97,8 +97,8 @@ def test_two_processes_give_the_single_process_results(tmp_path):
 
 
 @pytest.mark.slow
-def test_three_processes_give_the_single_process_results(tmp_path):
-    D.run_local(_worker, 3, (str(tmp_path),), timeout=60, join_timeout=400)
+def test_three_processes_give_the_single_process_results(tmp_path, run_ranks):
+    run_ranks(_worker, 3, (str(tmp_path),), timeout=60)
     ref = _cases(False)
     import pickle
 
@@ -129,8 +129,8 @@ def _poison_worker(folder: str) -> None:
         Path(folder, f"rank{D.rank()}.txt").write_text(str(exc))
 
 
-def test_an_error_on_one_rank_is_raised_on_every_rank(tmp_path):
-    D.run_local(_poison_worker, 2, (str(tmp_path),), timeout=60, join_timeout=120)
+def test_an_error_on_one_rank_is_raised_on_every_rank(tmp_path, run_ranks):
+    run_ranks(_poison_worker, 2, (str(tmp_path),), timeout=60)
     for r in (0, 1):
         msg = (tmp_path / f"rank{r}.txt").read_text()
         assert "failed on 1 of 2 ranks" in msg and "rank 1: ValueError: poisoned sample" in msg

@@ -173,3 +173,30 @@ def test_check_errors(tmp_path, config_file, capsys):
     assert code == 1 and "Missing file for 'config'" in out
     code, out = run(capsys, "check", str(empty), "--space", "fsaverage7")
     assert code == 2
+
+
+def test_check_index_maps_are_one_based(folder, capsys):
+    add_real_layout(folder)
+    lh = folder / "nsddata/ppdata/subj01/transforms/lh.white-to-fsaverage.mgz"
+    img = nib.load(str(lh), mmap=False)
+    values = np.asarray(img.dataobj).reshape(-1)
+    n_native = nib.load(str(folder / "nsddata/freesurfer/subj01/label/lh.prf-visualrois.mgz")).shape[0]
+    assert values.min() == 1 and values.max() <= n_native
+    code, out = run(capsys, "check", str(folder), "--config", "encoding_prf")
+    assert code == 0, out
+    assert "values 1..native vertices[subj01 lh]" in out
+    # the same map written 0-based, as numpy indices would be
+    nib.MGHImage((values - 1).reshape(-1, 1, 1).astype(np.float32), img.affine).to_filename(str(lh))
+    code, out = run(capsys, "check", str(folder), "--config", "encoding_prf", "--problems-only")
+    assert code == 1
+    assert "values start at 0, expected >= 1: NSD's maps are 1-based (a 0 means a 0-based map)" in out
+    # a map indexing past the subject's native surface (e.g. another subject's or hemisphere's)
+    nib.MGHImage((values + n_native).reshape(-1, 1, 1).astype(np.int32), img.affine).to_filename(str(lh))
+    code, out = run(capsys, "check", str(folder), "--config", "encoding_prf", "--problems-only")
+    assert code == 1
+    assert (f"beyond the {n_native} vertices they index (native vertices[subj01 lh] in "
+            "nsddata/freesurfer/subj01/label/lh.prf-visualrois.mgz)") in out
+    rh = folder / "nsddata/ppdata/subj01/transforms/rh.white-to-fsaverage.mgz"
+    nib.MGHImage(np.full((163842, 1, 1), 1.5, np.float32), img.affine).to_filename(str(rh))
+    code, out = run(capsys, "check", str(folder), "--config", "encoding_prf", "--problems-only")
+    assert "values are not all integers" in out

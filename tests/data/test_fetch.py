@@ -185,6 +185,8 @@ def test_endpoint_from_environment_and_empty_object(bucket, tmp_path, monkeypatc
 def test_fetch_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match="is not a path inside the NSD root"):
         fetch_nsd(tmp_path, ["../outside.txt"], endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(ValueError, match="Invalid value for 'downloads': must be an integer >= 1; got 0"):
+        fetch_nsd(tmp_path, ["a.txt"], endpoint_url="http://127.0.0.1:9", downloads=0)
     code, out = _run(capsys, "fetch", str(tmp_path), "--config", "decoding_ridge", "--subjects", "1",
                      "--sessions", "1", "--endpoint-url", "http://127.0.0.1:9", "--no-progress")
     assert code == 1 and "Cannot reach http://127.0.0.1:9" in out

@@ -97,7 +97,7 @@ def test_errors():
         Ridge()(torch.randn(2, 3))
     with pytest.raises(ValueError, match="same n_samples"):
         Ridge().fit(np.zeros((10, 3)), np.zeros((9, 2)))
-    with pytest.raises(ValueError, match="must be finite"):
+    with pytest.raises(ValueError, match="Invalid value for 'X': 10 of 10 samples hold NaN or inf"):
         Ridge().fit(np.full((10, 3), np.nan), np.zeros((10, 2)))
     with pytest.raises(ValueError, match="5 folds need >= 5 samples"):
         Ridge().fit(np.zeros((3, 3)), np.zeros((3, 2)))

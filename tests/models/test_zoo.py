@@ -204,7 +204,7 @@ def test_errors():
         DecodingMLP(5, dropout=1.5)
     with pytest.raises(ValueError, match="Invalid value for 'n_inputs': expected one int or one size per subject"):
         DecodingMLP([5, 6, 7], n_subjects=2)
-    with pytest.raises(ValueError, match="Invalid value for 'n_outputs': sizes must be >= 1"):
+    with pytest.raises(ValueError, match=r"Invalid value for 'n_outputs\[1\]': must be >= 1; got 0"):
         EncodingConvNeXt([5, 0], n_subjects=2)
     mlp = DecodingMLP(5, n_subjects=2).eval()
     with pytest.raises(ValueError, match=r"Invalid value for 'subject': index 2 is outside 0..1"):
