@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             density=args.density, image_size=args.image_size, volume_spaces=tuple(args.volume_spaces),
             snr=args.snr, overwrite=args.force, progress=not args.no_progress,
         )
-    except (ValueError, FileExistsError) as exc:
+    except (ValueError, FileExistsError, PermissionError) as exc:
         print(f"neuro-igc synth: error: {exc}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start

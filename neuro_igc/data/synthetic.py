@@ -394,7 +394,13 @@ def make_nsd_like(
     _check_target(root, overwrite)
     partial = _partial_dir(root)
     _remove_leftovers(root)
-    partial.mkdir(parents=True)
+    try:
+        partial.mkdir(parents=True)
+    except PermissionError as exc:
+        raise PermissionError(
+            f"Cannot create {partial}: the synthetic folder is written beside {root} and renamed when "
+            f"complete, so {root.parent} must be writable; choose a folder in a writable place."
+        ) from exc
     (partial / PARTIAL_MARKER).write_text("a synthetic NSD folder being written by make_nsd_like\n")
     try:
         meta, arrays = write_folder(
