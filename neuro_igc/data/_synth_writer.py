@@ -15,9 +15,9 @@ from neuro_igc.data._synth_cortex import TEMPLATE, Layout, cortex_maps, pial_coo
 from neuro_igc.data._synth_surface import SPHERE_RADIUS, fsaverage_mesh, native_surface
 from neuro_igc.data._synth_design import make_design, responses_table, stim_info_table
 from neuro_igc.data._synth_images import DRIVE_SIZE, HIGHPASS_SIGMA_PX, contrast_energy, render_images
-from neuro_igc.data.synthetic import NOISE_SD_RANGE as _NOISE
-from neuro_igc.data.synthetic import OFFSET_SD as _OFFSET
-from neuro_igc.data.synthetic import PLANTED_STATISTICS, ROI_SNR_FACTOR
+from neuro_igc.data._synth_params import NOISE_SD_RANGE as _NOISE
+from neuro_igc.data._synth_params import OFFSET_SD as _OFFSET
+from neuro_igc.data._synth_params import PLANTED_STATISTICS, ROI_SNR_FACTOR
 
 __all__ = ["write_folder"]
 

@@ -126,6 +126,7 @@ import numpy as np
 
 from neuro_igc._utils import atomic_path, atomic_write_text, check_option
 from neuro_igc.data import _layout as L
+from neuro_igc.data._synth_params import NOISE_SD_RANGE, OFFSET_SD, PLANTED_STATISTICS, ROI_SNR_FACTOR
 
 __all__ = ["make_nsd_like", "load_truth", "SyntheticTruth", "TRUTH_JSON", "TRUTH_NPZ", "PLANTED_STATISTICS"]
 
@@ -135,14 +136,6 @@ TRUTH_JSON = "synthetic_truth.json"
 TRUTH_NPZ = "synthetic_truth.npz"
 TRUTH_FORMAT = "neuro_igc.synthetic_truth"
 TRUTH_VERSION = 2
-#: statistic -> (atlas, ROI) whose vertices carry it
-PLANTED_STATISTICS = {
-    "luminance_contrast": {"atlas": "floc-bodies", "roi": "EBA"},
-    "spectral_slope": {"atlas": "floc-places", "roi": "PPA"},
-}
-ROI_SNR_FACTOR = {1: 1.0, 2: 1.0, 3: 0.9, 4: 0.9, 5: 0.8, 6: 0.8, 7: 0.7}
-NOISE_SD_RANGE = (1.5, 2.5)
-OFFSET_SD = 0.5
 VOXEL_SIZE = {"func1pt8mm": 1.8, "func1mm": 1.0}
 #: spaces the planted truth is given in
 TRUTH_SPACES = ("fsaverage", "nativesurface")
