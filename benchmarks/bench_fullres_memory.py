@@ -12,7 +12,8 @@ per file at 750 trials), random values with NaN for every trial outside the subj
 Then, in a fresh process, ``NSD(root).betas(1, sessions=1..N, roi="nsdgeneral")`` and reports:
 
 - the peak of Python allocations (``tracemalloc``; numpy's arrays are traced) and the process's
-  peak resident set (``ru_maxrss``, includes the interpreter and libraries);
+  peak resident set (``VmHWM`` of ``/proc/self/status``; ``ru_maxrss`` elsewhere), with the
+  peak before the load (the interpreter and the libraries ``neuro_igc.data`` imports);
 - the size of the result and of what a whole-hemisphere read would need
   (2 x 163842 x trials x sessions x 4 bytes);
 - wall time (the machine may be shared: disk and CPU contention change it, not the memory).
@@ -37,14 +38,26 @@ CHILD = r"""
 import json, resource, sys, time, tracemalloc
 import numpy as np
 from neuro_igc.data import NSD
+
+def hwm_kib():
+    # peak resident set of this process image (VmHWM; ru_maxrss would include the parent's at fork)
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
 root, n_ses, roi = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 nsd = NSD(root, progress=False)
+before = hwm_kib()
 tracemalloc.start()
 t = time.perf_counter()
 b = nsd.betas(1, sessions=list(range(1, n_ses + 1)), roi=roi)
 wall = time.perf_counter() - t
 _, peak = tracemalloc.get_traced_memory()
-print(json.dumps({"peak_traced": peak, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+print(json.dumps({"peak_traced": peak, "maxrss_kib": hwm_kib(), "before_kib": before,
                   "wall": wall, "shape": list(b.data.shape), "result_bytes": int(b.data.nbytes),
                   "nan_dropped": int(b.info.get("nan_dropped", 0))}))
 """
@@ -97,7 +110,8 @@ def main(argv=None):
     print(f"selection '{args.roi}': betas {tuple(res['shape'])} float32 = {res['result_bytes'] / mib:.0f} MiB "
           f"({res['nan_dropped']} NaN vertices dropped)")
     print(f"peak traced allocations: {res['peak_traced'] / mib:.0f} MiB  (whole hemispheres: {whole / mib:.0f} MiB)")
-    print(f"peak resident set (ru_maxrss): {res['maxrss_kib'] / 1024:.0f} MiB")
+    print(f"peak resident set (VmHWM): {res['maxrss_kib'] / 1024:.0f} MiB, of which "
+          f"{res['before_kib'] / 1024:.0f} MiB before the load (interpreter, numpy, torch, nibabel, h5py)")
     print(f"load time: {res['wall']:.1f} s")
     return 0
 
