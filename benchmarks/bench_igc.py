@@ -1,25 +1,32 @@
-"""Plain vs fast IGC on the paper's two NSD models (not run by CI).
+"""IGC throughput: ours side by side with the paper authors' ``int_grad_corr``, and the engine's overhead.
 
-Plain path = what users do today: no factorizations, 64 trapezoid steps, parameters not
-frozen, one backward pass per output (after one shared forward pass per chunk). Fast path = all
-of the engine's exact accelerations (frozen parameters, batched vector-Jacobian products where
-they pay, readout and input-linear factorizations) with Gauss-Legendre quadrature at the
-smallest number of steps whose error is no larger than the plain path's (IGC error for
-decoding, IG error for encoding), measured on the same samples (the trapezoid rule is tried when
-no Gauss-Legendre count up to 64 qualifies; the table says which was used).
+Not run by CI. Two parts:
 
-- decoding: DecodingMLP, 20,484 inputs (two fsaverage5 hemispheres), per-subject Linear -> 128,
-  BatchNorm + Mish blocks 128-64-32-16-8 -> 2 outputs; 12 baselines; one subject's samples.
-- encoding: EncodingConvNeXt on 64x64 images -> 256-unit bottleneck -> 3,000 outputs; 6 baselines;
-  untrained, with non-zero convolution biases as after training (``--init zoo``: as initialised,
-  zero biases, where the stem LayerNorm makes the path integrand nearly singular).
+``compare``
+    Plain custom modules with nothing declared (for ours), the paper's two NSD workloads at a
+    CPU-friendly size:
 
-On a CPU the plain path is timed on a subset and extrapolated linearly (decoding: in samples;
-encoding: in samples, and in outputs from a two-point fit t = a + b * n_outputs), and the
-ConvNeXt is narrowed; both are printed. ``--paper-settings`` uses the paper's sizes
-(1,000 samples, 64 steps, the paper's ConvNeXt widths) for a GPU run.
+    - decoding: 20,484 inputs (two fsaverage5 hemispheres) -> Linear 128 + BatchNorm + Mish ->
+      64-32-16-8 (Linear + BatchNorm + Mish) -> Linear 2; 100 samples, 12 baselines;
+    - encoding: a convolutional trunk on 64x64 images -> 128 units -> ``self.readout``
+      Linear -> 200 outputs; 32 samples, 4 baselines.
 
-Usage: ``.venv/bin/python benchmarks/bench_igc.py [--paper-settings] [--device cuda]``
+    Ours at its defaults (16 Gauss-Legendre nodes, baselines drawn per sample, factorizations
+    found); theirs (``igc.IntGradCorr``, installed from the authors' repository) at their
+    published 64 trapezoid steps with the final linear layer declared by hand (their
+    ``add_final_linear_layer`` + a ``features`` method). Both timed end to end. The maps are
+    then compared with one explicit shared baseline set given to both (correlation of the maps;
+    ours at its defaults, theirs at 64 steps). When ``int_grad_corr`` is not installed that
+    part is skipped with a message.
+
+``overhead``
+    The engine against a bare loop of the same vector-Jacobian products (same points, same
+    chunks, same number of backward passes, no accumulation beyond a sum), on a small conv
+    encoder on CPU without factorizations: the ratio engine / bare loop.
+
+Usage (record the command with the figures; the machine may be shared)::
+
+    PYTHONPATH=$PWD python benchmarks/bench_igc.py [--part compare|overhead|all] [--threads 2]
 """
 
 from __future__ import annotations
@@ -29,212 +36,246 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
 
 from neuro_igc.attribution import igc
 
 N_VERTICES = 2 * 10242  # fsaverage5, both hemispheres
-PLAIN = dict(method="riemann-trapezoid", n_steps=64, input_linear=False, readout=False, vjp="loop", freeze=False)
-FAST = dict(input_linear="auto", readout="auto", vjp="auto", freeze=True)
-STEP_LADDER = (4, 8, 16, 32, 64)
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+class DecodingNet(nn.Module):
+    """The decoding MLP as a user would write it: a plain module, nothing declared."""
+
+    def __init__(self, n_in=N_VERTICES, hidden=128, widths=(64, 32, 16, 8), n_out=2):
+        super().__init__()
+        self.inp = nn.Linear(n_in, hidden)
+        self.norm = nn.BatchNorm1d(hidden)
+        self.act = nn.Mish()
+        layers, prev = [], hidden
+        for w in widths:
+            layers += [nn.Linear(prev, w), nn.BatchNorm1d(w), nn.Mish()]
+            prev = w
+        self.blocks = nn.Sequential(*layers)
+        self.out = nn.Linear(prev, n_out)
+
+    def features(self, x):  # used by int_grad_corr only (its final-linear-layer option)
+        return self.blocks(self.act(self.norm(self.inp(x))))
+
+    def forward(self, x):
+        return self.out(self.features(x))
 
 
-def timed(fn, *args, **kwargs):
-    """Run ``fn`` and return its result and the wall time (CUDA synchronised)."""
-    dev = str(kwargs.get("device") or "cpu")
-    _sync(dev)
+class EncodingNet(nn.Module):
+    """A small conv encoder with a ``readout`` attribute, nothing declared."""
+
+    def __init__(self, n_out=200, hidden=128):
+        super().__init__()
+        self.trunk = nn.Sequential(
+            nn.Conv2d(1, 16, 4, stride=4), nn.Mish(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.Mish(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.Mish(),
+            nn.Flatten(), nn.Linear(64 * 4 * 4, hidden), nn.Mish(),
+        )
+        self.readout = nn.Linear(hidden, n_out)
+
+    def features(self, x):  # used by int_grad_corr only
+        return self.trunk(x)
+
+    def forward(self, x):
+        return self.readout(self.features(x))
+
+
+def _trained_like(model: nn.Module, seed: int) -> nn.Module:
+    """Non-zero biases and BatchNorm statistics, as after training."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, (nn.Linear, nn.Conv2d)) and mod.bias is not None:
+                mod.bias.copy_(0.1 * torch.randn(mod.bias.shape, generator=gen))
+            if isinstance(mod, nn.BatchNorm1d):
+                mod.running_mean.copy_(0.1 * torch.randn(mod.running_mean.shape, generator=gen))
+                mod.running_var.copy_(1 + 0.2 * torch.rand(mod.running_var.shape, generator=gen))
+    return model.eval()
+
+
+def _data_decoding(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = torch.tensor(rng.normal(size=(n, N_VERTICES)), dtype=torch.float32)
+    return x
+
+
+def _data_encoding(n, seed=0):
+    rng = np.random.default_rng(seed)
+    img = torch.tensor(rng.normal(size=(n, 1, 64, 64)), dtype=torch.float32)
+    img = torch.nn.functional.avg_pool2d(img, 5, 1, 2)
+    return (img - img.mean()) / img.std()
+
+
+def _targets(model, x, seed=1):
+    with torch.no_grad():
+        f = torch.cat([model(x[i:i + 64]) for i in range(0, x.shape[0], 64)])
+    gen = torch.Generator().manual_seed(seed)
+    return f + f.std(0, keepdim=True) * torch.randn(f.shape, generator=gen)
+
+
+class _TheirDataset(torch.utils.data.TensorDataset):
+    """A TensorDataset with the ``rng`` attribute int_grad_corr's datasets carry."""
+
+    rng = None
+
+
+def _theirs(model, x, y, baselines, n_steps=64, n_x=None):
+    """IGC by the authors' package at its published settings; the final Linear declared.
+
+    Baselines are drawn from all of ``x``; the first ``n_x`` samples are attributed.
+    """
+    from igc import IntGradCorr
+
+    ds = _TheirDataset(x, y)
+    attr = IntGradCorr(model, ds, forward_method_name="features")
+    readout = model.out if isinstance(model, DecodingNet) else model.readout
+    attr.add_final_linear_layer(readout)
+    return attr.compute(x_0=baselines, n_steps=n_steps, x_0_seed=100, n_x=n_x)
+
+
+def _timed(fn):
     t = time.perf_counter()
-    out = fn(*args, **kwargs)
-    _sync(dev)
+    out = fn()
     return out, time.perf_counter() - t
 
 
-def _models():
+def _corr(a, b):
+    return float(np.corrcoef(np.asarray(a).ravel(), np.asarray(b).ravel())[0, 1])
+
+
+def compare(args) -> list[dict]:
     try:
-        from neuro_igc.models import DecodingMLP, EncodingConvNeXt
-    except ImportError as exc:  # pragma: no cover - the zoo ships with the package
-        raise SystemExit(f"neuro_igc.models.DecodingMLP / EncodingConvNeXt are needed: {exc}") from exc
-    return DecodingMLP, EncodingConvNeXt
+        import igc as theirs_pkg  # noqa: F401
+        have_theirs = hasattr(theirs_pkg, "IntGradCorr")
+    except ImportError:
+        have_theirs = False
+    if not have_theirs:
+        print("int_grad_corr (package 'igc', github.com/plelievre/int_grad_corr) is not installed: the side-by-side "
+              "part is skipped; install it with `pip install <clone of the repository>`.")
+    rows = []
+    cases = [
+        ("decoding", DecodingNet, _data_decoding, args.decoding_samples, 12),
+        ("encoding", EncodingNet, _data_encoding, args.encoding_samples, 4),
+    ]
+    for name, cls, data, n, k in cases:
+        if args.only and name != args.only:
+            continue
+        torch.manual_seed(0)
+        model = _trained_like(cls(), 0)
+        x = data(n)
+        y = _targets(model, x)
+        igc(model, x[:4], y[:4], baselines=2, n_steps=2, progress=False, warn=False)  # warm-up
+        ours, t_ours = _timed(lambda: igc(model, x, y, baselines=k, progress=args.progress, warn=False))
+        row = {"case": name, "n": n, "K": k, "outputs": y.shape[1], "ours_s": t_ours,
+               "ours_used": ours.settings["factorizations"], "ours_ig_error": float(ours.ig_error.max()),
+               "ours_igc_error": float(ours.igc_error.max())}
+        if have_theirs:
+            # theirs loops over samples one at a time: its time is linear in the samples, so it is
+            # timed on the first ``--their-samples`` and scaled (exact when they equal n)
+            nt = min(n, args.their_samples)
+            xs, ys = x[:nt], y[:nt]
+            print(f"[{name}] ours: {t_ours:.3g} s; timing int_grad_corr on {nt} samples ...", flush=True)
+            _, t_theirs = _timed(lambda: _theirs(model, x, y, k, n_x=nt))
+            row.update(theirs_s=t_theirs * n / nt, their_samples=nt, speedup=t_theirs * n / nt / t_ours)
+            gen = torch.Generator().manual_seed(5)
+            base = x[torch.randperm(n, generator=gen)[:k]]
+            ours_b = igc(model, xs, ys, baselines=base, progress=False, warn=False)
+            theirs_b = _theirs(model, x, y, base, n_x=nt)
+            row.update(map_corr=_corr(ours_b.attributions, theirs_b),
+                       map_rel_diff=float(np.abs(ours_b.attributions - theirs_b).max()
+                                          / np.abs(theirs_b).max()))
+        rows.append(row)
+        print(_fmt(row), flush=True)
+    return rows
 
 
-def _targets(f: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """y = f(x) + noise of the same SD (a correlation around 0.7)."""
-    noise = torch.tensor(rng.normal(size=tuple(f.shape)), dtype=f.dtype) * f.std(0, keepdim=True)
-    return f + noise
+def _fmt(r: dict) -> str:
+    used = ", ".join(f"{k} ({v.get('module')})" for k, v in r["ours_used"].items() if v["used"]) or "none"
+    out = (f"[{r['case']}] {r['n']} samples x {r['K']} baselines, {r['outputs']} outputs\n"
+           f"  ours   : {r['ours_s']:.3g} s (defaults: 16 Gauss-Legendre nodes, per-sample baselines; "
+           f"factorizations found: {used}); max IG error {r['ours_ig_error']:.2e}, max IGC error "
+           f"{r['ours_igc_error']:.2e}")
+    if "theirs_s" in r:
+        scaled = "" if r["their_samples"] == r["n"] else f"; timed on {r['their_samples']} samples and scaled"
+        out += (f"\n  theirs : {r['theirs_s']:.3g} s (int_grad_corr, 64 trapezoid steps, final Linear declared{scaled})"
+                f"\n  speed-up: {r['speedup']:.1f}x\n  maps with one explicit shared baseline set ({r['their_samples']} samples): correlation "
+                f"{r['map_corr']:.6f}, max |ours - theirs| / max |theirs| {r['map_rel_diff']:.2e}")
+    return out
 
 
-def _pick_steps(run, plain_err: np.ndarray, err_of) -> tuple[str, int, object, list]:
-    """The smallest Gauss-Legendre step count whose error (max and mean) is no larger than the
-    plain path's; when none up to 64 is, the trapezoid rule is tried the same way (reported)."""
-    tried = []
-    for method in ("gauss-legendre", "riemann-trapezoid"):
-        for steps in STEP_LADDER:
-            res = run(method, steps)
-            err = err_of(res)
-            tried.append((method, steps, float(err.max())))
-            if err.max() <= plain_err.max() and err.mean() <= plain_err.mean():
-                return method, steps, res, tried
-    return method, steps, res, tried
+# ---------------------------------------------------------------------- overhead
+def _bare_loop(model, x, base, n_steps, chunk, n_out):
+    """The same vector-Jacobian products as the engine: one forward per chunk, a backward per output."""
+    from neuro_igc.attribution import quadrature
+
+    alphas, w = quadrature("gauss-legendre", n_steps)
+    alphas = torch.tensor(alphas, dtype=x.dtype)
+    w = torch.tensor(w, dtype=x.dtype)
+    K = base.shape[0]
+    total = torch.zeros(n_out, *x.shape[1:], dtype=torch.float64)
+    for i in range(x.shape[0]):
+        for k0 in range(0, K, max(1, chunk // n_steps)):
+            b = base[k0:k0 + max(1, chunk // n_steps)]
+            pts = (b[:, None] + alphas.view(1, -1, 1, 1, 1) * (x[i] - b)[:, None]).reshape(-1, *x.shape[1:])
+            pts.requires_grad_(True)
+            out = model(pts)
+            for q in range(n_out):
+                (g,) = torch.autograd.grad(out[:, q].sum(), pts, retain_graph=q < n_out - 1)
+                gw = (g.reshape(b.shape[0], n_steps, -1) * w.view(1, -1, 1)).sum(1)
+                total[q] += (gw * (x[i] - b).reshape(b.shape[0], -1)).sum(0).reshape(x.shape[1:]).double()
+    return total
 
 
-def _trained_like(model: torch.nn.Module, rng: np.random.Generator) -> None:
-    """Give the convolutions non-zero biases, as training does.
-
-    At initialisation the zoo's convolution biases are zero; the stem's LayerNorm then sees
-    ``W p`` for a 2x2 patch ``p`` and is scale-invariant in ``p``, so wherever a straight path
-    passes close to ``p = 0`` the integrand is nearly singular and no quadrature rule converges
-    well. A trained model has non-zero biases; ``--init zoo`` keeps the initial weights.
-    """
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.Conv2d) and mod.bias is not None:
-                mod.bias.copy_(torch.tensor(rng.normal(0, 0.1, size=mod.bias.shape), dtype=mod.bias.dtype))
-
-
-def bench_decoding(args, rng) -> dict:
-    DecodingMLP, _ = _models()
+def overhead(args) -> dict:
     torch.manual_seed(0)
-    model = DecodingMLP(n_inputs=N_VERTICES, n_outputs=2, n_subjects=8 if args.paper_settings else 2).eval()
-    n_fast = args.n_samples
-    n_plain = n_fast if args.paper_settings else args.decoding_plain_samples
-    x = torch.tensor(rng.normal(size=(n_fast, N_VERTICES)), dtype=torch.float32)
-    kw = dict(model_kwargs={"subject": 0}, device=args.device, progress=args.progress, warn=False)
-    with torch.no_grad():
-        y = _targets(model(x, subject=0), rng)
-    base = x[torch.as_tensor(rng.choice(n_fast, 12, replace=False))]
-    plain, t_plain = timed(igc, model, x[:n_plain], y[:n_plain], baselines=base, **PLAIN, **kw)
-    method, steps, fast_same, tried = _pick_steps(
-        lambda meth, s: igc(model, x[:n_plain], y[:n_plain], baselines=base, method=meth, n_steps=s, **FAST, **kw),
-        plain.igc_error, lambda r: r.igc_error)
-    igc(model, x[:2], y[:2], baselines=base, method=method, n_steps=steps, **FAST, **kw)  # warm-up
-    fast, t_fast = timed(igc, model, x, y, baselines=base, method=method, n_steps=steps, **FAST, **kw)
-    per_plain, per_fast = t_plain / n_plain, t_fast / n_fast
-    return {
-        "model": "decoding", "n_samples": n_fast, "baselines": 12, "outputs": 2,
-        "plain": f"{PLAIN['n_steps']} trapezoid, timed on {n_plain} samples",
-        "fast": f"{steps} {method} steps ({_used(fast)})", "tried": tried,
-        "plain_s": per_plain * n_fast, "fast_s": t_fast, "speedup": per_plain / per_fast,
-        "plain_igc_err": plain.igc_error.max(), "fast_igc_err_same": fast_same.igc_error.max(),
-        "fast_igc_err_all": fast.igc_error.max(),
-        "plain_ig_err": plain.ig_error.max(), "fast_ig_err_same": fast_same.ig_error.max(),
-        "map_rel_diff": _rel(fast_same.attributions, plain.attributions),
-    }
-
-
-def bench_encoding(args, rng) -> dict:
-    _, EncodingConvNeXt = _models()
-    torch.manual_seed(0)
-    if args.paper_settings:
-        arch = dict(stem_width=32, widths=(64, 128, 256, 512), depth=3)
-    else:
-        arch = dict(stem_width=8, widths=(16, 32, 64, 128), depth=1)
-    n_out = args.encoding_outputs
-    model = EncodingConvNeXt(n_out, input_size=64, hidden=256, **arch).eval()
-    if args.init == "trained-like":
-        _trained_like(model, rng)
-    n_fast = args.n_samples if args.paper_settings else args.encoding_fast_samples
-    n_plain = args.encoding_plain_samples
-    n_pool = max(n_fast, n_plain, 64)  # baselines and target noise come from a larger pool
-    img = torch.tensor(rng.normal(size=(n_pool, 1, 64, 64)), dtype=torch.float32)
-    img = torch.nn.functional.avg_pool2d(img, 3, 1, 1)  # some spatial correlation
-    img = (img - img.mean()) / img.std()
-    kw = dict(device=args.device, progress=args.progress, warn=False)
-    with torch.no_grad():
-        y = _targets(torch.cat([model(img[i:i + 16]) for i in range(0, n_pool, 16)]), rng)
-    base = img[torch.as_tensor(rng.choice(n_pool, 6, replace=False))]
-    # plain: one backward per output; time two output counts, fit t = a + b * n_outputs
-    o1, o2 = args.encoding_plain_outputs
-    xs, ys = img[:n_plain], y[:n_plain]
-    _, t1 = timed(igc, model, xs, ys, baselines=base, output_idx=list(range(o1)), **PLAIN, **kw)
-    plain, t2 = timed(igc, model, xs, ys, baselines=base, output_idx=list(range(o2)), **PLAIN, **kw)
-    b = (t2 - t1) / (o2 - o1)
-    a = max(t1 - b * o1, 0.0)
-    t_plain_all = (a + b * n_out) / n_plain  # per sample, all outputs
-    sub = slice(0, o2)
-    method, steps, fast_same, tried = _pick_steps(
-        lambda meth, s: igc(model, xs, ys, baselines=base, method=meth, n_steps=s, **FAST, **kw),
-        plain.ig_error, lambda r: r.ig_error[sub])
-    fast, t_fast = timed(igc, model, img[:n_fast], y[:n_fast], baselines=base, method=method, n_steps=steps,
-                         **FAST, **kw)
-    per_fast = t_fast / n_fast
-    return {
-        "model": "encoding", "n_samples": n_fast, "baselines": 6, "outputs": n_out,
-        "plain": f"{PLAIN['n_steps']} trapezoid, timed on {n_plain} sample(s) x {o1} and {o2} outputs",
-        "fast": f"{steps} {method} steps ({_used(fast)})", "tried": tried,
-        "plain_s": t_plain_all * n_fast, "fast_s": t_fast, "speedup": t_plain_all / per_fast,
-        "plain_igc_err": np.nan, "fast_igc_err_same": np.nan, "fast_igc_err_all": fast.igc_error.max(),
-        "plain_ig_err": plain.ig_error.max(), "fast_ig_err_same": fast_same.ig_error[sub].max(),
-        "plain_ig_err_mean": plain.ig_error.mean(), "fast_ig_err_mean_same": fast_same.ig_error[sub].mean(),
-        "map_rel_diff": _rel(fast_same.attributions[sub], plain.attributions),
-        "arch": {**arch, "init": args.init}, "plain_fit_s": (a, b),
-    }
-
-
-def _used(res) -> str:
-    s = res.settings
-    parts = [name for name in ("input_linear", "readout") if s[name]]
-    return ", ".join(parts + [f"vjp={s['vjp']}", "frozen"])
-
-
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a - b).max() / np.abs(b).max())
-
-
-def _fmt_time(s: float) -> str:
-    return f"{s:.3g} s" if s < 120 else (f"{s / 60:.3g} min" if s < 7200 else f"{s / 3600:.3g} h")
+    model = _trained_like(EncodingNet(n_out=args.overhead_outputs), 0)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    n, K, S = args.overhead_samples, 4, 16
+    x = _data_encoding(n + K)
+    base, x = x[:K], x[K:]
+    y = _targets(model, x)
+    chunk = K * S  # one sample's paths per chunk, as the engine does at this size
+    kw = dict(baselines=base, n_steps=S, readout=False, input_linear=False, vjp="loop", progress=False,
+              warn=False, batch_size=chunk)
+    igc(model, x[:2], y[:2], **kw)
+    _bare_loop(model, x[:1], base, S, chunk, args.overhead_outputs)
+    t_bare = min(_timed(lambda: _bare_loop(model, x, base, S, chunk, args.overhead_outputs))[1]
+                 for _ in range(args.repeats))
+    t_eng = min(_timed(lambda: igc(model, x, y, **kw))[1] for _ in range(args.repeats))
+    res = {"bare_s": t_bare, "engine_s": t_eng, "ratio": t_eng / t_bare}
+    print(f"[overhead] conv encoder, {n} samples x {K} baselines x {S} steps, {args.overhead_outputs} outputs, no "
+          f"factorization, loop VJPs: engine {t_eng:.3g} s, bare VJP loop {t_bare:.3g} s, ratio {res['ratio']:.2f} "
+          f"(best of {args.repeats})", flush=True)
+    return res
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--paper-settings", action="store_true",
-                   help="1,000 samples, the paper's ConvNeXt, 3,000 outputs (for a GPU)")
-    p.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    p.add_argument("--part", choices=("compare", "overhead", "all"), default="all")
     p.add_argument("--only", choices=("decoding", "encoding"), default=None)
-    p.add_argument("--n-samples", type=int, default=1000, help="samples of the fast decoding run (and of both with --paper-settings)")
-    p.add_argument("--decoding-plain-samples", type=int, default=16)
-    p.add_argument("--encoding-outputs", type=int, default=3000)
-    p.add_argument("--encoding-plain-samples", type=int, default=2)
-    p.add_argument("--encoding-plain-outputs", type=int, nargs=2, default=(4, 16))
-    p.add_argument("--encoding-fast-samples", type=int, default=4)
-    p.add_argument("--init", choices=("trained-like", "zoo"), default="trained-like",
-                   help="encoding weights: zoo initialisation with non-zero conv biases (default), or as initialised")
+    p.add_argument("--decoding-samples", type=int, default=100)
+    p.add_argument("--encoding-samples", type=int, default=32)
+    p.add_argument("--their-samples", type=int, default=12,
+                   help="samples int_grad_corr is timed on (its time is scaled to all samples)")
+    p.add_argument("--overhead-samples", type=int, default=8)
+    p.add_argument("--overhead-outputs", type=int, default=8)
+    p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if args.paper_settings:
-        args.encoding_plain_samples = max(args.encoding_plain_samples, 2)
-        args.encoding_plain_outputs = (8, 32)
-    rng = np.random.default_rng(0)
-    rows = []
-    if args.only in (None, "decoding"):
-        rows.append(bench_decoding(args, rng))
-    if args.only in (None, "encoding"):
-        rows.append(bench_encoding(args, rng))
-    dev = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)"
-    print(f"\nIGC benchmark on {dev}, torch {torch.__version__}{' -- paper settings' if args.paper_settings else ''}")
-    for r in rows:
-        print(f"\n[{r['model']}] {r['n_samples']} samples x {r['baselines']} baselines, {r['outputs']} outputs")
-        if "arch" in r:
-            print(f"  ConvNeXt: {r['arch']}; plain time fit per {args.encoding_plain_samples} sample(s): "
-                  f"{r['plain_fit_s'][0]:.3g} s + {r['plain_fit_s'][1]:.3g} s/output")
-        print(f"  plain : {r['plain']}; {_fmt_time(r['plain_s'])} for {r['n_samples']} samples (extrapolated)")
-        print(f"  fast  : {r['fast']}; {_fmt_time(r['fast_s'])} measured")
-        print(f"  speed-up: {r['speedup']:.1f}x")
-        print("  step search (rule, steps, max error): " + ", ".join(f"{m[:5]} {n}: {e:.1e}" for m, n, e in r["tried"]))
-        print(f"  max IG error   plain {r['plain_ig_err']:.2e} | fast, same samples {r['fast_ig_err_same']:.2e}")
-        if "plain_ig_err_mean" in r:
-            print(f"  mean IG error  plain {r['plain_ig_err_mean']:.2e} | fast, same samples {r['fast_ig_err_mean_same']:.2e}")
-        if np.isfinite(r["plain_igc_err"]):
-            print(f"  max IGC error  plain {r['plain_igc_err']:.2e} | fast, same samples {r['fast_igc_err_same']:.2e}"
-                  f" | fast, all {r['n_samples']} samples {r['fast_igc_err_all']:.2e}")
-        print(f"  max |fast - plain| / max |plain| of the maps: {r['map_rel_diff']:.2e}")
+    print(f"torch {torch.__version__}, cpu ({torch.get_num_threads()} threads)")
+    if args.part in ("compare", "all"):
+        compare(args)
+    if args.part in ("overhead", "all"):
+        overhead(args)
     return 0
 
 

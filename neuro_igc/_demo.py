@@ -55,19 +55,18 @@ def recovery_rows(results: dict) -> list[dict]:
     rows = []
     enc = results.get("encoding_prf")
     if enc is not None:
-        for key, value in enc.scores.items():
-            if not key.startswith("V1 pRF recovery "):
+        for who, rois in enc.scores.get("prf_recovery", {}).items():
+            if "V1" not in rois:
                 continue
-            who = key.removeprefix("V1 pRF recovery ")
-            for name, src in (("V1 median pRF centre error (deg)", "median centre error (deg)"),
-                              ("V1 pRF size correlation", "size correlation")):
-                rows.append({"subject": who, "figure": name, "value": float(value[src])})
+            for name, src in (("V1 median pRF centre error (deg)", "median_centre_error_deg"),
+                              ("V1 pRF size correlation", "size_correlation")):
+                rows.append({"subject": who, "figure": name, "value": float(rois["V1"][src])})
     dec = results.get("decoding_image_stats")
     if dec is not None:
-        for key, rank in dec.scores.get("rank of planted ROI", {}).items():
-            who, output = key.split(" ", 1)
-            rows.append({"subject": who, "figure": "rank of the planted ROI", "output": output,
-                         "value": None if rank is None else int(rank)})
+        for who, ranks in dec.scores.get("planted_roi_rank", {}).items():
+            for output, rank in ranks.items():
+                rows.append({"subject": who, "figure": "rank of the planted ROI", "output": output,
+                             "value": None if rank is None else int(rank)})
     for row in rows:
         op, target = RECOVERY_TARGETS[row["figure"]]
         row["target"] = f"{op} {target}"
@@ -188,9 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
 
+    from neuro_igc.pipeline import ConfigError, PipelineError
     from neuro_igc.pipeline._cli import _parse_overrides
-    from neuro_igc.pipeline._config import ConfigError
-    from neuro_igc.pipeline._run import PipelineError
 
     try:
         result = run_demo(args.output_dir, subjects=args.subjects, overrides=_parse_overrides(args.overrides),

@@ -42,6 +42,7 @@ __all__ = [
     "gather_tensors",
     "gather_objects",
     "broadcast_object",
+    "broadcast_tensors",
     "barrier",
     "main_rank_only_logging",
     "run_local",
@@ -320,6 +321,18 @@ def broadcast_object(obj, src: int = 0, what: str = "distributed run"):
     except Exception as exc:
         raise _collective_failed(what, exc) from exc
     return box[0]
+
+
+def broadcast_tensors(tensors: Sequence, src: int = 0, what: str = "distributed run") -> None:
+    """Overwrite ``tensors`` (in place) with rank ``src``'s values."""
+    if not is_active():
+        return
+    dist = _dist()
+    try:
+        for t in tensors:
+            dist.broadcast(t.data, src=src)
+    except Exception as exc:
+        raise _collective_failed(what, exc) from exc
 
 
 def barrier(what: str = "distributed run") -> None:

@@ -75,8 +75,10 @@ def refetch_hint(path) -> str:
     """What to do about a damaged input file: fetch it again (from NSD's bucket when it is NSD's)."""
     rel = _nsd_relpath(Path(path))
     if rel is not None:
-        return (f"Download it again: `aws s3 cp --no-sign-request s3://{NSD_BUCKET}/{rel} {path}` "
-                "(a synthetic folder: write it again with `neuro-igc synth`).")
+        root = Path(path).parents[len(Path(rel).parts) - 1]
+        return (f"Delete it and download it again (`neuro-igc nsd fetch {root}` with the run's --config and "
+                f"--subjects, or `aws s3 cp --no-sign-request s3://{NSD_BUCKET}/{rel} {path}`); a synthetic "
+                "folder: write it again with `neuro-igc synth`.")
     return "Copy or download it again, or write it again with the step that made it."
 
 

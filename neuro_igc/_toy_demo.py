@@ -83,7 +83,8 @@ def _run(args, igc, atomic_path) -> int:
     print(f"  correlation corr(f(x), y)   {res.correlation[0]: .4f}")
     print(f"  sum of IGC attributions     {att.sum(): .4f}")
     print(f"  IGC error |sum - corr|      {res.igc_error[0]: .2e}   (advice: < 0.01)")
-    print(f"  relative IG error           {res.ig_error[0]: .2e}")
+    print(f"    of which baseline term    {res.baseline_term[0]: .2e}   (random, shrinks with samples x baselines)")
+    print(f"  IG error (mean abs. gap)    {res.ig_error[0]: .2e}   (relative {res.ig_error_relative[0]:.2e})")
     print("\n  top components   IGC     planted")
     for j in np.argsort(-np.abs(att))[:8]:
         print(f"  {j:>14d}  {att[j]: .4f}   {'yes' if j in SIGNAL else ''}")

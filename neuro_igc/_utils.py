@@ -17,7 +17,30 @@ __all__ = [
     "atomic_path",
     "atomic_write_text",
     "current_umask",
+    "new_figure",
+    "USER_ERRORS",
+    "error_line",
 ]
+
+#: errors that come from what the user gave (files, values, folders); the command line shows
+#: them as one line, without a traceback
+USER_ERRORS = (ValueError, TypeError, LookupError, OSError, RuntimeError)
+
+
+def error_line(exc: BaseException, prog: str = "neuro-igc") -> str:
+    """The one-line message of an error for the command line; unexpected ones keep their type.
+
+    Examples
+    --------
+    >>> error_line(ValueError("Invalid value for 'x'."))
+    "neuro-igc: error: Invalid value for 'x'."
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, KeyError) and exc.args:
+        text = f"missing key {exc.args[0]!r}"
+    if isinstance(exc, USER_ERRORS):
+        return f"{prog}: error: {text}"
+    return f"{prog}: error: {type(exc).__name__}: {text} (rerun with --debug for the traceback)"
 
 
 def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
@@ -52,9 +75,21 @@ def resolve_device(device=None):
 
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"Invalid value for 'device': allowed are 'auto', 'cpu', 'cuda', 'cuda:N' (or None); got {device!r}."
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"Invalid value for 'device': {device!r} was asked for but no CUDA device is available; use 'cpu' or None.")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"Invalid value for 'device': {device!r} was asked for but only {torch.cuda.device_count()} CUDA "
+            "device(s) are visible; use 'cuda:0' .. or 'cuda'."
+        )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"Invalid value for 'device': {device!r} was asked for but MPS is not available; use 'cpu' or None.")
     return dev
 
 
@@ -121,14 +156,22 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
+def new_figure(purpose: str = "Figures", **kwargs):
+    """A matplotlib ``Figure`` of its own, outside pyplot's state: drawing it neither changes the
+    backend nor opens a window, so library figures leave a notebook's matplotlib set-up alone."""
+    figure = soft_import("matplotlib.figure", purpose, package="matplotlib")
+    return figure.Figure(**kwargs)
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     """Save a matplotlib figure atomically (format from the suffix, PNG without one) and close it."""
-    import matplotlib.pyplot as plt
+    import sys
 
     path = Path(path)
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     finally:
-        plt.close(fig)
+        if "matplotlib.pyplot" in sys.modules:  # a figure made with pyplot is released there
+            sys.modules["matplotlib.pyplot"].close(fig)
     return path

@@ -1,5 +1,9 @@
 """The package's error types: one base class for every error a user can act on.
 
+:class:`NeuroIGCError` is the base of :class:`InputFileError` (files), and of the pipeline's
+``ConfigError`` (a config that does not match the schema) and ``PipelineError`` (a run that
+cannot go on).
+
 The command line prints these as one line and exits non-zero; library callers can catch
 :class:`NeuroIGCError` to tell a user mistake (a bad file, a bad argument) from a bug.
 

@@ -52,9 +52,11 @@ def test_recovery_rows_compare_with_the_targets():
             self.scores = scores
 
     rows = recovery_rows({
-        "encoding_prf": Run({"V1 pRF recovery sub-01": {"median centre error (deg)": 0.3, "size correlation": 0.6}}),
-        "decoding_image_stats": Run({"rank of planted ROI": {"sub-01 luminance_contrast": 1,
-                                                             "sub-01 spectral_slope": 3}}),
+        "encoding_prf": Run({"prf_recovery": {"sub-01": {
+            "V1": {"median_centre_error_deg": 0.3, "size_correlation": 0.6},
+            "V2": {"median_centre_error_deg": 9.0, "size_correlation": 0.0}}}}),
+        "decoding_image_stats": Run({"planted_roi_rank": {"sub-01": {"luminance_contrast": 1,
+                                                                     "spectral_slope": 3}}}),
     })
     met = {(r["figure"], r.get("output")): r["met"] for r in rows}
     assert met == {("V1 median pRF centre error (deg)", None): True, ("V1 pRF size correlation", None): False,

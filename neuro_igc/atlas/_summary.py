@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuro_igc._utils import check_option, save_figure, soft_import
+from neuro_igc._utils import check_option, new_figure, save_figure, soft_import
 
 from ._atlas import Atlas
 
@@ -203,20 +203,13 @@ def plot_roi_sums(
     outputs=None,
     title: str | None = None,
     ylabel: str = "ROI sum of attributions",
-    dpi: int = 100,
+    dpi: int = 160,
 ) -> Path:
     """Bar plot of ROI sums: group mean per ROI, error bars +- SD across subjects, subject dots.
 
     One panel per output (like the paper's Fig. 3c). ``table`` is a :func:`roi_sums` table of one
     or more subjects; the ``"(other)"`` row is left out unless listed in ``rois``.
     """
-    soft_import("matplotlib", "ROI bar plots")
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     summary = group_summary(table)
     outputs = list(dict.fromkeys(table["output"])) if outputs is None else list(outputs)
     known = list(dict.fromkeys(table["roi"]))
@@ -224,7 +217,10 @@ def plot_roi_sums(
     unknown = [r for r in rois if r not in known]
     if unknown:
         raise ValueError(f"Unknown ROI name(s) {unknown} in 'rois'; the table has: {', '.join(map(str, known))}.")
-    fig, axes = plt.subplots(1, len(outputs), figsize=(0.6 * len(rois) * len(outputs) + 2, 3.2), squeeze=False, sharey=True)
+    # one row per output, as wide as the ROIs need (a report shows it at full width)
+    width = float(np.clip(0.42 * len(rois) + 2.0, 8.0, 16.0))
+    fig = new_figure("ROI bar plots", figsize=(width, 2.9 * len(outputs) + (0.5 if title else 0.0)))
+    axes = fig.subplots(len(outputs), 1, squeeze=False, sharex=True).T
     x = np.arange(len(rois))
     for ax, out in zip(axes[0], outputs):
         s = summary[summary["output"] == out].set_index("roi").reindex(rois)
@@ -236,9 +232,12 @@ def plot_roi_sums(
             ax.scatter(pos, grp["value"], s=8, color="k", zorder=3)
         ax.axhline(0, color="0.3", lw=0.8)
         ax.set_xticks(x)
-        ax.set_xticklabels(rois, rotation=45, ha="right", fontsize=8)
-        ax.set_title(str(out), fontsize=10)
-    axes[0, 0].set_ylabel(ylabel)
+        ax.set_xticklabels(rois, rotation=45, ha="right", fontsize=9)
+        ax.set_xlim(-0.6, len(rois) - 0.4)
+        ax.set_title(str(out), fontsize=10, loc="left")
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.grid(axis="y", color="0.9", lw=0.6)
+        ax.set_axisbelow(True)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -1,12 +1,13 @@
 """Dataset-wise attribution: IG, IGC, IGaC, categorical IGC, naive IG, BSC and data-only maps.
 
-Entry points (see DESIGN.md): :func:`ig` (per-sample Integrated Gradients over a baseline
-set), :func:`igc` (Integrated Gradient Correlation; integer labels give per-class maps, also
+Entry points (see DESIGN.md): :func:`ig` (per-sample Integrated Gradients, baselines drawn
+afresh for every sample), :func:`igc` (Integrated Gradient Correlation; integer labels give per-class maps, also
 :func:`igc_categorical`), :func:`igac` (auto-correlation variant, sums to 1), :func:`naive_ig`
 (mean and SD of IG), :func:`bsc` (Baseline-Shapley correlation, a slow reference),
 :func:`correlation_map` and :func:`ttest_map` (no model). Results are
 :class:`AttributionResult` objects (maps, correlation, IG/IGC errors, settings, save/load,
-ROI sums).
+ROI sums). Every function takes the data positionally and its settings as keywords, all
+defined once in :class:`AttributionSettings`; :class:`IGC` keeps a model and one set of settings.
 
 The engine streams over samples with float64 accumulators and uses exact shortcuts (frozen
 parameters, batched vector-Jacobian products, readout and input-linear factorizations,
@@ -15,10 +16,11 @@ Gauss-Legendre quadrature), each switchable and tested equal to the plain comput
 
 from neuro_igc.attribution._bsc import bsc
 from neuro_igc.attribution._engine import OUTPUT_TRANSFORMS, VJP_MODES
-from neuro_igc.attribution._igc import IGC_ERROR_WARN, ig, igac, igc, igc_categorical, naive_ig
+from neuro_igc.attribution._igc import IG_ERROR_WARN, IGC, IGC_ERROR_WARN, ig, igac, igc, igc_categorical, naive_ig
 from neuro_igc.attribution._maps import correlation_map, ttest_map
 from neuro_igc.attribution._quadrature import CAPTUM_METHOD_NAMES, QUADRATURE_RULES, quadrature
 from neuro_igc.attribution._result import AttributionAccuracyWarning, AttributionResult, NaiveIG
+from neuro_igc.attribution._settings import BASELINE_MODES, AttributionSettings
 
 __all__ = [
     "ig",
@@ -27,6 +29,9 @@ __all__ = [
     "igc_categorical",
     "naive_ig",
     "bsc",
+    "IGC",
+    "AttributionSettings",
+    "BASELINE_MODES",
     "correlation_map",
     "ttest_map",
     "AttributionResult",
@@ -38,4 +43,5 @@ __all__ = [
     "VJP_MODES",
     "OUTPUT_TRANSFORMS",
     "IGC_ERROR_WARN",
+    "IG_ERROR_WARN",
 ]

@@ -3,14 +3,12 @@
 A slow reference for small inputs (the paper's appendix A.4): each sample's Baseline Shapley
 values are estimated by permutation sampling -- walking through a random order of the input
 components, switching each from the baseline to the input, and crediting it with the change of
-the output. Every walk is exactly complete (its credits sum to ``f(x) - f(b)``), so BSC sums to
-``corr(f(x), y)`` up to rounding, and for a linear model every walk gives ``w_j (x_j - b_j)``:
-BSC then equals IGC exactly.
+the output. Every walk is exactly complete (its credits sum to ``f(x) - f(b)``), so BSC plus the
+baseline term (as in IGC) sums to ``corr(f(x), y)`` up to rounding, and for a linear model every
+walk gives ``w_j (x_j - b_j)``: BSC then equals IGC exactly, with the same baselines.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -18,20 +16,18 @@ from torch import nn
 
 from neuro_igc.attribution._data import check_targets, is_categorical
 from neuro_igc.attribution._engine import Engine, prepared_model
-from neuro_igc.attribution._igc import _prepare, _std_checks, _warn
+from neuro_igc.attribution._igc import _corr, _prepare, _reference_correlation, _settings, _std_checks, warn_errors
 from neuro_igc.attribution._result import AttributionResult
+from neuro_igc.attribution._settings import AttributionSettings
 
 __all__ = ["bsc"]
 
 
-def bsc(model: nn.Module, x, y=None, baselines=8, n_permutations: int = 16, seed: int = 0,
-        batch_size: int | None = None, device=None, output_idx=None, extra: Mapping | None = None,
-        model_kwargs: Mapping | None = None, progress: bool = True, *, output_transform=None,
-        warn: bool = True) -> AttributionResult:
+def bsc(model: nn.Module, x, y=None, *, settings: AttributionSettings | None = None, **options) -> AttributionResult:
     """Baseline-Shapley correlation by permutation sampling (slow; for small inputs).
 
     ``BSC_j = mean_i[BS_ij (y_i - mean(y))] / (sd(f(x)) sd(y))`` with ``BS_ij`` the Baseline
-    Shapley value of component j for sample i, averaged over the shared baseline set and
+    Shapley value of component j for sample i, averaged over the sample's baselines and
     ``n_permutations`` random component orders per (sample, baseline).
 
     Parameters
@@ -39,38 +35,36 @@ def bsc(model: nn.Module, x, y=None, baselines=8, n_permutations: int = 16, seed
     model : torch.nn.Module
     x : (n_samples, *input_shape) array-like or torch Dataset
     y : (n_samples,) or (n_samples, n_outputs) array-like, or (n_samples,) int labels
-    baselines : int, array-like or "zeros", default=8
-        As in :func:`igc`.
-    n_permutations : int, default=16
-        Random orders per (sample, baseline); each costs ``m + 1`` forward evaluations for ``m``
-        input components.
-    seed : int, default=0
-        Seeds the baseline draw and the permutations.
-    batch_size : int, optional
-        Forward evaluations per model call (default: about 4M input elements).
-    device, output_idx, extra, model_kwargs, progress, output_transform, warn
-        As in :func:`igc`.
+    settings : AttributionSettings, optional
+    **options
+        The settings of :func:`igc` that apply (``baselines``, ``baseline_mode``, ``seed``,
+        ``device``, ``output_idx``, ``extra``, ``model_kwargs``, ``progress``,
+        ``output_transform``, ``reference``, ``warn``), and ``n_permutations`` (default 16):
+        random orders per (sample, baseline), each costing ``m + 1`` forward evaluations for
+        ``m`` input components. ``batch_size`` is the number of forward evaluations per model
+        call (default: about 4M input elements).
 
     Returns
     -------
     AttributionResult
-        ``attributions`` (n_outputs, *input_shape), ``correlation``, ``igc_error``
-        (``settings["kind"] == "bsc"``).
+        ``attributions`` (n_outputs, *input_shape), ``correlation``, ``igc_error``,
+        ``baseline_term`` (``settings["kind"] == "bsc"``).
     """
     from tqdm.auto import tqdm
 
+    st = _settings("bsc", settings, options)
+    n_permutations = st.n_permutations
     if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
         raise ValueError(f"Invalid value for 'n_permutations': expected an int >= 1; got {n_permutations!r}.")
-    src, base, base_info, dev, ekw = _prepare(
-        model, x, y, need_y=True, baselines=baselines, n_steps=2, method="riemann-trapezoid", seed=seed,
-        batch_size=None, device=device, output_idx=output_idx, extra=extra, model_kwargs=model_kwargs,
-        progress=progress, output_transform=output_transform, input_linear=False, readout=False, vjp="loop",
-        freeze=True, desc="BSC")
+    batch_size = st.batch_size
+    st = st.replace(batch_size=None, input_linear=False, readout=False, vjp="loop", freeze=True)
+    src, bl, dev, ekw, _ = _prepare(model, x, y, st, need_y=True, desc="BSC", method="riemann-trapezoid",
+                                    n_steps=2)
     if src.n < 2:
         raise ValueError(f"Invalid value for 'x': BSC needs at least 2 samples (it is a correlation); got {src.n}.")
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(int(st.seed))
     with prepared_model(model, dev, True):
-        engine = Engine(model, src, base, **ekw)
+        engine = Engine(model, src, bl, **ekw)
         fx = engine.predict().cpu().numpy()
         categorical = is_categorical(src.y)
         yv = check_targets(src.y, engine.n_outputs, engine.idx, categorical)
@@ -80,13 +74,16 @@ def bsc(model: nn.Module, x, y=None, baselines=8, n_permutations: int = 16, seed
         rows_per_call = batch_size or max(m + 1, 2**22 // m)
         w = yv - yv.mean(0)
         total = np.zeros((O, m))
-        base_flat = engine.base.reshape(K, m)
+        cw = np.zeros(O)
         steps = torch.arange(m + 1, device=dev)
         walks_per_call = max(1, rows_per_call // (m + 1))
         with torch.no_grad():
-            for i in tqdm(range(src.n), desc="BSC", disable=not progress, leave=False):
+            for i in tqdm(range(src.n), desc="BSC", disable=not st.progress, leave=False):
                 xi, kw = engine._batch_inputs(np.array([i]))
                 xi = xi.reshape(1, m)
+                bidx, get_bx = engine._baselines_of(np.array([i]))
+                base_flat = get_bx().reshape(K, m)
+                cw += w[i] * engine._baseline_outputs(get_bx, bidx, kw, 1).mean(1)[0].cpu().numpy()
                 perms = torch.argsort(torch.rand(K * P, m, generator=gen), dim=1).to(dev)  # (K P, m)
                 ranks = torch.argsort(perms, dim=1)
                 phi = torch.zeros(m, O, dtype=torch.float64, device=dev)
@@ -99,14 +96,17 @@ def bsc(model: nn.Module, x, y=None, baselines=8, n_permutations: int = 16, seed
                     out = engine.outputs(model(rows, **kws)).double().reshape(r.numel(), m + 1, O)
                     phi.index_add_(0, perms[r].reshape(-1), (out[:, 1:] - out[:, :-1]).reshape(-1, O))
                 total += w[i][:, None] * (phi.T / (K * P)).cpu().numpy()
+        ref_corr = _reference_correlation(engine, st.reference, categorical, "bsc")
     n = src.n
     scale = 1.0 / (n * sdf * sdy)
     att = (total * scale[:, None]).reshape(O, *src.input_shape)
-    corr = ((fx - fx.mean(0)) * w).mean(0) / (sdf * sdy)
-    settings = {"kind": "bsc", "n_samples": n, "input_shape": list(src.input_shape), "seed": seed,
-                "n_permutations": P, "output_idx": engine.idx, **base_info, "device": str(dev)}
-    res = AttributionResult(att, correlation=corr, igc_error=np.abs(att.reshape(O, -1).sum(1) - corr),
-                            settings=settings)
-    if warn:
-        _warn(res)
+    corr = _corr(fx, yv)
+    target = corr if ref_corr is None else ref_corr
+    settings_out = {"kind": "bsc", "n_samples": n, "input_shape": list(src.input_shape), "seed": st.seed,
+                    "n_permutations": P, "output_idx": engine.idx, **bl.info, "device": str(dev),
+                    "igc_error_against": "same samples" if ref_corr is None else "reference"}
+    res = AttributionResult(att, correlation=corr, igc_error=np.abs(att.reshape(O, -1).sum(1) - target),
+                            settings=settings_out, baseline_term=cw * scale, reference_correlation=ref_corr)
+    if st.warn:
+        warn_errors(res)
     return res

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-__all__ = ["DataSource", "make_source", "check_targets", "make_baselines", "check_output_idx"]
+__all__ = ["DataSource", "Baselines", "make_source", "check_targets", "make_baselines", "check_output_idx"]
 
 
 def _as_tensor(value, name: str) -> torch.Tensor:
@@ -156,15 +156,50 @@ def check_targets(y: torch.Tensor, n_model_outputs: int, idx: list[int], categor
     )
 
 
-def make_baselines(baselines, src: DataSource, seed: int) -> tuple[torch.Tensor, dict]:
-    """The ``(n_baselines, *input_shape)`` baseline set shared by all samples, and its description."""
+@dataclass
+class Baselines:
+    """The baselines of a run: one explicit set shared by every sample, or indices drawn per sample.
+
+    ``mode == "per-sample"``: sample ``i`` (its index in the whole data set) gets ``K`` distinct
+    samples of ``x`` drawn by a generator seeded from ``(seed, i)``, so a sample's baselines do
+    not depend on the batch it is in, the device or how samples are split between processes.
+    ``mode == "shared"``: ``tensor`` ``(K, *input_shape)`` serves every sample.
+    """
+
+    mode: str
+    K: int
+    seed: int = 0
+    n_pool: int = 0
+    tensor: torch.Tensor | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def per_sample(self) -> bool:
+        return self.mode == "per-sample"
+
+    def indices(self, idx) -> np.ndarray:
+        """``(len(idx), K)`` indices into ``x`` of the baselines of the samples ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        out = np.empty((idx.size, self.K), dtype=np.int64)
+        for r, i in enumerate(idx.tolist()):
+            out[r] = np.random.default_rng([self.seed, i]).choice(self.n_pool, size=self.K, replace=False)
+        return out
+
+
+def make_baselines(baselines, src: DataSource, seed: int, mode: str = "per-sample") -> Baselines:
+    """Resolve the ``baselines`` argument (int, array or "zeros") and ``baseline_mode``."""
+    from neuro_igc._utils import check_option
+    from neuro_igc.attribution._settings import BASELINE_MODES
+
+    check_option("baseline_mode", mode, BASELINE_MODES)
     if isinstance(baselines, str):
         if baselines != "zeros":
             raise ValueError(
                 f"Invalid value for 'baselines': allowed are an int (drawn from 'x'), an array "
                 f"(n_baselines, *input_shape) or 'zeros'; got {baselines!r}."
             )
-        return torch.zeros((1, *src.input_shape)), {"baselines": "zeros", "n_baselines": 1}
+        return Baselines("shared", 1, tensor=torch.zeros((1, *src.input_shape)),
+                         info={"baselines": "zeros", "n_baselines": 1, "baseline_mode": "shared"})
     if isinstance(baselines, (int, np.integer)) and not isinstance(baselines, bool):
         k = int(baselines)
         if not 1 <= k <= src.n:
@@ -172,9 +207,14 @@ def make_baselines(baselines, src: DataSource, seed: int) -> tuple[torch.Tensor,
                 f"Invalid value for 'baselines': the number of baselines drawn from 'x' must lie in "
                 f"1..{src.n} (the number of samples); got {k}."
             )
+        if mode == "per-sample":
+            return Baselines("per-sample", k, seed=int(seed), n_pool=src.n,
+                             info={"baselines": "data", "n_baselines": k, "baseline_mode": "per-sample"})
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(src.n, size=k, replace=False))
-        return src.get_x(idx).cpu(), {"baselines": "data", "n_baselines": k, "baseline_indices": idx.tolist()}
+        return Baselines("shared", k, tensor=src.get_x(idx).cpu(),
+                         info={"baselines": "data", "n_baselines": k, "baseline_mode": "shared",
+                               "baseline_indices": idx.tolist()})
     if isinstance(baselines, bool) or baselines is None:
         raise ValueError(f"Invalid value for 'baselines': expected an int, an array or 'zeros'; got {baselines!r}.")
     b = _as_tensor(baselines, "baselines")
@@ -187,7 +227,8 @@ def make_baselines(baselines, src: DataSource, seed: int) -> tuple[torch.Tensor,
         )
     b = b.to(torch.get_default_dtype()) if not b.is_floating_point() else b
     _check_finite(b, "baselines")
-    return b.cpu(), {"baselines": "array", "n_baselines": int(b.shape[0])}
+    return Baselines("shared", int(b.shape[0]), tensor=b.cpu(),
+                     info={"baselines": "array", "n_baselines": int(b.shape[0]), "baseline_mode": "shared"})
 
 
 def is_categorical(y) -> bool:

@@ -1,18 +1,26 @@
-"""The streaming IG engine shared by ig, igc, igac and naive_ig.
+"""The streaming IG engine shared by ig, igc, igac, igc_categorical and naive_ig.
 
-For every sample ``x_i`` and baseline ``b_k`` it integrates the gradient of a set of *targets*
-along the straight path ``b_k + t (x_i - b_k)`` with a quadrature rule, in an *attribution space*,
-and hands the result to a consumer that either sums it over samples with weights (IGC) or turns
-it into per-sample IG. The exact shortcuts:
+For every sample ``x_i`` and each of its baselines ``b_ik`` it integrates the gradient of a set
+of *targets* along the straight path ``b_ik + t (x_i - b_ik)`` with a quadrature rule, in an
+*attribution space*, and either sums the result over samples with weights (IGC) or hands out
+per-sample IG. The exact shortcuts:
 
 - targets are the selected outputs, or the ``U`` bottleneck units before a linear readout
   ``f = W h + b`` (*readout factorization*): the IG of output ``o`` is ``sum_u W_ou IG(h_u)``;
 - the space is the input ``x``, or ``z = A x + c`` after a first linear map (*input-linear
   factorization*): the path in ``x`` is a straight path in ``z``, so
-  ``IG_x = (x - b) * (A^T G)`` with ``G = integral of grad_z`` -- ``A^T`` is applied once per
-  (sample, baseline), and for weighted sums once per sample plus once per baseline;
+  ``IG_x = (x - b) * (A^T G)`` with ``G = integral of grad_z``. For weighted sums ``A`` is
+  applied once at the end: ``sum_i w_i IG_i = sum_d A_d * (sum_r C_rd x_r)`` with float64
+  coefficients ``C`` on the data rows (samples and baselines);
 - one forward pass per chunk of path points, then all targets' vector-Jacobian products, batched
-  (``is_grads_batched``) or in a loop; parameters frozen; float64 accumulators on the device.
+  (``is_grads_batched``) or in a loop; parameters frozen. The quadrature sum over the steps of
+  a path is taken in the model's dtype; everything summed over samples is float64.
+
+All sums over samples live in one :class:`Sums` object. A run split over processes (each one
+attributing a subset of the samples, every sample keeping its own seeded baselines) gives the
+single-process result once each tensor of :meth:`Sums.tensors` is summed over the processes,
+before :meth:`Engine.finish`: inside a ``torch.distributed`` group (``distributed=True``) each
+rank takes its block of every group of samples and the sums are all-reduced once.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -28,11 +37,11 @@ from torch.nn import functional as F
 
 from neuro_igc import _distributed as dist
 from neuro_igc._utils import check_option
-from neuro_igc.attribution._data import DataSource, check_output_idx, groups_by
-from neuro_igc.attribution._factorize import SWITCHES, find_factorization, linear_params, subject_key
+from neuro_igc.attribution._data import Baselines, DataSource, check_output_idx, groups_by
+from neuro_igc.attribution._factorize import Factorization, plan_factorizations
 from neuro_igc.attribution._quadrature import quadrature
 
-__all__ = ["Engine", "VJP_MODES", "OUTPUT_TRANSFORMS", "prepared_model"]
+__all__ = ["Engine", "Sums", "VJP_MODES", "OUTPUT_TRANSFORMS", "prepared_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +56,9 @@ OUTPUT_TRANSFORMS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 _POINT_BUDGET = 2**21  # input-space elements per chunk of path points (default batch_size)
-_ACC_BUDGET = 2**25  # float64 elements of the per-batch gradient accumulator
+_ACC_BUDGET = 2**25  # float64 elements of a per-batch accumulator
+_COEF_BUDGET = 2**24  # float64 elements of the kept data-row coefficients (input-linear IGC)
+_MANY_OUTPUTS = 16  # info log above this many outputs attributed without a readout factorization
 
 
 @contextlib.contextmanager
@@ -74,10 +85,59 @@ def prepared_model(model: nn.Module, device: torch.device, freeze: bool):
             m.training = mode
 
 
+@dataclass
+class Sums:
+    """Every float64 sum over samples of a run (the state to add up across processes).
+
+    ``S`` (O, m): ``sum_i w_io IG_io`` in the input space; ``coef[g]`` (n, O, D) and
+    ``coef_base[g]`` (K, O, D): input-linear coefficients on the data rows and on a shared
+    baseline set, per group of the subject key; ``gap`` / ``scale`` (O,): ``sum_i |sum_j IG_ij -
+    (f(x_i) - c_i)|`` and ``sum_i |f(x_i) - c_i|`` with ``c_i = mean_k f(b_ik)``; ``cw`` (O,):
+    ``sum_i w_io c_io``; ``count``: samples seen.
+    """
+
+    gap: torch.Tensor
+    scale: torch.Tensor
+    cw: torch.Tensor
+    count: torch.Tensor
+    S: torch.Tensor | None = None
+    coef: dict = field(default_factory=dict)
+    coef_base: dict = field(default_factory=dict)
+
+    def tensors(self) -> list[torch.Tensor]:
+        """All sums, in a fixed order (identical on every process of a split run)."""
+        out = [self.gap, self.scale, self.cw, self.count]
+        if self.S is not None:
+            out.append(self.S)
+        for d in (self.coef, self.coef_base):
+            out += [d[g] for g in sorted(d, key=lambda g: (g is None, g))]
+        return out
+
+
 def _switch(name: str, value) -> object:
-    if value not in SWITCHES or (value != "auto" and not isinstance(value, bool)):
-        raise ValueError(f"Invalid value for {name!r}: allowed are True, False, 'auto'; got {value!r}.")
-    return value
+    if isinstance(value, (str, bool)) and value in (True, False, "auto"):
+        return value
+    if isinstance(value, (nn.Module, str)):
+        return value
+    raise ValueError(
+        f"Invalid value for {name!r}: allowed are True, False, 'auto', a module of the model or its "
+        f"attribute name; got {value!r}."
+    )
+
+
+def select_output(out, selector):
+    """Apply ``output_selector`` (index, key or callable) to a model's raw output."""
+    if selector is None:
+        return out
+    if callable(selector):
+        return selector(out)
+    try:
+        return out[selector]
+    except (IndexError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"Invalid value for 'output_selector': {selector!r} does not select from the model's output "
+            f"({type(out).__name__}): {exc}"
+        ) from exc
 
 
 class Engine:
@@ -87,17 +147,22 @@ class Engine:
     construction; :meth:`predict`, :meth:`run` do the work.
     """
 
-    def __init__(self, model, src: DataSource, baselines: torch.Tensor, *, method: str, n_steps: int,
+    def __init__(self, model, src: DataSource, baselines: Baselines, *, method: str, n_steps: int,
                  output_idx, device, batch_size, model_kwargs, output_transform, input_linear,
-                 readout, vjp, progress: bool, desc: str = "IG", distributed: bool = False):
+                 readout, vjp, progress: bool, output_selector=None, check_coupling: bool = True,
+                 desc: str = "IG", distributed: bool = False):
+        from neuro_igc.attribution._checks import coupling_probe, first_forward
+
         self.model, self.src, self.device = model, src, device
         self.dist = bool(distributed)  # shard samples over the ranks, all-reduce the sums
         self.model_kwargs = dict(model_kwargs or {})
         self.progress, self.desc = progress, desc
+        self.selector = output_selector
         data_dtype = src.x.dtype if src.x is not None and src.x.is_floating_point() else torch.get_default_dtype()
         self.dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), data_dtype)
-        self.base = baselines.to(device=device, dtype=self.dtype)
-        self.K = self.base.shape[0]
+        self.bl = baselines
+        self.base = None if baselines.tensor is None else baselines.tensor.to(device=device, dtype=self.dtype)
+        self.K = baselines.K
         self.m = int(np.prod(src.input_shape))
         self.transform = self._check_transform(output_transform)
         self.set_steps(method, n_steps)
@@ -109,15 +174,16 @@ class Engine:
         _switch("readout", readout)
         first = self.src.get_x(np.arange(min(4, src.n))).to(device=device, dtype=self.dtype)
         extra0 = {k: v[: first.shape[0]].to(device) for k, v in src.extra.items()}
-        with torch.no_grad():
-            out0 = self._raw(self.model(first, **self._kwargs(extra0)))
+        out0 = first_forward(self, first, extra0)
         self.n_outputs = out0.shape[1]
         self.idx = check_output_idx(output_idx, self.n_outputs)
         self.O = len(self.idx)
-        self._plan(input_linear, readout, vjp)
-        self._validate(first, extra0)
+        if check_coupling:
+            coupling_probe(self, first, extra0, out0)
+        self._plan(input_linear, readout, vjp, first, extra0)
         self._fb_cache: dict = {}
-        self._zb_cache: dict = {}
+        self._z_cache: dict = {}
+        self.reduce: Callable[[Sums], None] | None = None  # sums over processes, set by a split run
 
     # ------------------------------------------------------------------ setup
     @staticmethod
@@ -131,8 +197,15 @@ class Engine:
         self.method, self.n_steps = method, int(n_steps)
         self.alphas = torch.tensor(alphas, device=self.device, dtype=self.dtype)
         self.weights = torch.tensor(weights, device=self.device, dtype=torch.float64)
+        self.weights_m = self.weights.to(self.dtype)
 
-    def _raw(self, out: torch.Tensor) -> torch.Tensor:
+    def raw(self, out) -> torch.Tensor:
+        """The model's output as a 2-D tensor (after ``output_selector``)."""
+        out = select_output(out, self.selector)
+        if not isinstance(out, torch.Tensor):
+            from neuro_igc.attribution._checks import not_a_tensor
+
+            not_a_tensor(out)
         if out.ndim == 1:
             out = out[:, None]
         if out.ndim != 2:
@@ -141,9 +214,9 @@ class Engine:
             )
         return out
 
-    def outputs(self, raw: torch.Tensor) -> torch.Tensor:
+    def outputs(self, raw) -> torch.Tensor:
         """Selected (and transformed) outputs ``(P, O)`` from a raw model output."""
-        out = self._raw(raw)
+        out = self.raw(raw)
         if self.transform is not None:
             out = self.transform(out)
         return out[:, self.idx]
@@ -151,33 +224,14 @@ class Engine:
     def _kwargs(self, per_sample: dict) -> dict:
         return {**self.model_kwargs, **per_sample}
 
-    def _plan(self, input_linear, readout, vjp) -> None:
-        fac = find_factorization(self.model)
+    def _plan(self, input_linear, readout, vjp, first, extra0) -> None:
+        fac: Factorization = plan_factorizations(self, input_linear, readout, first, extra0)
         self.fac = fac
-        lin = fac.input_linear
-        if lin is not None and self._in_features(lin) != self.m:
-            lin = None  # the first Linear does not see the whole flattened input
-        use_in = input_linear is True or (input_linear == "auto" and lin is not None and self._out_features(lin) < self.m)
-        if use_in and lin is None:
-            raise ValueError(
-                "input_linear=True but the model has no first linear map over the flattened input: declare "
-                "igc_input_linear + forward_from_input_linear, or start an nn.Sequential with nn.Linear."
-            )
-        ro = fac.readout
-        if readout is True and (ro is None or self.transform is not None):
-            why = "an output_transform follows the readout" if ro is not None else (
-                "the model declares no readout: declare igc_readout + forward_features, or end an "
-                "nn.Sequential with nn.Linear")
-            raise ValueError(f"readout=True cannot be used: {why}.")
-        use_ro = readout is True or (
-            readout == "auto" and ro is not None and self.transform is None and self._in_features(ro) < self.O
-        )
-        if use_in and use_ro and fac.features_from_z is None:  # pragma: no cover - both found => composable
-            use_ro = False
-        self.use_in, self.use_ro = bool(use_in), bool(use_ro)
-        self.Q = self._in_features(ro) if self.use_ro else self.O
-        self.D = self._out_features(lin) if self.use_in else self.m
-        keys = [subject_key(lin) if self.use_in else None, subject_key(ro) if self.use_ro else None]
+        self.use_in, self.use_ro = fac.use_in, fac.use_ro
+        self.Q = fac.in_features(fac.readout) if self.use_ro else self.O
+        self.D = fac.out_features(fac.input_linear) if self.use_in else self.m
+        keys = [fac.subject_key(fac.input_linear) if self.use_in else None,
+                fac.subject_key(fac.readout) if self.use_ro else None]
         self.group_key = next((k for k in keys if k is not None and k in self.src.extra), None)
         if vjp == "auto":
             has_conv = any(isinstance(m, nn.modules.conv._ConvNd) for m in self.model.modules())
@@ -185,17 +239,14 @@ class Engine:
             vjp = "loop" if (self.device.type == "cpu" and has_conv and not self.use_in) else "batched"
         self.vjp = vjp
         self.rows_per_point = self.Q if vjp == "batched" else 1
-
-    @staticmethod
-    def _in_features(layer) -> int:
-        return layer.in_features if isinstance(layer, nn.Linear) else int(layer.in_features_per_subject[0])
-
-    @staticmethod
-    def _out_features(layer) -> int:
-        return layer.out_features if isinstance(layer, nn.Linear) else int(layer.out_features_per_subject[0])
+        if not self.use_ro and self.O > _MANY_OUTPUTS:
+            logger.info(
+                "Attributing %d outputs without a readout factorization (%s): every output costs one "
+                "backward pass. Pass readout=<the final nn.Linear or its attribute name> if the model "
+                "ends with one.", self.O, fac.reasons.get("readout", "not found"))
 
     def _subject(self, layer, group):
-        key = subject_key(layer)
+        key = Factorization.subject_key(layer)
         if key is None:
             return None
         if group is not None and key == self.group_key:
@@ -210,52 +261,29 @@ class Engine:
             value = value.item()
         return int(value)
 
-    def _head(self) -> Callable:
-        """``(points, kwargs) -> (P, Q)`` targets in the attribution space."""
+    def head(self, pts: torch.Tensor, kw: dict) -> torch.Tensor:
+        """``(P, Q)`` targets at points of the attribution space."""
         fac = self.fac
         if self.use_ro:
             feats = fac.features_from_z if self.use_in else fac.features
-            return lambda pts, kw: feats(pts, **kw).reshape(pts.shape[0], -1)
+            return feats(pts, **kw).reshape(pts.shape[0], -1)
         if self.use_in:
-            return lambda pts, kw: self.outputs(fac.rest_from_z(pts, **kw))
-        return lambda pts, kw: self.outputs(self.model(pts, **kw))
+            return self.outputs(fac.rest_from_z(pts, **kw))
+        return self.outputs(self.model(pts, **kw))
 
-    def _validate(self, x: torch.Tensor, extra: dict) -> None:
-        """Check that the factorizations reproduce ``model(x)`` on a few samples."""
-        if not (self.use_in or self.use_ro):
-            return
-        group = None
-        if self.group_key is not None:
-            keep = extra[self.group_key] == extra[self.group_key][0]
-            x, extra = x[keep], {k: v[keep] for k, v in extra.items()}
-            group = int(extra[self.group_key][0])
-        kw = self._kwargs(extra)
-        with torch.no_grad():
-            ref = self.outputs(self.model(x, **kw))
-            u = self._to_space(x, group)
-            got = self._head()(u, kw)
-            if self.use_ro:
-                W, b = self._readout_params(group)
-                got = got.double() @ W.T + (0 if b is None else b)
-        scale = float(ref.abs().max()) + 1e-12
-        err = float((got.double() - ref.double()).abs().max())
-        if not err <= 1e-3 * scale + 1e-6:
-            which = " and ".join(n for n, used in (("input-linear", self.use_in), ("readout", self.use_ro)) if used)
-            raise ValueError(
-                f"The model's {which} factorization does not reproduce model(x) (max difference {err:.3g}): "
-                "check igc_input_linear/forward_from_input_linear and igc_readout/forward_features, or pass "
-                "input_linear=False / readout=False."
-            )
-
-    def _to_space(self, x: torch.Tensor, group) -> torch.Tensor:
+    def to_space(self, x: torch.Tensor, group) -> torch.Tensor:
         if not self.use_in:
             return x
-        A, c = linear_params(self.fac.input_linear, self._subject(self.fac.input_linear, group))
-        return F.linear(x.reshape(x.shape[0], -1), A, c)
+        A, c = self.fac.linear_params(self.fac.input_linear, self._subject(self.fac.input_linear, group))
+        return F.linear(x.reshape(x.shape[0], -1).to(A.dtype), A, c)
 
-    def _readout_params(self, group):
-        W, b = linear_params(self.fac.readout, self._subject(self.fac.readout, group))
+    def readout_params(self, group):
+        W, b = self.fac.linear_params(self.fac.readout, self._subject(self.fac.readout, group))
         return W.detach()[self.idx].double(), None if b is None else b.detach()[self.idx].double()
+
+    def _A64(self, group) -> torch.Tensor:
+        A, _ = self.fac.linear_params(self.fac.input_linear, self._subject(self.fac.input_linear, group))
+        return A.detach().double()
 
     # ------------------------------------------------------------------ batching
     def groups(self, subset=None) -> list[tuple[object, np.ndarray]]:
@@ -274,8 +302,8 @@ class Engine:
     def samples_per_batch(self) -> int:
         per_sample = self.K * self.n_steps
         by_rows = max(1, self.chunk_points() // per_sample)
-        per_sample_acc = self.Q * self.D * (self.K if self.use_in else 1)
-        by_acc = max(1, _ACC_BUDGET // per_sample_acc)
+        per_sample_acc = self.Q * (self.D * self.K if self.use_in else self.m)
+        by_acc = max(1, _ACC_BUDGET // max(per_sample_acc, 1))
         return max(1, min(self.src.n, by_rows, by_acc))
 
     def _batch_inputs(self, idx: np.ndarray):
@@ -283,26 +311,38 @@ class Engine:
         kw = {k: v[torch.as_tensor(idx)].to(self.device) for k, v in self.src.extra.items()}
         return x, kw
 
+    def _forward_rows(self, xs: torch.Tensor, kw_rows: dict | None) -> torch.Tensor:
+        """Outputs ``(r, O)`` float64 of rows of inputs, with per-row extras, no gradients."""
+        out = torch.empty(xs.shape[0], self.O, dtype=torch.float64, device=self.device)
+        step = max(1, _POINT_BUDGET // self.m) if self.batch_size is None else max(1, self.batch_size)
+        with torch.no_grad():
+            for s in range(0, xs.shape[0], step):
+                kws = self._kwargs({n: v[s:s + step] for n, v in (kw_rows or {}).items()})
+                out[s:s + step] = self.outputs(self.model(xs[s:s + step], **kws)).double()
+        return out
+
     # ------------------------------------------------------------------ forward passes
     def predict(self) -> torch.Tensor:
         """``f(x)`` of every sample, ``(n, O)`` float64 on the device (kept as ``self.fx``)."""
+        from neuro_igc.attribution._checks import check_finite_outputs
+
         out = torch.zeros(self.src.n, self.O, dtype=torch.float64, device=self.device)
         step = max(1, _POINT_BUDGET // self.m) if self.batch_size is None else max(1, self.batch_size)
         failure = None
-        with torch.no_grad():
-            try:
-                for _, gidx in self.groups():
-                    gidx = self._mine(gidx)
-                    for s in range(0, gidx.size, step):
-                        idx = gidx[s:s + step]
-                        x, kw = self._batch_inputs(idx)
-                        out[torch.as_tensor(idx, device=self.device)] = self.outputs(self.model(x, **self._kwargs(kw))).double()
-            except Exception as exc:
-                if not self.dist:
-                    raise
-                failure = exc
+        try:
+            for _, gidx in self.groups():
+                gidx = self._mine(gidx)
+                for s in range(0, gidx.size, step):
+                    idx = gidx[s:s + step]
+                    x, kw = self._batch_inputs(idx)
+                    out[torch.as_tensor(idx, device=self.device)] = self._forward_rows(x, kw)
+        except Exception as exc:
+            if not self.dist:
+                raise
+            failure = exc
         if self.dist:  # distributed: each rank filled its own rows, the others are zeros
             out = dist.all_reduce_sums({"fx": out}, failure=failure, what="model predictions")["fx"]
+        check_finite_outputs(out, self.idx, "the model's outputs f(x)")
         self.fx = out
         return out
 
@@ -310,88 +350,155 @@ class Engine:
         """Distributed: this rank's contiguous block of a group's samples (all of them otherwise)."""
         return dist.shard(gidx, active=self.dist)
 
-    def _baseline_outputs(self, kw: dict, nb: int, group) -> torch.Tensor:
-        """``f(b_k)`` evaluated with each sample's extra inputs, ``(nb, K, O)`` float64."""
-        if not kw:
-            if None not in self._fb_cache:
-                with torch.no_grad():
-                    self._fb_cache[None] = self.outputs(self.model(self.base, **self.model_kwargs)).double()
-            return self._fb_cache[None][None].expand(nb, -1, -1)
-        i = torch.arange(nb, device=self.device).repeat_interleave(self.K)
-        k = torch.arange(self.K, device=self.device).repeat(nb)
-        out = torch.empty(nb * self.K, self.O, dtype=torch.float64, device=self.device)
-        step = self.chunk_points() * self.rows_per_point
-        with torch.no_grad():
-            for s in range(0, i.numel(), step):
-                sl = slice(s, s + step)
-                kws = self._kwargs({n: v[i[sl]] for n, v in kw.items()})
-                out[sl] = self.outputs(self.model(self.base[k[sl]], **kws)).double()
-        return out.reshape(nb, self.K, self.O)
+    def _baselines_of(self, idx: np.ndarray):
+        """Data indices ``(nb, K)`` of a batch's baselines (per-sample mode), and a getter of their inputs."""
+        nb = idx.size
+        if not self.bl.per_sample:
+            return None, lambda: self.base.unsqueeze(0).expand(nb, *self.base.shape)
+        bidx = self.bl.indices(idx)
+        cache = []
 
-    def _integrate(self, ux: torch.Tensor, ub: torch.Tensor, kw: dict) -> dict:
+        def get():
+            if not cache:
+                bx = self.src.get_x(bidx.reshape(-1)).to(device=self.device, dtype=self.dtype)
+                cache.append(bx.reshape(nb, self.K, *self.src.input_shape))
+            return cache[0]
+
+        return bidx, get
+
+    def _z_data(self, group) -> torch.Tensor:
+        """``z = A x + c`` of every sample under ``group``'s weights, ``(n, D)`` (kept)."""
+        if group not in self._z_cache:
+            n = self.src.n
+            step = max(1, _POINT_BUDGET // self.m)
+            Z = torch.empty(n, self.D, dtype=self.dtype, device=self.device)
+            for s in range(0, n, step):
+                r = np.arange(s, min(n, s + step))
+                Z[s:s + r.size] = self.to_space(self.src.get_x(r).to(device=self.device, dtype=self.dtype), group)
+            self._z_cache[group] = Z
+        return self._z_cache[group]
+
+    def _baseline_outputs(self, get_bx, bidx, kw: dict, nb: int) -> torch.Tensor:
+        """``f(b_ik)`` evaluated with each sample's extra inputs, ``(nb, K, O)`` float64."""
+        if not kw:
+            if bidx is not None:  # baselines are data samples: their outputs are known
+                return self.fx[torch.as_tensor(bidx, device=self.device)]
+            if None not in self._fb_cache:
+                self._fb_cache[None] = self._forward_rows(self.base, None)
+            return self._fb_cache[None][None].expand(nb, -1, -1)
+        bx = get_bx()
+        rows = {n: v.repeat_interleave(self.K, 0) for n, v in kw.items()}
+        return self._forward_rows(bx.reshape(nb * self.K, *bx.shape[2:]), rows).reshape(nb, self.K, self.O)
+
+    def _space_of(self, x, get_bx, idx, bidx, group):
+        """The batch's inputs ``(nb, *space)`` and baselines ``(nb, K, *space)`` in the attribution space."""
+        if not self.use_in:
+            return x, get_bx()
+        nb = x.shape[0]
+        if bidx is None:
+            if ("base", group) not in self._z_cache:
+                self._z_cache[("base", group)] = self.to_space(self.base, group)
+            return self.to_space(x, group), self._z_cache[("base", group)].unsqueeze(0).expand(nb, -1, -1)
+        Z = self._z_data(group)
+        return Z[torch.as_tensor(idx, device=self.device)], Z[torch.as_tensor(bidx, device=self.device)]
+
+    # ------------------------------------------------------------------ path integrals
+    def integrate(self, ux: torch.Tensor, ub: torch.Tensor, kw: dict) -> dict:
         """Integrate the targets' gradients along every (sample, baseline) path.
 
-        In the ``z`` space (input-linear factorization) returns ``G`` (Q, nb, K, d): the
-        weighted sum of gradients per path. In the input space returns ``IG`` (Q, nb, m):
-        ``sum_k (x_i - b_k) * G_ik`` accumulated on the fly (K times less memory), and ``comp``
-        (nb, K, Q): ``sum_j`` of each path's IG (the completeness check).
+        ``ux`` (nb, *space), ``ub`` (nb, K, *space). In the ``z`` space (input-linear
+        factorization) returns ``G`` (Q, nb, K, D) float64: each path's integral of the gradient.
+        In the input space returns ``IG`` (Q, nb, m) in the model's dtype: ``sum_k (x_i - b_ik) *
+        G_ik``, and ``comp`` (nb, K, Q) float64: ``sum_j`` of each path's IG (completeness).
         """
-        nb, K, S = ux.shape[0], ub.shape[0], self.n_steps
-        lead = (1,) * (ux.ndim - 1)
-        dev = self.device
-        keep_paths = self.use_in
-        if keep_paths:
-            G = torch.zeros(self.Q, nb * K, self.D, dtype=torch.float64, device=dev)
+        nb, K, S, Q = ux.shape[0], self.K, self.n_steps, self.Q
+        dev, D = self.device, self.D
+        sp = ux.shape[1:]
+        lead = (1,) * len(sp)
+        n_pairs = nb * K
+        cp = self.chunk_points()
+        pp, ss = (max(1, cp // S), S) if cp >= S else (1, cp)
+        if self.use_in:
+            G = torch.zeros(Q, n_pairs, D, dtype=torch.float64, device=dev)
         else:
-            IG = torch.zeros(self.Q, nb, self.D, dtype=torch.float64, device=dev)
-            comp = torch.zeros(self.Q, nb * K, dtype=torch.float64, device=dev)
-        head = self._head()
-        total, chunk = nb * K * S, self.chunk_points()
-        for start in range(0, total, chunk):
-            flat = torch.arange(start, min(total, start + chunk), device=dev)
-            pair, step = flat // S, flat % S
-            i, k = pair // K, pair % K
-            diff = ux[i] - ub[k]
-            pts = (ub[k] + self.alphas[step].view(-1, *lead) * diff).detach().requires_grad_(True)
-            kws = self._kwargs({n: v[i] for n, v in kw.items()})
-            w = self.weights[step].view(-1, 1)
-            if keep_paths:
-                def add(g, rows=slice(None)):  # g: (q, P, D) float64 gradients of some targets
-                    G[rows].index_add_(1, pair, g * w)
+            IG = torch.zeros(Q, nb, D, dtype=self.dtype, device=dev)
+            comp = torch.zeros(Q, n_pairs, dtype=torch.float64, device=dev)
+        ub_flat = ub.reshape(n_pairs, *sp)
+        for p0 in range(0, n_pairs, pp):
+            pairs = torch.arange(p0, min(n_pairs, p0 + pp), device=dev)
+            npr = pairs.numel()
+            i = pairs // K
+            bp = ub_flat[pairs]
+            diff = ux[i] - bp
+            Gp = None
+            for s0 in range(0, S, ss):
+                ns = min(S, s0 + ss) - s0
+                al = self.alphas[s0:s0 + ns].view(1, ns, *lead)
+                pts = (bp.unsqueeze(1) + al * diff.unsqueeze(1)).reshape(npr * ns, *sp)
+                pts = pts.detach().requires_grad_(True)
+                kws = self._kwargs({n: v[i].repeat_interleave(ns, 0) for n, v in kw.items()})
+                w = self.weights_m[s0:s0 + ns]
+                with torch.enable_grad():
+                    out = self.head(pts, kws)
+                    part = self._vjp(out, pts, npr, ns, w)
+                Gp = part if Gp is None else Gp + part
+            if self.use_in:
+                G[:, p0:p0 + npr] = Gp.double()
             else:
-                wd = diff.reshape(diff.shape[0], -1).double().mul_(w)  # w_s (x_i - b_k) per point
+                contrib = Gp * diff.reshape(1, npr, -1)
+                IG.index_add_(1, i, contrib)
+                comp[:, p0:p0 + npr] = contrib.sum(-1, dtype=torch.float64)
+        if self.use_in:
+            return {"G": G.reshape(Q, nb, K, D)}
+        return {"IG": IG, "comp": comp.reshape(Q, nb, K).permute(1, 2, 0)}
 
-                def add(g, rows=slice(None)):
-                    contrib = g * wd  # out of place: g may alias an autograd seed
-                    IG[rows].index_add_(1, i, contrib)
-                    comp[rows].index_add_(1, pair, contrib.sum(-1))
-            with torch.enable_grad():
-                out = head(pts, kws)
-                self._vjp(out, pts, add)
-        if keep_paths:
-            return {"G": G.reshape(self.Q, nb, K, self.D)}
-        return {"IG": IG, "comp": comp.reshape(self.Q, nb, K).permute(1, 2, 0)}
-
-    def _vjp(self, out: torch.Tensor, pts: torch.Tensor, add: Callable) -> None:
-        """Gradients of every target w.r.t. the points, handed to ``add`` as float64 (q, P, D)."""
+    def _vjp(self, out: torch.Tensor, pts: torch.Tensor, npr: int, ns: int, w: torch.Tensor) -> torch.Tensor:
+        """``(Q, npr, D)``: the quadrature-weighted sum over each path's steps of every target's gradient."""
         P = pts.shape[0]
-        if out.shape != (P, self.Q):
-            raise ValueError(f"Internal shape mismatch: targets {tuple(out.shape)}, expected {(P, self.Q)}.")
-        if self.vjp == "batched" and self.Q > 1:
+        Q = self.Q
+        if out.shape != (P, Q):
+            raise ValueError(f"Internal shape mismatch: targets {tuple(out.shape)}, expected {(P, Q)}.")
+        wrow = w.view(1, 1, ns)
+
+        def steps_sum(g, q):  # g: (q, P, ...) -> (q, npr, D)
+            return torch.matmul(wrow, g.reshape(q * npr, ns, -1)).reshape(q, npr, -1)
+
+        if self.vjp == "batched" and Q > 1:
             # a contiguous seed: an expanded (stride-0) one makes the batched backward far slower
-            eye = torch.eye(self.Q, dtype=out.dtype, device=out.device)[:, None, :].repeat(1, P, 1)
+            eye = torch.eye(Q, dtype=out.dtype, device=out.device)[:, None, :].repeat(1, P, 1)
             (g,) = torch.autograd.grad(out, pts, eye, is_grads_batched=True, allow_unused=True)
-            if g is not None:
-                add(g.reshape(self.Q, P, -1).double())
-            return
-        for q in range(self.Q):
-            (g,) = torch.autograd.grad(out[:, q].sum(), pts, retain_graph=q < self.Q - 1, allow_unused=True)
-            if g is not None:
-                add(g.reshape(1, P, -1).double(), slice(q, q + 1))
+            if g is None:
+                return torch.zeros(Q, npr, self.D, dtype=self.dtype, device=self.device)
+            return steps_sum(g, Q)
+        res = torch.empty(Q, npr, self.D, dtype=self.dtype, device=self.device)
+        for q in range(Q):
+            (g,) = torch.autograd.grad(out[:, q].sum(), pts, retain_graph=q < Q - 1, allow_unused=True)
+            if g is None:
+                res[q] = 0
+            else:
+                res[q] = steps_sum(g.unsqueeze(0), 1)[0]
+        return res
 
     # ------------------------------------------------------------------ the run
+    def new_sums(self, weighted: bool) -> Sums:
+        O, dev = self.O, self.device
+        z = lambda *s: torch.zeros(*s, dtype=torch.float64, device=dev)  # noqa: E731
+        sums = Sums(gap=z(O), scale=z(O), cw=z(O), count=z(1))
+        if weighted:
+            sums.S = z(O, self.m)
+            if self.use_in:
+                keep = self.src.n * O * self.D <= _COEF_BUDGET
+                for g, _ in self.groups():
+                    if self.bl.per_sample:
+                        if keep:
+                            sums.coef[g] = z(self.src.n, O, self.D)
+                    else:
+                        sums.coef_base[g] = z(self.K, O, self.D)
+                self._keep_coef = keep
+        return sums
+
     def run(self, weights: torch.Tensor | None = None, per_sample: Callable | None = None,
-            subset=None, desc: str | None = None) -> dict:
+            subset=None, desc: str | None = None, samples=None) -> dict:
         """Stream over samples; return the weighted sum and the completeness diagnostics.
 
         Parameters
@@ -401,58 +508,53 @@ class Engine:
         per_sample : callable, optional
             Called as ``per_sample(idx, ig)`` with ``ig`` of shape ``(len(idx), O, m)`` float64.
         subset : index array, optional
-            Only these samples (the probe of ``n_steps="auto"``).
+            Only these samples (the probe of ``n_steps="auto"``, or this process's share).
         """
         from tqdm.auto import tqdm
 
-        O, K, m, dev = self.O, self.K, self.m, self.device
-        S = torch.zeros(O, m, dtype=torch.float64, device=dev) if weights is not None else None
-        R: dict = {}
-        num = torch.zeros(O, dtype=torch.float64, device=dev)
-        den = torch.zeros_like(num)
-        cw = torch.zeros_like(num)
+        from neuro_igc.attribution._checks import check_finite_paths
+
+        dev = self.device
+        sums = self.new_sums(weights is not None)
         groups = [(g, self._mine(gidx)) for g, gidx in self.groups(subset)]
         nb_max = self.samples_per_batch()
         total = sum(g[1].size for g in groups)
         bar = tqdm(total=total, desc=desc or self.desc, disable=not self.progress, unit="sample", leave=False)
         failure = None
-        with torch.no_grad():  # gradients are taken inside _integrate only
+        with torch.no_grad():  # gradients are taken inside integrate only
             try:
                 for group, gidx in groups:
-                    base_flat = self.base.reshape(K, -1).double()
                     for s in range(0, gidx.size, nb_max):
                         idx = gidx[s:s + nb_max]
                         x, kw = self._batch_inputs(idx)
-                        nb = idx.size
-                        ux = self._to_space(x, group)
-                        ub = self._space_baselines(group)
-                        paths = self._integrate(ux, ub, kw)
+                        bidx, get_bx = self._baselines_of(idx)
+                        ux, ub = self._space_of(x, get_bx, idx, bidx, group)
+                        paths = self.integrate(ux, ub, kw)
+                        W = self.readout_params(group)[0] if self.use_ro else None
                         if self.use_in:
-                            delta = ux.double().reshape(nb, 1, -1) - ub.double().reshape(1, K, -1)
-                            comp = torch.einsum("qikd,ikd->ikq", paths["G"], delta)
+                            G = paths["G"]
+                            V = G if W is None else torch.einsum("oq,qikd->oikd", W, G)
+                            dz = ux.double().unsqueeze(1) - ub.double()  # (nb, K, D)
+                            comp = torch.einsum("oikd,ikd->iko", V, dz)
+                            paths["V"] = V
                         else:
-                            comp = paths["comp"]
-                        W = None
-                        if self.use_ro:
-                            W, _ = self._readout_params(group)
-                            comp = comp @ W.T
-                        fx = self.fx[torch.as_tensor(idx, device=dev)]
-                        fb = self._baseline_outputs(kw, nb, group)
-                        c = fb.mean(1)
-                        num += (comp.mean(1) - (fx - c)).abs().sum(0)
-                        den += (fx - c).abs().sum(0)
-                        xf = x.reshape(nb, -1).double()
+                            comp = paths["comp"] if W is None else paths["comp"] @ W.T
+                        check_finite_paths(comp, idx, self.idx)
+                        it = torch.as_tensor(idx, device=dev)
+                        fx = self.fx[it]
+                        c = self._baseline_outputs(get_bx, bidx, kw, idx.size).mean(1)
+                        sums.gap += (comp.mean(1) - (fx - c)).abs().sum(0)
+                        sums.scale += (fx - c).abs().sum(0)
+                        sums.count += idx.size
                         if weights is not None:
-                            wb = weights[torch.as_tensor(idx, device=dev)]
-                            cw += (c * wb).sum(0)
-                            self._weighted(S, R, group, paths, xf, wb, W)
+                            wb = weights[it]
+                            sums.cw += (c * wb).sum(0)
+                            self._weighted(sums, group, paths, x, get_bx, idx, bidx, wb, W)
                         if per_sample is not None:
-                            per_sample(idx, self._per_sample(paths, xf, base_flat, W, group))
-                        bar.update(nb)
+                            per_sample(idx, self._per_sample(paths, x, get_bx(), W, group))
+                        bar.update(idx.size)
                         if self.progress:
-                            bar.set_postfix(ig_error=f"{float((num / den.clamp_min(1e-300)).max()):.2e}")
-                if S is not None and self.use_in:
-                    self._subtract_baseline_terms(S, R)
+                            bar.set_postfix(ig_error=f"{float((sums.gap / sums.count).max()):.2e}")
             except Exception as exc:
                 if not self.dist:
                     raise
@@ -460,77 +562,91 @@ class Engine:
             finally:
                 bar.close()
         if self.dist:  # distributed: every float64 sum of this rank's samples, summed over the ranks
-            sums = dist.all_reduce_sums({"S": S, "num": num, "den": den, "cw": cw}, failure=failure,
-                                        what=desc or self.desc)
-            S, num, den, cw = sums["S"], sums["num"], sums["den"], sums["cw"]
-        return {"S": S, "ig_error": (num / den.clamp_min(1e-300)).cpu().numpy(), "cw": cw}
+            parts = sums.tensors()
+            summed = dist.all_reduce_sums({str(i): t for i, t in enumerate(parts)}, failure=failure,
+                                          what=desc or self.desc)
+            for i, t in enumerate(parts):
+                t.copy_(summed[str(i)].to(device=t.device, dtype=t.dtype).reshape(t.shape))
+        if self.reduce is not None:
+            self.reduce(sums)
+        return self.finish(sums)
 
-    def _space_baselines(self, group) -> torch.Tensor:
-        if not self.use_in:
-            return self.base
-        if group not in self._zb_cache:
-            with torch.no_grad():
-                self._zb_cache[group] = self._to_space(self.base, group)
-        return self._zb_cache[group]
+    def finish(self, sums: Sums) -> dict:
+        """Maps and errors from the (possibly process-summed) sums."""
+        S = None if sums.S is None else sums.S.clone()  # the sums stay as they are (they may be added up)
+        if S is not None and self.use_in:
+            for group, coef in sums.coef.items():
+                self._apply_data_coef(S, coef, group)
+            for group, coef in sums.coef_base.items():
+                self._apply_rows_coef(S, coef, self.base.reshape(self.K, -1), group)
+        n = sums.count.clamp_min(1)
+        return {"S": S, "ig_error": (sums.gap / n).cpu().numpy(),
+                "ig_error_relative": (sums.gap / sums.scale.clamp_min(1e-300)).cpu().numpy(),
+                "cw": sums.cw, "sums": sums}
 
-    def _A64(self, group) -> torch.Tensor:
-        A, _ = linear_params(self.fac.input_linear, self._subject(self.fac.input_linear, group))
-        return A.detach().double()
-
-    def _weighted(self, S, R, group, paths, xf, wb, W) -> None:
+    def _weighted(self, sums: Sums, group, paths, x, get_bx, idx, bidx, wb, W) -> None:
         """``S[o] += sum_i wb[i, o] IG_io`` without forming per-output per-sample maps."""
         nb, Q, K = wb.shape[0], self.Q, self.K
         if not self.use_in:
-            ig_q = paths["IG"].permute(1, 0, 2) / K  # (nb, Q, m): IG of the targets
+            ig_q = paths["IG"].permute(1, 0, 2).double() / K  # (nb, Q, m): IG of the targets
             if W is None:
-                S += torch.einsum("io,iom->om", wb, ig_q)
+                sums.S += torch.einsum("io,iom->om", wb, ig_q)
             else:  # IG_io = sum_q W_oq IG_iq, summed with weights: one GEMM
                 coef = wb[:, :, None] * W[None]  # (nb, O, Q)
-                S += coef.permute(1, 0, 2).reshape(self.O, nb * Q) @ ig_q.reshape(nb * Q, -1)
+                sums.S += coef.permute(1, 0, 2).reshape(self.O, nb * Q) @ ig_q.reshape(nb * Q, -1)
             return
-        # IG_x = (x_i - b_k) * A^T G_ik: the x_i part once per sample, the b_k part once per baseline
-        G = paths["G"]
-        A = self._A64(group)
-        Gm = G.mean(2)  # (Q, nb, d)
-        step = max(1, _ACC_BUDGET // (Q * self.m))
-        for s in range(0, nb, step):
-            sl = slice(s, s + step)
-            X = (Gm[:, sl] @ A) * xf[sl][None]  # (Q, b, m)
-            if W is None:
-                S += torch.einsum("io,oim->om", wb[sl], X)
-            else:
-                coef = wb[sl][:, :, None] * W[None]  # (b, O, Q)
-                S += coef.permute(1, 0, 2).reshape(self.O, -1) @ X.permute(1, 0, 2).reshape(-1, self.m)
-        if W is None:
-            Rg = torch.einsum("io,oikd->okd", wb, G) / K
-        else:
-            Rg = torch.einsum("io,oq,qikd->okd", wb, W, G) / K
-        R[group] = R.get(group, 0) + Rg  # (O, K, d), applied to the baselines at the end
+        # IG_x = (x_i - b_ik) * A^T V_ik: coefficients on the rows x_i and b_ik, A applied at the end
+        V = paths["V"]  # (O, nb, K, D)
+        Mb = (wb.T[:, :, None, None] * V / K).permute(1, 2, 0, 3)  # (nb, K, O, D)
+        Mx = Mb.sum(1)  # (nb, O, D)
+        if bidx is None:
+            sums.coef_base[group] -= Mb.sum(0)
+            rows = x.reshape(nb, -1)
+            self._apply_rows_coef(sums.S, Mx, rows, group)
+            return
+        it = torch.as_tensor(idx, device=self.device)
+        ib = torch.as_tensor(bidx.reshape(-1), device=self.device)
+        if self._keep_coef:
+            coef = sums.coef[group]
+            coef.index_add_(0, it, Mx)
+            coef.index_add_(0, ib, -Mb.reshape(nb * K, self.O, self.D))
+            return
+        rows = torch.cat([x.reshape(nb, -1), get_bx().reshape(nb * K, -1)])
+        self._apply_rows_coef(sums.S, torch.cat([Mx, -Mb.reshape(nb * K, self.O, self.D)]), rows, group)
 
-    def _subtract_baseline_terms(self, S, R) -> None:
-        base = self.base.reshape(self.K, -1).double()
-        step = max(1, _ACC_BUDGET // (self.K * self.m))
-        for group, Rg in R.items():
-            A = self._A64(group)
-            for s in range(0, self.O, step):
-                B = (Rg[s:s + step].reshape(-1, self.D) @ A).reshape(-1, self.K, self.m)
-                S[s:s + step] -= torch.einsum("okm,km->om", B, base)
+    def _apply_rows_coef(self, S, coef, rows, group) -> None:
+        """``S[o] += sum_d A_d * sum_r coef[r, o, d] rows[r]`` (float64)."""
+        A = self._A64(group)  # (D, m)
+        r, O, D = coef.shape
+        step = max(1, _ACC_BUDGET // max(D * self.m, 1))
+        rows = rows.double()
+        for o0 in range(0, O, step):
+            cs = coef[:, o0:o0 + step]  # (r, o, D)
+            C = cs.permute(1, 2, 0).reshape(-1, r) @ rows  # (o D, m)
+            S[o0:o0 + step] += (C.reshape(-1, D, self.m) * A[None]).sum(1)
 
-    def _per_sample(self, paths, xf, base_flat, W, group) -> torch.Tensor:
+    def _apply_data_coef(self, S, coef, group) -> None:
+        used = np.flatnonzero((coef.abs().sum((1, 2)) > 0).cpu().numpy())
+        step = max(1, min(_POINT_BUDGET // self.m, _ACC_BUDGET // max(self.m, 1)))
+        for s in range(0, used.size, step):
+            r = used[s:s + step]
+            rows = self.src.get_x(r).to(device=self.device).reshape(r.size, -1)
+            self._apply_rows_coef(S, coef[torch.as_tensor(r, device=self.device)], rows, group)
+
+    def _per_sample(self, paths, x, bx, W, group) -> torch.Tensor:
         """Per-sample IG of the outputs, ``(nb, O, m)`` float64."""
-        K = self.K
+        K, nb = self.K, x.shape[0]
         if not self.use_in:
-            ig_q = paths["IG"].permute(1, 0, 2) / K
-        else:
-            G = paths["G"]
-            A = self._A64(group)
-            ig_q = torch.empty(xf.shape[0], self.Q, self.m, dtype=torch.float64, device=self.device)
-            for i in range(xf.shape[0]):
-                T = (G[:, i].reshape(-1, self.D) @ A).reshape(self.Q, K, self.m)
-                ig_q[i] = torch.einsum("qkm,km->qm", T, xf[i][None] - base_flat) / K
-        if W is not None:
-            return torch.einsum("oq,iqm->iom", W, ig_q)
-        return ig_q
+            ig_q = paths["IG"].permute(1, 0, 2).double() / K
+            return ig_q if W is None else torch.einsum("oq,iqm->iom", W, ig_q)
+        V = paths["V"]  # (O, nb, K, D)
+        A = self._A64(group)
+        delta = (x.reshape(nb, 1, -1) - bx.reshape(nb, K, -1)).double()
+        out = torch.empty(nb, self.O, self.m, dtype=torch.float64, device=self.device)
+        for i in range(nb):
+            T = (V[:, i].reshape(-1, self.D) @ A).reshape(self.O, K, self.m)
+            out[i] = torch.einsum("okm,km->om", T, delta[i]) / K
+        return out
 
     # ------------------------------------------------------------------ settings
     def describe(self) -> dict:
@@ -541,6 +657,7 @@ class Engine:
             "readout": self.use_ro,
             "vjp": self.vjp,
             "factorization_source": self.fac.source,
+            "factorizations": self.fac.report(),
             "n_targets": self.Q,
             "attribution_space_size": self.D,
             "group_key": self.group_key,
@@ -548,4 +665,3 @@ class Engine:
             "model_dtype": str(self.dtype).replace("torch.", ""),
             "world_size": dist.world_size() if self.dist else 1,
         }
-

@@ -1,9 +1,9 @@
-"""Public attribution functions: ig, igc, igac, igc_categorical, naive_ig."""
+"""Public attribution functions: ig, igc, igac, igc_categorical, naive_ig, and the reusable IGC."""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -13,25 +13,36 @@ from neuro_igc import _distributed as dist
 from neuro_igc._utils import resolve_device
 from neuro_igc.attribution._data import check_targets, is_categorical, make_baselines, make_source
 from neuro_igc.attribution._engine import Engine, prepared_model
-from neuro_igc.attribution._factorize import SWITCHES
 from neuro_igc.attribution._quadrature import check_method, check_steps
 from neuro_igc.attribution._result import AttributionAccuracyWarning, AttributionResult, NaiveIG
+from neuro_igc.attribution._settings import AttributionSettings, resolve_settings
 
-__all__ = ["ig", "igc", "igac", "igc_categorical", "naive_ig", "IGC_ERROR_WARN"]
+__all__ = ["ig", "igc", "igac", "igc_categorical", "naive_ig", "IGC", "IGC_ERROR_WARN", "IG_ERROR_WARN"]
 
 #: the paper's advice (Section 3.4): |sum of IGC - correlation| should stay below this
 IGC_ERROR_WARN = 0.01
-
-# defaults of the n_steps="auto" search
-_AUTO = {"auto_tol": 0.01, "auto_max_steps": 512, "auto_start": 8, "probe_size": 32}
+#: the mean absolute completeness gap of IG above which a warning is given (outputs on the
+#: scale of standardised targets, as in the paper's Section 3.4)
+IG_ERROR_WARN = 0.01
 
 _COMMON_DOC = """
     model : torch.nn.Module
         Maps ``(n, *input_shape)`` to ``(n, n_outputs)`` (or ``(n,)``). Put in eval mode during the
         run (and restored); parameters are frozen while attributing (``freeze``).
+    settings : AttributionSettings, optional
+        Settings shared between calls; the keywords below override it.
+
+    Other Parameters
+    ----------------
     baselines : int, (n_baselines, *input_shape) array-like or "zeros", default=8
-        An int draws that many distinct samples of ``x`` (seeded by ``seed``); an array is used
-        as it is. Either way the same baseline set serves every sample.
+        An int draws that many distinct samples of ``x`` **afresh for every sample** (the paper's
+        Eq. 2), from a generator seeded by ``(seed, sample index)``: results do not depend on the
+        batch size, the device or the number of processes. An array is one explicit set used for
+        every sample.
+    baseline_mode : {"per-sample", "shared"}, default="per-sample"
+        "shared" draws one set of ``baselines`` samples (seeded by ``seed``) for all samples:
+        the maps then sum exactly to the correlation, but the baselines' imprint shrinks only
+        with their number, not with the number of samples.
     n_steps : int or "auto", default=16
         Quadrature points per path. ``"auto"`` doubles the steps (from ``auto_start``) on a probe
         of ``probe_size`` samples until the relative IG error is below ``auto_tol``; the steps
@@ -40,7 +51,7 @@ _COMMON_DOC = """
         "gauss-legendre", "riemann-trapezoid" (n_steps points from 0 to 1 inclusive),
         "riemann-middle", "riemann-left" or "riemann-right" (see ``QUADRATURE_RULES``).
     seed : int, default=0
-        Seeds the baseline draw and the ``"auto"`` probe.
+        Seeds the baselines and the ``"auto"`` probe.
     batch_size : int, optional
         Memory budget: the number of (sample, baseline, step) path points evaluated at once,
         times the number of targets when their gradients are batched. Results do not depend on it.
@@ -48,33 +59,51 @@ _COMMON_DOC = """
         Default: CUDA when available, else CPU. The model is moved there and back.
     output_idx : int or sequence of int, optional
         The model outputs to attribute (default: all).
+    output_selector : int, str or callable, optional
+        For a model returning a tuple or dict: the item to attribute (``out[output_selector]``)
+        or a function ``out -> (n, n_outputs) tensor``.
+    output_transform : {"softmax", "exp", "sigmoid"}, callable or None, default="auto"
+        Applied to the model's outputs before attribution (e.g. logits or log-probabilities to
+        probabilities for categorical IGC). "auto": a softmax for :func:`igc_categorical`, none
+        otherwise.
     extra : dict of str to (n, ...) tensors, optional
         Per-sample keyword inputs of the model, not attributed (e.g. ``{"subject": LongTensor}``);
         each path is evaluated with its sample's values. A Dataset yielding ``(x, y, subject)``
         fills ``extra["subject"]``.
     model_kwargs : dict, optional
         Constant keyword arguments of the model (e.g. ``{"subject": 0}``).
+    reference : (x, y) or (x, y, extra) or Dataset, optional
+        A reference set (the paper: the whole validation set) whose correlation ``corr(f(x), y)``
+        the IGC total is compared with in ``igc_error`` (``result.reference_correlation``).
     progress : bool, default=True
         A tqdm bar with the running IG error.
-    output_transform : {"softmax", "exp", "sigmoid"} or callable, optional
-        Applied to the model's outputs before attribution (e.g. logits or log-probabilities to
-        probabilities for categorical IGC).
-    input_linear, readout : bool or "auto", default="auto"
-        Exact factorizations through the model's first linear map and its linear readout
-        (declared with the protocol of ``neuro_igc.models._layers`` or found in an
-        ``nn.Sequential``). "auto" uses them when they reduce the work.
+    input_linear, readout : bool, "auto", a module of the model or its attribute name
+        Exact factorizations through the model's first linear map and its linear readout,
+        declared (the protocol of ``neuro_igc.models``), named here, or found by observing one
+        forward pass; always checked on probe points (outputs and input gradients) before use.
+        "auto" uses them when they reduce the work and falls back, with the reason in
+        ``result.settings["factorizations"]``, when they are absent or fail the check.
     vjp : {"auto", "batched", "loop"}, default="auto"
         One forward pass per chunk, then the targets' vector-Jacobian products batched
         (``is_grads_batched``) or in a loop. "auto": batched, except convolutional models on CPU.
     freeze : bool, default=True
         Set ``requires_grad=False`` on the parameters during the run (restored after).
+    warn : bool, default=True
+        Warn (``AttributionAccuracyWarning``) when ``ig_error > IG_ERROR_WARN`` or
+        ``igc_error > IGC_ERROR_WARN`` (0.01, the paper's targets) for some output.
     distributed : {"auto", True, False}, default="auto"
         Inside an initialised ``torch.distributed`` process group of several processes (e.g.
         under ``torchrun``), each rank attributes its own block of the samples on its own device
         (``cuda`` becomes ``cuda:LOCAL_RANK``) and the float64 sums are all-reduced once: every
-        rank gets the single-process result (to float64 summation order). ``True`` also
-        initialises the group from the ``torchrun`` environment; ``False`` stays in this process.
-        Progress bars and warnings come from rank 0 only.
+        rank gets the single-process result (to float64 summation order; each sample keeps its
+        own seeded baselines). ``True`` also initialises the group from the ``torchrun``
+        environment; ``False`` stays in this process. Progress bars and warnings come from rank
+        0 only.
+    check_coupling : bool, default=True
+        Check on the first samples that each output depends on its own sample only.
+    auto_tol, auto_max_steps, auto_start, probe_size
+        Settings of ``n_steps="auto"`` (tolerance on the relative IG error, step cap, first
+        number of steps, probe size).
 """
 
 
@@ -83,54 +112,68 @@ def _docstring(fn):
     return fn
 
 
-def _prepare(model, x, y, *, need_y, baselines, n_steps, method, seed, batch_size, device, output_idx,
-             extra, model_kwargs, progress, output_transform, input_linear, readout, vjp, freeze, desc,
-             distributed="auto"):
+def _settings(fn_name: str, settings, options: dict, **defaults) -> AttributionSettings:
+    return resolve_settings(fn_name, options, base=settings, defaults=defaults)
+
+
+def _transform(st: AttributionSettings, categorical_default: bool):
+    if isinstance(st.output_transform, str) and st.output_transform == "auto":
+        return "softmax" if categorical_default else None
+    return st.output_transform
+
+
+def _prepare(model, x, y, st: AttributionSettings, *, need_y: bool, desc: str, categorical_default=False,
+             method=None, n_steps=None):
     if not isinstance(model, nn.Module):
         raise TypeError(f"Invalid value for 'model': expected a torch.nn.Module; got {type(model).__name__}.")
+    method = st.method if method is None else method
+    n_steps = st.n_steps if n_steps is None else n_steps
     check_method(method)
     if n_steps != "auto":
         check_steps(n_steps, method)
-    if freeze not in SWITCHES[:2]:
-        raise ValueError(f"Invalid value for 'freeze': allowed are True, False; got {freeze!r}.")
-    src = make_source(x, y, extra, need_y=need_y)
-    base, base_info = make_baselines(baselines, src, seed)
-    dev = resolve_device(device)
-    sharded = dist.resolve(distributed)  # distributed: each rank on its own device, rank 0 shows progress
+    if st.freeze not in (True, False):
+        raise ValueError(f"Invalid value for 'freeze': allowed are True, False; got {st.freeze!r}.")
+    src = make_source(x, y, st.extra, need_y=need_y)
+    bl = make_baselines(st.baselines, src, st.seed, st.baseline_mode)
+    dev = resolve_device(st.device)
+    progress = st.progress
+    sharded = dist.resolve(st.distributed)  # distributed: each rank on its own device, rank 0 shows progress
     if sharded:
         dev = dist.rank_device(dev)
         progress = progress and dist.is_main()
-    start = 8 if n_steps == "auto" else n_steps
-    kwargs = dict(method=method, n_steps=start, output_idx=output_idx, device=dev, batch_size=batch_size,
-                  model_kwargs=model_kwargs, output_transform=output_transform, input_linear=input_linear,
-                  readout=readout, vjp=vjp, progress=progress, desc=desc, distributed=sharded)
-    return src, base, base_info, dev, kwargs
+    start = st.auto_start if n_steps == "auto" else n_steps
+    transform = _transform(st, categorical_default)
+    kwargs = dict(method=method, n_steps=start, output_idx=st.output_idx, device=dev, batch_size=st.batch_size,
+                  model_kwargs=st.model_kwargs, output_transform=transform, input_linear=st.input_linear,
+                  readout=st.readout, vjp=st.vjp, progress=progress, desc=desc,
+                  output_selector=st.output_selector, check_coupling=st.check_coupling, distributed=sharded)
+    return src, bl, dev, kwargs, transform
 
 
-def _auto_steps(engine: Engine, n_steps, *, seed, auto_tol, auto_max_steps, probe_size, auto_start) -> dict:
+def _auto_steps(engine: Engine, st: AttributionSettings) -> dict:
     """Double the steps on a probe subset until the relative IG error is below ``auto_tol``."""
-    if n_steps != "auto":
+    if st.n_steps != "auto":
         return {}
-    if not 0 < auto_tol < 1:
-        raise ValueError(f"Invalid value for 'auto_tol': expected a number in (0, 1); got {auto_tol!r}.")
-    rng = np.random.default_rng(seed + 1)
-    probe = np.sort(rng.choice(engine.src.n, size=min(probe_size, engine.src.n), replace=False))
-    steps = max(auto_start, 2 if engine.method == "riemann-trapezoid" else 1)
+    if not 0 < st.auto_tol < 1:
+        raise ValueError(f"Invalid value for 'auto_tol': expected a number in (0, 1); got {st.auto_tol!r}.")
+    rng = np.random.default_rng(st.seed + 1)
+    probe = np.sort(rng.choice(engine.src.n, size=min(st.probe_size, engine.src.n), replace=False))
+    steps = max(st.auto_start, 2 if engine.method == "riemann-trapezoid" else 1)
     history = []
     while True:
         engine.set_steps(engine.method, steps)
-        err = float(np.max(engine.run(subset=probe, desc=f"probe {steps} steps")["ig_error"]))
+        err = float(np.max(engine.run(subset=probe, desc=f"probe {steps} steps")["ig_error_relative"]))
         history.append([steps, err])
-        if err < auto_tol or steps >= auto_max_steps:
+        if err < st.auto_tol or steps >= st.auto_max_steps:
             break
         steps *= 2
-    if err >= auto_tol and dist.is_main():
+    if err >= st.auto_tol and dist.is_main():
         warnings.warn(
             f"n_steps='auto' stopped at {steps} steps with a relative IG error of {err:.3g} (> auto_tol="
-            f"{auto_tol}); raise auto_max_steps or check the model for non-smooth activations.",
-            AttributionAccuracyWarning, stacklevel=3,
+            f"{st.auto_tol}); raise auto_max_steps or check the model for non-smooth activations.",
+            AttributionAccuracyWarning, stacklevel=4,
         )
-    return {"n_steps_requested": "auto", "auto_tol": auto_tol, "auto_history": history,
+    return {"n_steps_requested": "auto", "auto_tol": st.auto_tol, "auto_history": history,
             "probe_indices": probe.tolist()}
 
 
@@ -145,12 +188,47 @@ def _std_checks(values: np.ndarray, name: str, what: str, outputs: list[int]) ->
     return sd
 
 
-def _dataset_wise(kind: str, model, x, y, *, categorical: bool, warn: bool, auto: dict, **kw) -> AttributionResult:
-    src, base, base_info, dev, ekw = _prepare(model, x, y, need_y=kind != "igac", desc=kind.upper(), **kw)
+def _corr(f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    fc, yc = f - f.mean(0), y - y.mean(0)
+    return (fc * yc).mean(0) / (f.std(0) * y.std(0))
+
+
+def _reference_correlation(engine: Engine, reference, categorical: bool, kind: str) -> np.ndarray | None:
+    if reference is None:
+        return None
+    if kind == "igac":
+        return np.ones(engine.O)
+    if isinstance(reference, torch.utils.data.Dataset) and not isinstance(reference, torch.Tensor):
+        rsrc = make_source(reference, None, None, need_y=True)
+    elif isinstance(reference, (tuple, list)) and len(reference) in (2, 3):
+        rsrc = make_source(reference[0], reference[1], reference[2] if len(reference) == 3 else None, need_y=True)
+    else:
+        raise ValueError(
+            "Invalid value for 'reference': expected (x, y), (x, y, extra) or a Dataset yielding (x, y); "
+            f"got {type(reference).__name__}."
+        )
+    if rsrc.input_shape != engine.src.input_shape:
+        raise ValueError(
+            f"Invalid value for 'reference': its inputs have shape {rsrc.input_shape}, 'x' has {engine.src.input_shape}."
+        )
+    f = np.empty((rsrc.n, engine.O))
+    step = 4096
+    for s in range(0, rsrc.n, step):
+        idx = np.arange(s, min(rsrc.n, s + step))
+        xs = rsrc.get_x(idx).to(device=engine.device, dtype=engine.dtype)
+        kw = {k: v[torch.as_tensor(idx)].to(engine.device) for k, v in rsrc.extra.items()}
+        f[idx] = engine._forward_rows(xs, kw).cpu().numpy()
+    yv = check_targets(rsrc.y, engine.n_outputs, engine.idx, categorical)
+    return _corr(f, yv)
+
+
+def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorical: bool) -> AttributionResult:
+    src, bl, dev, ekw, transform = _prepare(model, x, y, st, need_y=kind != "igac", desc=kind.upper(),
+                                            categorical_default=categorical)
     if src.n < 2:
         raise ValueError(f"Invalid value for 'x': {kind.upper()} needs at least 2 samples (it is a correlation); got {src.n}.")
-    with prepared_model(model, dev, kw["freeze"]):
-        engine = Engine(model, src, base, **ekw)
+    with prepared_model(model, dev, st.freeze):
+        engine = Engine(model, src, bl, **ekw)
         fx = engine.predict().cpu().numpy()
         if kind == "igac":
             yv = fx
@@ -163,22 +241,24 @@ def _dataset_wise(kind: str, model, x, y, *, categorical: bool, warn: bool, auto
         sdy = _std_checks(yv, "'y'", "'y'", engine.idx)
         n = src.n
         w = torch.as_tensor(yv - yv.mean(0), device=dev)
-        auto_info = _auto_steps(engine, kw["n_steps"], seed=kw["seed"], **auto)
+        auto_info = _auto_steps(engine, st)
         out = engine.run(weights=w)
+        ref_corr = _reference_correlation(engine, st.reference, categorical, kind)
     scale = 1.0 / (n * sdf * sdy)
     att = (out["S"].cpu().numpy() * scale[:, None]).reshape(engine.O, *src.input_shape)
-    corr = ((fx - fx.mean(0)) * (yv - yv.mean(0))).mean(0) / (sdf * sdy)
-    if kind == "igac":
-        corr = np.ones(engine.O)
-    igc_err = np.abs(att.reshape(engine.O, -1).sum(1) - corr)
+    corr = _corr(fx, yv) if kind != "igac" else np.ones(engine.O)
+    target = corr if ref_corr is None else ref_corr
+    igc_err = np.abs(att.reshape(engine.O, -1).sum(1) - target)
     settings = {"kind": kind + ("-categorical" if categorical and kind == "igc" else ""),
-                "n_samples": n, "input_shape": list(src.input_shape), "seed": kw["seed"],
-                "batch_size": kw["batch_size"], "output_idx": engine.idx,
-                "output_transform": _name(kw["output_transform"]), **base_info, **engine.describe(), **auto_info}
+                "n_samples": n, "input_shape": list(src.input_shape), "seed": st.seed,
+                "batch_size": st.batch_size, "output_idx": engine.idx,
+                "output_transform": _name(transform), **bl.info, **engine.describe(), **auto_info,
+                "igc_error_against": "same samples" if ref_corr is None else "reference"}
     res = AttributionResult(att, correlation=corr, ig_error=out["ig_error"], igc_error=igc_err, settings=settings,
-                            baseline_term=out["cw"].cpu().numpy() * scale)
-    if warn and dist.is_main():
-        _warn(res)
+                            baseline_term=out["cw"].cpu().numpy() * scale,
+                            ig_error_relative=out["ig_error_relative"], reference_correlation=ref_corr)
+    if st.warn:
+        warn_errors(res)
     return res
 
 
@@ -186,41 +266,49 @@ def _name(value) -> str | None:
     return None if value is None else (value if isinstance(value, str) else getattr(value, "__name__", repr(value)))
 
 
-def _warn(res: AttributionResult) -> None:
+def warn_errors(res: AttributionResult) -> None:
+    """Warn when the IG or IGC error is above the paper's targets (``IG_ERROR_WARN``, ``IGC_ERROR_WARN``)."""
+    if not dist.is_main():
+        return
+    if res.ig_error is not None:
+        bad = np.flatnonzero(res.ig_error > IG_ERROR_WARN)
+        if bad.size:
+            rel = "" if res.ig_error_relative is None else f", relative {np.max(res.ig_error_relative[bad]):.3g}"
+            warnings.warn(
+                f"IG error (mean |sum IG - (f(x) - f(baselines))|) above {IG_ERROR_WARN} for outputs "
+                f"{[res.output_idx[j] for j in bad][:20]} (max {res.ig_error.max():.3g}{rel}): raise n_steps "
+                "(or use n_steps='auto').", AttributionAccuracyWarning, stacklevel=4)
+    if res.igc_error is None:
+        return
     bad = np.flatnonzero(res.igc_error > IGC_ERROR_WARN)
     if bad.size:
-        outs = [res.output_idx[j] for j in bad]
+        outs = [res.output_idx[j] for j in bad][:20]
         hint = ""
         if res.baseline_term is not None and np.abs(res.baseline_term[bad]).max() > IGC_ERROR_WARN / 2:
-            hint = (" Part of it is the baseline term (per-sample extra inputs change mean f(baselines)); "
-                    "attribute one subject at a time to remove it.")
-        ig_err = "" if res.ig_error is None else f", IG error {np.max(res.ig_error):.3g}"
+            hint = (f" It includes the baseline term (max {np.abs(res.baseline_term[bad]).max():.3g}), the "
+                    "covariance of mean f(baselines) with y, which shrinks with more samples or baselines.")
+        if res.reference_correlation is not None:
+            hint += " It is measured against the reference set's correlation, so it includes the sampling error."
         warnings.warn(
-            f"IGC error above {IGC_ERROR_WARN} for outputs {outs} (max {res.igc_error.max():.3g}{ig_err}): "
+            f"IGC error above {IGC_ERROR_WARN} for outputs {outs} (max {res.igc_error.max():.3g}): "
             f"raise n_steps (or use n_steps='auto') or the number of samples.{hint}",
-            AttributionAccuracyWarning, stacklevel=3,
+            AttributionAccuracyWarning, stacklevel=4,
         )
 
 
 @_docstring
-def igc(model: nn.Module, x, y=None, baselines=8, n_steps: int | str = 16, method: str = "gauss-legendre",
-        seed: int = 0, batch_size: int | None = None, device=None, output_idx=None,
-        extra: Mapping | None = None, model_kwargs: Mapping | None = None, progress: bool = True, *,
-        output_transform: str | Callable | None = None, input_linear="auto", readout="auto",
-        vjp: str = "auto", freeze: bool = True, warn: bool = True, auto_tol: float = 0.01,
-        auto_max_steps: int = 512, auto_start: int = 8, probe_size: int = 32,
-        distributed="auto") -> AttributionResult:
+def igc(model: nn.Module, x, y=None, *, settings: AttributionSettings | None = None, **options) -> AttributionResult:
     """Integrated Gradient Correlation: dataset-wise attribution maps that sum to corr(f(x), y).
 
-    With ``IG_ij`` the IG of sample i, component j, averaged over the baseline set,
+    With ``IG_ij`` the IG of sample i, component j, averaged over its baselines,
     ``IGC_j = mean_i[IG_ij (y_i - mean(y))] / (sd(f(x)) sd(y))`` (population SDs), per output.
 
-    Identity: by completeness ``sum_j IG_ij = f(x_i) - c_i`` with ``c_i = mean_k f(b_k)``, so
-    ``sum_j IGC_j = corr(f(x), y) - cov(c, y) / (sd(f) sd(y))`` up to the quadrature error.
-    The baseline set is shared by all samples, so ``c_i`` is one constant and its covariance with
-    ``y`` is zero: the maps sum to the correlation. Only per-sample ``extra`` inputs that change
-    ``f(b_k)`` (several subjects' weights) make ``c_i`` vary; that covariance is reported as
-    ``result.baseline_term`` (attribute one subject at a time to make it vanish).
+    Identity: by completeness ``sum_j IG_ij = f(x_i) - c_i`` with ``c_i = mean_k f(b_ik)``, so
+    ``sum_j IGC_j = corr(f(x), y) - cov(c, y) / (sd(f) sd(y))`` up to the quadrature error. The
+    second term is ``result.baseline_term``: with baselines drawn afresh per sample it is a
+    random term of mean zero that shrinks with the number of samples and baselines; with one
+    shared set (an explicit array or ``baseline_mode="shared"``) it is zero, except where
+    per-sample ``extra`` inputs (subjects) change ``f(b_k)``.
 
     Parameters
     ----------
@@ -231,17 +319,13 @@ def igc(model: nn.Module, x, y=None, baselines=8, n_steps: int | str = 16, metho
         ``(n_samples,)`` make this categorical IGC (see :func:`igc_categorical`). Taken from the
         Dataset when omitted.
     {common}
-    warn : bool, default=True
-        Warn (``AttributionAccuracyWarning``) when ``igc_error > 0.01`` for some output.
-    auto_tol, auto_max_steps, auto_start, probe_size
-        Settings of ``n_steps="auto"`` (tolerance on the relative IG error, step cap, first
-        number of steps, probe size).
 
     Returns
     -------
     AttributionResult
-        ``attributions`` (n_outputs, *input_shape), ``correlation``, ``ig_error``, ``igc_error``,
-        ``baseline_term``, ``settings``.
+        ``attributions`` (n_outputs, *input_shape), ``correlation``, ``ig_error`` (mean absolute
+        completeness gap), ``ig_error_relative``, ``igc_error`` (against ``reference`` when
+        given), ``baseline_term``, ``settings``.
 
     Examples
     --------
@@ -250,30 +334,22 @@ def igc(model: nn.Module, x, y=None, baselines=8, n_steps: int | str = 16, metho
     >>> model = torch.nn.Linear(5, 1).double()
     >>> y = 2 * x[:, 0] + 0.1 * torch.randn(200, dtype=torch.float64)
     >>> res = igc(model, x, y, baselines=4, n_steps=2, progress=False)
-    >>> bool(abs(res.attributions.sum() - res.correlation[0]) < 1e-8)
+    >>> bool(abs(res.attributions.sum() + res.baseline_term[0] - res.correlation[0]) < 1e-8)
     True
     """
-    return _dataset_wise("igc", model, x, y, categorical=False, warn=warn,
-                         auto=dict(auto_tol=auto_tol, auto_max_steps=auto_max_steps, probe_size=probe_size,
-                                   auto_start=auto_start),
-                         baselines=baselines, n_steps=n_steps, method=method, seed=seed, batch_size=batch_size,
-                         device=device, output_idx=output_idx, extra=extra, model_kwargs=model_kwargs,
-                         progress=progress, output_transform=output_transform, input_linear=input_linear,
-                         readout=readout, vjp=vjp, freeze=freeze, distributed=distributed)
+    st = _settings("igc", settings, options)
+    return _dataset_wise("igc", model, x, y, st, categorical=False)
 
 
 @_docstring
-def igc_categorical(model: nn.Module, x, labels=None, baselines=8, n_steps: int | str = 16,
-                    method: str = "gauss-legendre", seed: int = 0, batch_size: int | None = None, device=None,
-                    output_idx=None, extra: Mapping | None = None, model_kwargs: Mapping | None = None,
-                    progress: bool = True, *, output_transform: str | Callable | None = "softmax",
+def igc_categorical(model: nn.Module, x, labels=None, *, settings: AttributionSettings | None = None,
                     **options) -> AttributionResult:
     """Per-class IGC of a classifier (the paper's Section 3.3).
 
     Class k's map is IGC of the model's class-k output ``p_k`` against the one-hot indicator
     ``y_k = [label == k]``, so it sums to ``corr(p_k, y_k)`` (``result.correlation[k]``).
     By default the outputs are turned into probabilities with a softmax
-    (``output_transform="softmax"``; use "exp" for a log-softmax model, None for raw outputs).
+    (``output_transform="auto"``; use "exp" for a log-softmax model, None for raw outputs).
 
     Parameters
     ----------
@@ -281,29 +357,18 @@ def igc_categorical(model: nn.Module, x, labels=None, baselines=8, n_steps: int 
     labels : (n_samples,) int array-like
         Class labels in ``0..n_classes-1`` (taken from the Dataset when omitted).
     {common}
-    **options
-        Further keywords of :func:`igc` (``warn``, ``vjp``, ``auto_tol``, ...).
 
     Returns
     -------
     AttributionResult
         ``attributions`` (n_classes, *input_shape), one map per class (``output_idx``).
     """
-    auto = {k: options.pop(k) for k in ("auto_tol", "auto_max_steps", "auto_start", "probe_size") if k in options}
-    auto = {**_AUTO, **auto}
-    warn = options.pop("warn", True)
-    return _dataset_wise("igc", model, x, labels, categorical=True, warn=warn, auto=auto,
-                         baselines=baselines, n_steps=n_steps, method=method, seed=seed, batch_size=batch_size,
-                         device=device, output_idx=output_idx, extra=extra, model_kwargs=model_kwargs,
-                         progress=progress, output_transform=output_transform,
-                         **{"input_linear": "auto", "readout": "auto", "vjp": "auto", "freeze": True, **options})
+    st = _settings("igc_categorical", settings, options)
+    return _dataset_wise("igc", model, x, labels, st, categorical=True)
 
 
 @_docstring
-def igac(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: str = "gauss-legendre",
-         seed: int = 0, batch_size: int | None = None, device=None, output_idx=None,
-         extra: Mapping | None = None, model_kwargs: Mapping | None = None, progress: bool = True,
-         **options) -> AttributionResult:
+def igac(model: nn.Module, x, *, settings: AttributionSettings | None = None, **options) -> AttributionResult:
     """Integrated Gradient auto-Correlation: IGC with ``y`` replaced by the predictions ``f(x)``.
 
     Needs no true outputs; the maps sum to 1 per output (``corr(f, f)``, up to the quadrature
@@ -313,48 +378,36 @@ def igac(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: str 
     ----------
     x : (n_samples, *input_shape) array-like or torch Dataset
     {common}
-    **options
-        Further keywords of :func:`igc`.
 
     Returns
     -------
     AttributionResult
         ``correlation`` is all ones.
     """
-    auto = {k: options.pop(k) for k in ("auto_tol", "auto_max_steps", "auto_start", "probe_size") if k in options}
-    auto = {**_AUTO, **auto}
-    warn = options.pop("warn", True)
-    return _dataset_wise("igac", model, x, None, categorical=False, warn=warn, auto=auto,
-                         baselines=baselines, n_steps=n_steps, method=method, seed=seed, batch_size=batch_size,
-                         device=device, output_idx=output_idx, extra=extra, model_kwargs=model_kwargs,
-                         progress=progress, **{"output_transform": None, "input_linear": "auto", "readout": "auto",
-                                                "vjp": "auto", "freeze": True, **options})
+    st = _settings("igac", settings, options)
+    return _dataset_wise("igac", model, x, None, st, categorical=False)
 
 
-def _per_sample_run(kind, model, x, consumer_factory, **kw):
-    src, base, base_info, dev, ekw = _prepare(model, x, None, need_y=False, desc=kind, **kw)
-    with prepared_model(model, dev, kw["freeze"]):
-        engine = Engine(model, src, base, **ekw)
+def _per_sample_run(kind, model, x, consumer_factory, st: AttributionSettings):
+    src, bl, dev, ekw, transform = _prepare(model, x, None, st, need_y=False, desc=kind)
+    with prepared_model(model, dev, st.freeze):
+        engine = Engine(model, src, bl, **ekw)
         engine.predict()
-        auto_info = _auto_steps(engine, kw["n_steps"], seed=kw["seed"], **_AUTO)
+        auto_info = _auto_steps(engine, st)
         consumer, finish = consumer_factory(src, engine)
         out = engine.run(per_sample=consumer)
-    settings = {"kind": kind, "n_samples": src.n, "input_shape": list(src.input_shape), "seed": kw["seed"],
-                "batch_size": kw["batch_size"], "output_idx": engine.idx,
-                "output_transform": _name(kw["output_transform"]), **base_info, **engine.describe(), **auto_info}
-    return finish(out["ig_error"], settings)
+    settings = {"kind": kind, "n_samples": src.n, "input_shape": list(src.input_shape), "seed": st.seed,
+                "batch_size": st.batch_size, "output_idx": engine.idx,
+                "output_transform": _name(transform), **bl.info, **engine.describe(), **auto_info}
+    return finish(out, settings)
 
 
 @_docstring
-def ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: str = "gauss-legendre", seed: int = 0,
-       batch_size: int | None = None, device=None, output_idx=None, extra: Mapping | None = None,
-       model_kwargs: Mapping | None = None, progress: bool = True, *,
-       output_transform: str | Callable | None = None, input_linear="auto", readout="auto", vjp: str = "auto",
-       freeze: bool = True, distributed="auto") -> AttributionResult:
-    """Per-sample Integrated Gradients, averaged over the baseline set.
+def ig(model: nn.Module, x, *, settings: AttributionSettings | None = None, **options) -> AttributionResult:
+    """Per-sample Integrated Gradients, averaged over each sample's baselines.
 
-    ``IG_ij = mean_k (x_ij - b_kj) * integral_0^1 d f(b_k + t (x_i - b_k)) / d x_j dt``; by
-    completeness ``sum_j IG_ij = f(x_i) - mean_k f(b_k)`` up to the quadrature error.
+    ``IG_ij = mean_k (x_ij - b_ikj) * integral_0^1 d f(b_ik + t (x_i - b_ik)) / d x_j dt``; by
+    completeness ``sum_j IG_ij = f(x_i) - mean_k f(b_ik)`` up to the quadrature error.
 
     Parameters
     ----------
@@ -364,29 +417,30 @@ def ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: str = 
     Returns
     -------
     AttributionResult
-        ``attributions`` of shape (n_samples, n_outputs, *input_shape) and ``ig_error``
-        (``settings["kind"] == "ig"``).
+        ``attributions`` of shape (n_samples, n_outputs, *input_shape), ``ig_error`` and
+        ``ig_error_relative`` (``settings["kind"] == "ig"``).
     """
+    st = _settings("ig", settings, options)
+
     def factory(src, engine):
         store = np.zeros((src.n, engine.O, engine.m))
 
         def consume(idx, values):
             store[idx] = values.cpu().numpy()
 
-        def finish(ig_error, settings):
+        def finish(out, settings):
             values = store
             if engine.dist:  # each rank filled its own samples' rows; the others are zeros
                 values = dist.all_reduce_sums({"ig": torch.from_numpy(store)}, what="IG")["ig"].numpy()
-            return AttributionResult(values.reshape(src.n, engine.O, *src.input_shape), ig_error=ig_error,
-                                     settings=settings)
+            res = AttributionResult(values.reshape(src.n, engine.O, *src.input_shape), ig_error=out["ig_error"],
+                                    ig_error_relative=out["ig_error_relative"], settings=settings)
+            if st.warn:
+                warn_errors(res)
+            return res
 
         return consume, finish
 
-    return _per_sample_run("ig", model, x, factory, baselines=baselines, n_steps=n_steps, method=method, seed=seed,
-                           batch_size=batch_size, device=device, output_idx=output_idx, extra=extra,
-                           model_kwargs=model_kwargs, progress=progress, output_transform=output_transform,
-                           input_linear=input_linear, readout=readout, vjp=vjp, freeze=freeze,
-                           distributed=distributed)
+    return _per_sample_run("ig", model, x, factory, st)
 
 
 def _merge(state: dict, nb: int, bmean: torch.Tensor, bm2: torch.Tensor) -> None:
@@ -402,11 +456,7 @@ def _merge(state: dict, nb: int, bmean: torch.Tensor, bm2: torch.Tensor) -> None
 
 
 @_docstring
-def naive_ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: str = "gauss-legendre", seed: int = 0,
-             batch_size: int | None = None, device=None, output_idx=None, extra: Mapping | None = None,
-             model_kwargs: Mapping | None = None, progress: bool = True, *,
-             output_transform: str | Callable | None = None, input_linear="auto", readout="auto",
-             vjp: str = "auto", freeze: bool = True, distributed="auto") -> NaiveIG:
+def naive_ig(model: nn.Module, x, *, settings: AttributionSettings | None = None, **options) -> NaiveIG:
     """Naive dataset-wise aggregations of IG: the mean and the standard deviation over samples.
 
     Streams over samples (per-sample IG is never stored for the whole dataset); the SD is the
@@ -423,6 +473,7 @@ def naive_ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: 
         ``(mean, sd)``, two AttributionResult with maps of shape (n_outputs, *input_shape)
         (kinds "ig-mean" and "ig-sd").
     """
+    st = _settings("naive_ig", settings, options)
 
     def factory(src, engine):
         state = {"n": 0, "mean": torch.zeros(engine.O, engine.m, dtype=torch.float64, device=engine.device)}
@@ -432,7 +483,7 @@ def naive_ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: 
             bmean = values.mean(0)
             _merge(state, values.shape[0], bmean, ((values - bmean) ** 2).sum(0))
 
-        def finish(ig_error, settings):
+        def finish(out, settings):
             if engine.dist:  # merge the ranks' (count, mean, M2) in rank order, the same on every rank
                 parts = dist.gather_tensors({"n": torch.tensor([float(state["n"])]), "mean": state["mean"],
                                              "m2": state["m2"]}, what="naive IG")
@@ -442,13 +493,69 @@ def naive_ig(model: nn.Module, x, baselines=8, n_steps: int | str = 16, method: 
             shape = (engine.O, *src.input_shape)
             mean = state["mean"].cpu().numpy().reshape(shape)
             sd = np.sqrt(state["m2"].cpu().numpy() / state["n"]).reshape(shape)
-            return NaiveIG(AttributionResult(mean, ig_error=ig_error, settings={**settings, "kind": "ig-mean"}),
-                           AttributionResult(sd, ig_error=ig_error, settings={**settings, "kind": "ig-sd"}))
+            errs = dict(ig_error=out["ig_error"], ig_error_relative=out["ig_error_relative"])
+            res = NaiveIG(AttributionResult(mean, settings={**settings, "kind": "ig-mean"}, **errs),
+                          AttributionResult(sd, settings={**settings, "kind": "ig-sd"}, **errs))
+            if st.warn:
+                warn_errors(res.mean)
+            return res
 
         return consume, finish
 
-    return _per_sample_run("ig-naive", model, x, factory, baselines=baselines, n_steps=n_steps, method=method,
-                           seed=seed, batch_size=batch_size, device=device, output_idx=output_idx, extra=extra,
-                           model_kwargs=model_kwargs, progress=progress, output_transform=output_transform,
-                           input_linear=input_linear, readout=readout, vjp=vjp, freeze=freeze,
-                           distributed=distributed)
+    return _per_sample_run("ig-naive", model, x, factory, st)
+
+
+class IGC:
+    """A model with one set of attribution settings, for several attribution functions.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    **options
+        Any setting of :func:`igc` (see :class:`AttributionSettings`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Linear(5, 2).double()
+    >>> x = torch.randn(50, 5, dtype=torch.float64)
+    >>> attr = IGC(model, baselines=4, n_steps=4, progress=False)
+    >>> attr.igc(x, x[:, :2]).attributions.shape, attr.ig(x[:3]).attributions.shape
+    ((2, 5), (3, 2, 5))
+    """
+
+    def __init__(self, model: nn.Module, *, settings: AttributionSettings | None = None, **options):
+        self.model = model
+        self.settings = resolve_settings("IGC", options, base=settings)
+
+    def __repr__(self) -> str:
+        return f"IGC({type(self.model).__name__}, {self.settings})"
+
+    def _call(self, fn: Callable, *data, **options):
+        return fn(self.model, *data, settings=self.settings, **options)
+
+    def igc(self, x, y=None, **options) -> AttributionResult:
+        """:func:`igc` with these settings (keywords override them)."""
+        return self._call(igc, x, y, **options)
+
+    def igc_categorical(self, x, labels=None, **options) -> AttributionResult:
+        """:func:`igc_categorical` with these settings."""
+        return self._call(igc_categorical, x, labels, **options)
+
+    def igac(self, x, **options) -> AttributionResult:
+        """:func:`igac` with these settings."""
+        return self._call(igac, x, **options)
+
+    def ig(self, x, **options) -> AttributionResult:
+        """:func:`ig` with these settings."""
+        return self._call(ig, x, **options)
+
+    def naive_ig(self, x, **options) -> NaiveIG:
+        """:func:`naive_ig` with these settings."""
+        return self._call(naive_ig, x, **options)
+
+    def bsc(self, x, y=None, **options) -> AttributionResult:
+        """:func:`neuro_igc.attribution.bsc` with these settings."""
+        from neuro_igc.attribution._bsc import bsc
+
+        return self._call(bsc, x, y, **options)

@@ -14,7 +14,8 @@ from neuro_igc._utils import atomic_path
 
 __all__ = ["AttributionResult", "NaiveIG", "AttributionAccuracyWarning"]
 
-_ARRAYS = ("attributions", "correlation", "ig_error", "igc_error", "baseline_term")
+_ARRAYS = ("attributions", "correlation", "ig_error", "igc_error", "baseline_term", "ig_error_relative",
+           "reference_correlation")
 _FORMAT = "neuro_igc.attribution/1"
 
 
@@ -33,14 +34,21 @@ class AttributionResult:
     correlation : (n_outputs,) ndarray or None
         ``corr(f(x), y)`` per output on the same samples (1 for IGaC).
     ig_error : (n_outputs,) ndarray or None
-        ``mean_i |sum_j IG_ij - (f(x_i) - mean_k f(b_k))| / mean_i |f(x_i) - mean_k f(b_k)|``.
+        The mean absolute completeness gap ``mean_i |sum_j IG_ij - (f(x_i) - mean_k f(b_ik))|``
+        (the paper's Section 3.4), in the units of the outputs.
     igc_error : (n_outputs,) ndarray or None
-        ``|sum_j attributions_j - correlation|``.
+        ``|sum_j attributions_j - correlation|``, or against ``reference_correlation`` when a
+        reference set was given. It includes the ``baseline_term``.
     settings : dict
         What was used (method, steps actually used, baselines, factorizations, ...).
     baseline_term : (n_outputs,) ndarray or None
-        ``cov(c, y) / (sd(f) sd(y))`` with ``c_i = mean_k f(b_k)`` evaluated with sample i's
-        extra inputs; zero unless per-sample extra inputs (subjects) change ``c``.
+        ``cov(c, y) / (sd(f) sd(y))`` with ``c_i = mean_k f(b_ik)`` (sample i's baselines,
+        evaluated with its extra inputs): ``sum_j attributions_j + baseline_term = correlation``
+        up to the quadrature error. Zero for a shared baseline set without per-sample extras.
+    ig_error_relative : (n_outputs,) ndarray or None
+        ``ig_error / mean_i |f(x_i) - mean_k f(b_ik)|``.
+    reference_correlation : (n_outputs,) ndarray or None
+        ``corr(f(x), y)`` on the reference set, when one was given.
     extras : dict of str to ndarray, optional
         Further arrays (e.g. ``p_values`` of a t-test map).
     """
@@ -54,12 +62,16 @@ class AttributionResult:
         settings: Mapping[str, Any] | None = None,
         baseline_term: np.ndarray | None = None,
         extras: Mapping[str, np.ndarray] | None = None,
+        ig_error_relative: np.ndarray | None = None,
+        reference_correlation: np.ndarray | None = None,
     ):
         self.attributions = np.asarray(attributions)
         self.correlation = None if correlation is None else np.asarray(correlation)
         self.ig_error = None if ig_error is None else np.asarray(ig_error)
         self.igc_error = None if igc_error is None else np.asarray(igc_error)
         self.baseline_term = None if baseline_term is None else np.asarray(baseline_term)
+        self.ig_error_relative = None if ig_error_relative is None else np.asarray(ig_error_relative)
+        self.reference_correlation = None if reference_correlation is None else np.asarray(reference_correlation)
         self.settings = dict(settings or {})
         self.extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
 

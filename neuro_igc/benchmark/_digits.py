@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuro_igc._utils import save_figure, soft_import
+from neuro_igc._utils import new_figure, save_figure, soft_import
 
 __all__ = ["DigitsIGC", "digits_igc", "plot_digits_igc"]
 
@@ -122,10 +122,9 @@ def plot_digits_igc(result: DigitsIGC, path: str | os.PathLike, level: float = 0
     """
     if not 0.0 < float(level) < 1.0:
         raise ValueError(f"Invalid value for 'level': a quantile in (0, 1) is needed; got {level!r}.")
-    soft_import("matplotlib", "plot_digits_igc").use("Agg", force=False)
-    plt = soft_import("matplotlib.pyplot", "plot_digits_igc", package="matplotlib")
     n = result.maps.shape[0]
-    fig, axes = plt.subplots(2, (n + 1) // 2, figsize=(1.7 * ((n + 1) // 2), 3.8), squeeze=False)
+    fig = new_figure("plot_digits_igc", figsize=(1.7 * ((n + 1) // 2), 3.8))
+    axes = fig.subplots(2, (n + 1) // 2, squeeze=False)
     for k, ax in enumerate(axes.ravel()):
         ax.set_xticks([])
         ax.set_yticks([])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuro_igc._utils import atomic_path, atomic_write_text, save_figure, soft_import
+from neuro_igc._utils import atomic_path, atomic_write_text, new_figure, save_figure, soft_import
 
 __all__ = ["table_to_markdown", "write_tables", "plot_benchmark", "TRUTH_KEY"]
 
@@ -83,9 +83,6 @@ def plot_benchmark(
     -------
     Path
     """
-    mpl = soft_import("matplotlib", "plot_benchmark")
-    mpl.use("Agg", force=False)
-    plt = soft_import("matplotlib.pyplot", "plot_benchmark", package="matplotlib")
     if experiments is None:
         experiments = list(dict.fromkeys(e for e, _ in maps))
     if methods is None:
@@ -94,9 +91,8 @@ def plot_benchmark(
     scores = {}
     if table is not None and len(table):
         scores = {(r.experiment, r.method): r.truth_corr for r in table.itertuples()}
-    fig, axes = plt.subplots(
-        len(experiments), len(columns), figsize=(1.6 * len(columns), 1.75 * len(experiments)), squeeze=False
-    )
+    fig = new_figure("plot_benchmark", figsize=(1.6 * len(columns), 1.75 * len(experiments)))
+    axes = fig.subplots(len(experiments), len(columns), squeeze=False)
     for i, exp in enumerate(experiments):
         for j, col in enumerate(columns):
             ax = axes[i, j]

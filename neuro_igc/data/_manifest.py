@@ -28,6 +28,7 @@ __all__ = [
     "nsd_manifest",
     "GROUP_ATLASES",
     "SUBJECT_ATLASES",
+    "NATIVE_ATLASES",
     "MANIFEST_SPACES",
     "subjects_on_disk",
     "sessions_on_disk",
@@ -37,7 +38,9 @@ HEMIS = ("lh", "rh")
 #: atlases NSD has on fsaverage (``nsddata/freesurfer/fsaverage/label``)
 GROUP_ATLASES = ("nsdgeneral", "streams", "HCP_MMP1", "Kastner2015", "visualsulc", "corticalsulc")
 #: atlases drawn per subject: only on the native surface and in the volumes
-SUBJECT_ATLASES = ("prf-visualrois", "prf-eccrois", "floc-faces", "floc-bodies", "floc-places", "floc-words")
+SUBJECT_ATLASES = L.SUBJECT_ATLASES
+#: atlases NSD has on each subject's native surface (``nsddata/freesurfer/subjAA/label``)
+NATIVE_ATLASES = SUBJECT_ATLASES + ("streams", "nsdgeneral", "Kastner2015", "HCP_MMP1")
 MANIFEST_SPACES = ("fsaverage", "nativesurface", "func1pt8mm", "func1mm")
 VOLUME_SOURCES = ("auto", "hdf5", "nifti")
 FSAVERAGE = L.N_VERTICES["fsaverage"]
@@ -230,20 +233,35 @@ def _label_spec(b: _Builder, rel: Path, what: str, n: Dim) -> None:
     b.add(rel, "mgh", what, shape=(n, 1, 1), dtype="number")
 
 
+def _ctab(b: _Builder, subject: int | None, atlas: str) -> None:
+    """The atlas's lookup table; only needed when the package ships none for it."""
+    who = "" if subject is None else f" of {L.subject_name(subject)}"
+    b.add(L.ctab_path(subject, atlas), "ctab", f"{atlas} lookup table{who}", required=atlas not in L.LABEL_TABLES)
+
+
+def _group_labels(b: _Builder, atlas: str, sizes: tuple[int, ...]) -> None:
+    for h in HEMIS:
+        _label_spec(b, L.surface_label_path(None, h, atlas), f"{atlas} labels on fsaverage ({h})",
+                    Dim(f"fsaverage labels[{atlas}]", sizes))
+    _ctab(b, None, atlas)
+
+
 def _surface_atlas(b: _Builder, s: int, atlas: str, space: str, density_sizes: tuple[int, ...]) -> None:
     subj = L.subject_name(s)
     if space == "fsaverage" and atlas not in SUBJECT_ATLASES:
-        for h in HEMIS:
-            _label_spec(b, L.surface_label_path(None, h, atlas), f"{atlas} labels on fsaverage ({h})",
-                        Dim(f"fsaverage labels[{atlas}]", density_sizes))
-        b.add(L.ctab_path(None, atlas), "ctab", f"{atlas} lookup table")
+        _group_labels(b, atlas, density_sizes)
         return
-    # a subject atlas (or any atlas in native space): the subject's native labels ...
+    if space == "nativesurface" and atlas not in NATIVE_ATLASES:
+        # a group atlas NSD has only on fsaverage: mapped to the native surface by fsaverage-to-white
+        _group_labels(b, atlas, (FSAVERAGE,))
+        return
+    # a subject atlas (or one NSD also has on the native surface): the subject's native labels ...
     for h in HEMIS:
         _label_spec(b, L.surface_label_path(s, h, atlas), f"{atlas} labels of {subj} on its native surface ({h})",
                     Dim(f"native vertices[{subj} {h}]"))
-    b.add(L.ctab_path(s, atlas), "ctab", f"{atlas} lookup table of {subj}")
-    if space == "fsaverage":  # ... reach fsaverage through the subject's index map
+    _ctab(b, s, atlas)
+    if space == "fsaverage":  # ... reach fsaverage through the subject's index maps
+        _fsaverage_to_white(b, s)  # its length is the native vertex count the labels must have
         _white_to_fsaverage(b, s)
 
 
@@ -338,9 +356,10 @@ def nsd_manifest(
         ``outputs.roi.atlases`` the atlases summed over. A benchmark config reads no NSD file.
     subjects : list of int/str or None
         Default: the subjects with betas under ``root`` (what the run uses), else all 8.
-    sessions : list of int or None
-        The same sessions for every subject. Default: the config's, else the sessions on disk
-        under ``root``, else every session NSD has for the subject.
+    sessions : list of int, str or None
+        The same sessions for every subject, or a preset name (``"nsd37"``: every session but the
+        last 3). Default: the config's, else the sessions on disk under ``root``, else every
+        session NSD has for the subject.
     space : {"fsaverage", "nativesurface", "func1pt8mm", "func1mm"} or None
         Default: the config's.
     version : str or None
@@ -361,8 +380,8 @@ def nsd_manifest(
     Examples
     --------
     >>> m = nsd_manifest(subjects=[1], sessions=[1], space="fsaverage", atlases=["prf-visualrois"])
-    >>> [p for p in m.paths() if "transforms" in p]
-    ['nsddata/ppdata/subj01/transforms/lh.white-to-fsaverage.mgz', 'nsddata/ppdata/subj01/transforms/rh.white-to-fsaverage.mgz']
+    >>> len(m), sorted(p.rsplit("/", 1)[1] for p in m.paths() if "transforms" in p)[:2]
+    (13, ['lh.fsaverage-to-white.mgz', 'lh.white-to-fsaverage.mgz'])
     """
     notes: list[str] = []
     data = getattr(config, "data", None)
@@ -393,10 +412,15 @@ def nsd_manifest(
             subjects = list(range(1, L.N_SUBJECTS + 1))
     subjects = sorted({L.subject_id(s) for s in subjects})
     if sessions is None and getattr(data, "sessions", None):
-        sessions = list(data.sessions)
+        sessions = data.sessions
+    presets = L.SESSION_PRESETS
+    if isinstance(sessions, str):
+        check_option("sessions", sessions, presets)
     ses_map: dict[int, list[int]] = {}
     for s in subjects:
-        if sessions is not None:
+        if isinstance(sessions, str):  # a named preset, e.g. "nsd37": the first 37/29/27 sessions
+            ses_map[s] = list(range(1, presets[sessions][s - 1] + 1))
+        elif sessions is not None:
             ses_map[s] = L.check_sessions(s, list(sessions))
         elif root is not None:
             found = sessions_on_disk(root, s, space, version, source)
@@ -422,7 +446,7 @@ def nsd_manifest(
             for atlas in atlases:
                 b.add(L.volume_roi_path(s, space, atlas), "nifti", f"{atlas} labels of {subj} in {space}",
                       shape=_volume_axes(s, space), dtype="number")
-                b.add(L.ctab_path(None if atlas in GROUP_ATLASES else s, atlas), "ctab", f"{atlas} lookup table")
+                _ctab(b, s, atlas)
         else:
             if space == "nativesurface":
                 _fsaverage_to_white(b, s)

@@ -4,7 +4,8 @@ Models (by registry name, see :data:`MODELS` and :func:`build_model`):
 ``decoding_mlp`` (:class:`DecodingMLP`), ``encoding_convnext`` (:class:`EncodingConvNeXt`),
 ``ridge`` (:class:`Ridge`), ``digits_classifier`` (:class:`DigitsClassifier`). Every model
 declares its linear readout / input layer for the attribution engine (the factorization
-protocol of :mod:`neuro_igc.models._layers`).
+protocol of :mod:`neuro_igc.models._layers`); any model built with :class:`PerSubjectLinear` or
+another layer following the :class:`SubjectLinear` protocol gets them found automatically.
 
 Training: :func:`fit` (Adam + ReduceLROnPlateau, checkpoints, resume), :func:`fit_ensemble`
 (n seeds, best k), :func:`evaluate`, :func:`predict`; checkpoints: :func:`save_checkpoint`,
@@ -21,6 +22,7 @@ from neuro_igc.models._layers import (
     LayerNorm2d,
     PerSubjectBatchNorm1d,
     PerSubjectLinear,
+    SubjectLinear,
     init_kaiming_,
     init_xavier_,
 )
@@ -31,6 +33,7 @@ from neuro_igc.models._ridge import DEFAULT_ALPHAS, Ridge
 from neuro_igc.models._train import GROUPINGS, LOSSES, FitResult, evaluate, fit, predict
 
 __all__ = [
+    "SubjectLinear",
     "PerSubjectLinear",
     "PerSubjectBatchNorm1d",
     "DropPath",

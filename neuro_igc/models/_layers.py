@@ -1,34 +1,51 @@
-"""Layers shared by the zoo, and the factorization protocol the attribution engine reads.
+"""Layers shared by the zoo, and the protocols the attribution engine reads.
 
-Factorization protocol
-----------------------
-The attribution engine (``neuro_igc.attribution``) has two exact shortcuts that need to know where
-a model's first and last linear maps are. A model opts in by defining, duck-typed:
+Per-subject linear layers (public protocol)
+-------------------------------------------
+A layer with one weight matrix per subject, chosen by a keyword argument of the model, is
+recognised by ``neuro_igc.attribution`` as a linear map (for its exact input-linear and readout
+factorizations) when it has, duck-typed (see :class:`SubjectLinear`):
 
-``igc_input_linear`` : ``nn.Linear`` or :class:`PerSubjectLinear` (attribute or property)
+``subject_key`` : str
+    The keyword that carries the subject index, in the layer's ``forward`` and in the model's
+    (``extra={subject_key: LongTensor (n,)}`` or ``model_kwargs={subject_key: int}`` when
+    attributing). Default name: ``"subject"``.
+``weight_for(subject: int) -> Tensor (out, in)`` and ``bias_for(subject: int) -> Tensor (out,) | None``
+    The affine map of one subject: ``forward(h, subject=s) == h @ weight_for(s).T + bias_for(s)``.
+
+:class:`PerSubjectLinear` implements it. Nothing else is needed: the engine finds such a layer
+(or an ``nn.Linear``) as the model's readout or first layer by observing a forward pass, and
+checks it on probe points before using it.
+
+Declaring the factorizations (optional)
+---------------------------------------
+A model can also name the two maps itself, duck-typed; the engine then uses these (verified
+the same way) instead of looking:
+
+``igc_input_linear`` : ``nn.Linear`` or a per-subject linear layer (attribute or property)
     The first map of the model, applied to the flattened input: ``z = A x + c``.
 ``forward_from_input_linear(z, **extra)``
     The rest of the model, so that ``model(x, **extra) == forward_from_input_linear(
     igc_input_linear(x.flatten(1)[, subject]), **extra)`` in eval mode.
-``igc_readout`` : ``nn.Linear`` or :class:`PerSubjectLinear` (attribute or property)
+``igc_readout`` : ``nn.Linear`` or a per-subject linear layer (attribute or property)
     The last map of the model: ``f = W h + b``.
 ``forward_features(x, **extra)``
     Everything before the readout: ``model(x, **extra) == igc_readout(forward_features(x,
     **extra)[, subject])``.
 
-A :class:`PerSubjectLinear` picks its weights with the keyword named by its ``subject_key``
-attribute (``"subject"``): an int for the whole batch, or a LongTensor ``(n,)`` per sample. The
-engine finds these for plain ``nn.Sequential`` models itself (first/last ``nn.Linear``).
+Or pass the layer (or its attribute name) when attributing: ``igc(..., readout="readout")``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 __all__ = [
+    "SubjectLinear",
     "PerSubjectLinear",
     "PerSubjectBatchNorm1d",
     "DropPath",
@@ -36,6 +53,29 @@ __all__ = [
     "init_kaiming_",
     "init_xavier_",
 ]
+
+
+@runtime_checkable
+class SubjectLinear(Protocol):
+    """The per-subject linear layer protocol (see the module docstring).
+
+    Examples
+    --------
+    >>> isinstance(PerSubjectLinear(2, 5, 3), SubjectLinear)
+    True
+    >>> isinstance(nn.Linear(5, 3), SubjectLinear)
+    False
+    """
+
+    subject_key: str
+
+    def weight_for(self, subject: int) -> torch.Tensor:
+        """The ``(out, in)`` weight of one subject."""
+        ...
+
+    def bias_for(self, subject: int) -> torch.Tensor | None:
+        """The ``(out,)`` bias of one subject, or None."""
+        ...
 
 
 class PerSubjectLinear(nn.Module):

@@ -489,7 +489,8 @@ def fit(
                                                            patience=int(patience), min_lr=min_lr)
     fit_args = {"loss": loss, "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
                 "weight_decay": float(weight_decay), "min_lr": float(min_lr), "factor": float(factor),
-                "patience": int(patience), "seed": int(seed), "group_by_subject": group}
+                "patience": int(patience), "seed": int(seed), "group_by_subject": group,
+                "n_train": len(train), "n_val": None if val is None else len(val)}
     history: list[dict] = []
     metrics: dict = {}
     start = 0
@@ -505,6 +506,7 @@ def fit(
                     f"Cannot resume from {str(checkpoint)!r}: it was written for model config "
                     f"{state.get('model_config')}, not {config}."
                 )
+            _check_resume(checkpoint, state, fit_args)
             model.load_state_dict(state["model_state"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -536,7 +538,8 @@ def fit(
                 optimizer.step()
                 total += float(value.detach()) * x.shape[0]
                 count += x.shape[0]
-            if ddp:
+            if ddp:  # rank 0's BatchNorm statistics everywhere: the same validation and checkpoint
+                dist.broadcast_tensors(list(model.buffers()), what="training")
                 sums = dist.all_reduce_sums({"t": torch.tensor([total, float(count)], dtype=torch.float64)},
                                             what="training loss")["t"]
                 total, count = float(sums[0]), int(sums[1])
@@ -562,6 +565,24 @@ def fit(
     model.eval()
     score = float(history[-1].get("val_score", float("nan"))) if history else float("nan")
     return FitResult(model=model, history=history, score=score, metrics=metrics)
+
+
+def _check_resume(checkpoint, state: dict, fit_args: dict) -> None:
+    """Resuming continues the same run: every training argument (bar a larger ``epochs``) and the
+    dataset sizes must be those the checkpoint was written with."""
+    saved = state.get("fit_args")
+    where = f"Cannot resume from {str(checkpoint)!r}"
+    fresh = "delete the checkpoint or pass resume=False to train afresh"
+    if not isinstance(saved, dict):
+        raise ValueError(f"{where}: it does not record its training arguments; {fresh}.")
+    changed = [f"{k}={saved.get(k)!r} there, {v!r} now" for k, v in fit_args.items()
+               if k != "epochs" and saved.get(k) != v]
+    if changed:
+        raise ValueError(f"{where}: it was trained with other arguments ({'; '.join(changed)}); "
+                         f"give the same ones, or {fresh}.")
+    if int(state.get("epoch", 0)) > fit_args["epochs"]:
+        raise ValueError(f"{where}: it has already run {state['epoch']} epochs, more than epochs="
+                         f"{fit_args['epochs']}; {fresh}.")
 
 
 def _rank_seed(seed) -> int:

@@ -4,8 +4,9 @@ Public names
 ------------
 load_config, config_from_dict, PipelineConfig, ConfigError, settings_hash, shipped_pipelines
     Pipeline configs (YAML, validated on load) and the settings hash used to skip unchanged steps.
-run_pipeline, RunResult, PipelineError
-    Run one pipeline at the participant or group level into ``OUTPUT_DIR/neuro-igc``.
+run_pipeline, RunResult, PipelineError, LockTimeout
+    Run one pipeline at the participant or group level into ``OUTPUT_DIR/neuro-igc`` (one run at a
+    time per folder: a second one waits for the lock or fails with :class:`LockTimeout`).
 Derivatives, bids_name, density_label
     The derivatives folder's names and writers.
 StepCache
@@ -29,6 +30,7 @@ from neuro_igc.pipeline._config import (
     settings_hash,
     shipped_pipelines,
 )
+from neuro_igc.pipeline._errors import LockTimeout, PipelineError
 from neuro_igc.pipeline._layout import Derivatives, bids_name, density_label
 from neuro_igc.pipeline._report import ReportSection, write_report
 from neuro_igc.pipeline._state import StepCache, StepRecord
@@ -51,12 +53,13 @@ __all__ = [
     "run_pipeline",
     "RunResult",
     "PipelineError",
+    "LockTimeout",
 ]
 
 
 def __getattr__(name):
     # the runner imports torch and the other subpackages: load it on first use only
-    if name in ("run_pipeline", "RunResult", "PipelineError"):
+    if name in ("run_pipeline", "RunResult"):
         from neuro_igc.pipeline import _run
 
         return getattr(_run, name)

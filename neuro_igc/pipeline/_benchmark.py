@@ -13,6 +13,7 @@ import logging
 import numpy as np
 
 from neuro_igc._utils import atomic_path, atomic_write_text
+from neuro_igc.pipeline._errors import PipelineError
 from neuro_igc.pipeline._layout import bids_name, write_tsv
 from neuro_igc.pipeline._report import ReportSection
 
@@ -67,8 +68,6 @@ def participant(ctx) -> None:
 def group(ctx) -> None:
     paths = _paths(ctx.deriv, ctx.config.label)
     if not paths["tsv"].exists():
-        from neuro_igc.pipeline._run import PipelineError
-
         raise PipelineError(
             f"No benchmark table at {paths['tsv']}: run the participant level of {ctx.config.name} first."
         )
@@ -89,4 +88,4 @@ def _report(ctx, paths) -> None:
         figures=[(paths["png"], "Rows: experiments; columns: ground truth, then each method (paper's Fig. 1 layout).")],
     ))
     igc = table[table["method"] == "IGC"]
-    ctx.scores["IGC truth correlation"] = {r.experiment: float(r.truth_corr) for r in igc.itertuples()}
+    ctx.scores["igc_truth_correlation"] = {r.experiment: float(r.truth_corr) for r in igc.itertuples()}

@@ -1,7 +1,8 @@
 """``neuro-igc NSD_ROOT OUTPUT_DIR {participant,group}``: the BIDS-App command line.
 
 Exit status: 0 on success, 1 when the run fails on its input (bad config, missing data file,
-unknown participant: the message says what to fix), 2 on a command-line usage error.
+unknown participant, a folder another run is writing to: one line says what to fix; ``--debug``
+shows the traceback), 2 on a command-line usage error.
 """
 
 from __future__ import annotations
@@ -60,18 +61,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--make-synthetic", action="store_true",
                    help="write a synthetic NSD-like folder at NSD_ROOT first if it does not exist")
+    p.add_argument("--wait", dest="lock_timeout", type=float, default=0, metavar="SECONDS",
+                   help="one run at a time writes to OUTPUT_DIR: wait this long for another run to finish "
+                        "(default 0: fail at once; -1: as long as it takes)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return p
 
 
 def _parse_overrides(items: list[str]) -> dict:
     out = {}
     for item in items:
-        if "=" not in item:
-            raise ValueError(f"Invalid value for '--set': expected KEY=VALUE; got {item!r}.")
-        key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not all(part.strip() for part in key.split(".")):
+            raise ValueError(
+                f"Invalid value for '--set': expected KEY=VALUE with a dotted KEY such as "
+                f"training.epochs=5; got {item!r}."
+            )
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "not valid YAML"
+            raise ValueError(
+                f"Invalid value for '--set {key}': {value!r} is not a YAML value ({problem}); "
+                "quote strings and close brackets, e.g. --set data.sessions=[1,2]."
+            ) from None
     return out
 
 
@@ -85,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose:
         logging.getLogger("neuro_igc").setLevel(logging.DEBUG)
     from neuro_igc import _distributed as dist
-    from neuro_igc.pipeline._config import ConfigError, load_config
-    from neuro_igc.pipeline._run import PipelineError, run_pipeline
+    from neuro_igc._utils import USER_ERRORS, error_line
+    from neuro_igc.pipeline._config import load_config
+    from neuro_igc.pipeline._run import run_pipeline
 
     try:
         overrides = _parse_overrides(args.overrides)
@@ -102,9 +119,12 @@ def main(argv: list[str] | None = None) -> int:
             n_jobs=args.n_jobs,
             progress=not args.no_progress,
             make_synthetic=args.make_synthetic,
+            lock_timeout=args.lock_timeout,
         )
-    except (ConfigError, PipelineError, FileNotFoundError, ValueError, dist.DistributedError) as exc:
-        print(f"neuro-igc: error{dist.rank_tag()}: {exc}", file=sys.stderr)
+    except (*USER_ERRORS, dist.DistributedError) as exc:
+        if args.debug:
+            raise
+        print(error_line(exc, prog=f"neuro-igc{dist.rank_tag()}"), file=sys.stderr)
         return 1
     if dist.is_main():  # under torchrun: one summary
         print(result.summary_text())

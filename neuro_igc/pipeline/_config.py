@@ -156,10 +156,12 @@ class PrfSettings:
 @dataclass
 class OutputSettings:
     """What the pipeline writes besides the attributions; ``views`` are those of the surface
-    figures (fewer views draw faster)."""
+    figures (fewer views draw faster); ``interactive`` adds an offline 3-D view (HTML) of each
+    surface map, linked from the report."""
 
     surface: bool = True
     figures: bool = True
+    interactive: bool = True
     views: list[Literal["lateral", "medial", "ventral", "posterior", "dorsal", "anterior"]] = field(
         default_factory=lambda: ["lateral", "medial", "ventral", "posterior"])
     roi: RoiSettings = field(default_factory=RoiSettings)
@@ -254,6 +256,7 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
         )
     if cfg.task in ("decoding", "encoding") and cfg.model.name:
         _check_model(cfg.model.name, cfg.model.params, source)
+    _check_free_params(cfg, source)
     if cfg.task == "decoding" and not cfg.data.targets:
         raise ConfigError(f"Invalid value for 'data.targets' in {source}: give at least one target.")
     if cfg.attribution.method not in _quadrature_methods():
@@ -288,6 +291,66 @@ def _check_model(name: str, params: dict[str, Any], source: str) -> None:
             raise ConfigError(
                 f"Unknown key 'model.params.{key}' in {source}: model {name!r} accepts {allowed}."
             )
+
+
+def _free_params_targets():
+    """``params`` block -> (function they go to, arguments the pipeline sets itself, extra keywords
+    the function takes through ``**kwargs``)."""
+    from neuro_igc.attribution import igc
+    from neuro_igc.data import NSD, make_nsd_like
+    from neuro_igc.models import fit
+    from neuro_igc.prf import fit_prf
+
+    def benchmark():
+        from neuro_igc.benchmark import DEFAULT_SETTINGS, run_benchmark
+
+        return run_benchmark, {"experiments", "n_samples", "seed", "device", "progress", "return_maps"}, \
+            set(DEFAULT_SETTINGS)
+
+    return {
+        "data.params": lambda: (NSD.betas, {"self", "subject", "sessions", "space", "version", "roi", "density",
+                                            "zscore"}, set()),
+        "training.params": lambda: (fit, {"model", "train", "val", "loss", "epochs", "batch_size", "lr",
+                                          "weight_decay", "seed", "device", "progress"}, set()),
+        "attribution.params": lambda: (igc, {"model", "x", "y", "baselines", "n_steps", "method", "seed",
+                                             "batch_size", "device", "model_kwargs", "progress"}, set()),
+        "outputs.prf.params": lambda: (fit_prf, {"maps", "extent_deg", "sign", "device", "progress"}, set()),
+        "benchmark.params": benchmark,
+        "synthetic.params": lambda: (make_nsd_like, {"root", "subjects", "sessions", "seed", "progress"}, set()),
+    }
+
+
+def _check_free_params(cfg: PipelineConfig, source: str) -> None:
+    """Every ``params`` block names arguments of the function it is passed to (found when the
+    config loads, not after training)."""
+    import inspect
+
+    blocks = {
+        "data.params": cfg.data.params, "training.params": cfg.training.params,
+        "attribution.params": cfg.attribution.params, "outputs.prf.params": cfg.outputs.prf.params,
+        "benchmark.params": cfg.benchmark.params, "synthetic.params": cfg.synthetic.params,
+    }
+    blocks = {k: v for k, v in blocks.items() if v}
+    if not blocks:
+        return
+    targets = _free_params_targets()
+    for dotted, params in blocks.items():
+        func, reserved, extra = targets[dotted]()
+        sig = inspect.signature(func)
+        named = [n for n, p in sig.parameters.items()
+                 if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in reserved]
+        open_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()) and not extra
+        accepted = named + sorted(extra - set(named))
+        where = f"{func.__module__.split('._')[0]}.{func.__qualname__}"
+        for key in params:
+            if key in reserved:
+                raise ConfigError(
+                    f"Invalid key '{dotted}.{key}' in {source}: the pipeline sets {key!r} of {where} "
+                    "itself (from its own section or the data); remove it."
+                )
+            if key not in accepted and not open_kwargs:
+                shown = ", ".join(repr(a) for a in accepted) or "none"
+                raise ConfigError(f"Unknown key '{dotted}.{key}' in {source}: {where} accepts {shown}.")
 
 
 def _quadrature_methods() -> tuple[str, ...]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from neuro_igc.pipeline._errors import PipelineError
+
 __all__ = ["PipelineData", "SubjectInfo", "load_data"]
 
 logger = logging.getLogger(__name__)
@@ -90,8 +92,6 @@ def _splits(nsd, subjects, cfg):
             b = b.select_trials(np.arange(d.max_trials))
         tr, va = train_val_split(b, nsd.shared_ids)
         if tr.n_trials < 2 or va.n_trials < 2:
-            from neuro_igc.pipeline._run import PipelineError
-
             raise PipelineError(
                 f"Subject {s:02d} has {tr.n_trials} training trials and {va.n_trials} shared (validation) "
                 "images in the selected sessions; select more sessions (data.sessions)."

@@ -80,16 +80,14 @@ def prf_step(ctx, sub: str, igc_rec, res, vert: pd.DataFrame):
 
 def _plot_examples(maps: np.ndarray, table: pd.DataFrame, path, extent_deg: float, who: str, n: int = 6) -> None:
     """The IGC maps of the ``n`` best-fitted vertices with their pRF circle (radius 1 sigma)."""
-    import matplotlib
+    from matplotlib.patches import Circle
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from neuro_igc._utils import save_figure
+    from neuro_igc._utils import new_figure, save_figure
     from neuro_igc.prf import degrees_to_pixels
 
     order = np.argsort(-table["r2"].to_numpy())[:n]
-    fig, axes = plt.subplots(1, len(order), figsize=(2.2 * len(order), 2.6), squeeze=False)
+    fig = new_figure("pRF figures", figsize=(2.2 * len(order), 2.6))
+    axes = fig.subplots(1, len(order), squeeze=False)
     h, w = maps.shape[-2:]
     dpp = extent_deg / max(h, w)
     for ax, i in zip(axes[0], order):
@@ -98,14 +96,14 @@ def _plot_examples(maps: np.ndarray, table: pd.DataFrame, path, extent_deg: floa
         ax.imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
         row = table.iloc[i]
         cx, cy = degrees_to_pixels(row["x"], row["y"], (h, w), extent_deg)
-        ax.add_patch(plt.Circle((float(cx), float(cy)), float(row["sigma"]) / dpp, fill=False, color="k", lw=1.2))
+        ax.add_patch(Circle((float(cx), float(cy)), float(row["sigma"]) / dpp, fill=False, color="k", lw=1.2))
         ax.set_title(f"{row['hemi']} {int(row['vertex'])}\nangle {row['angle']:.0f}, ecc {row['eccentricity']:.1f}",
                      fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{who}: IGC maps of the best-fitted vertices, pRF circle = 1 sigma", fontsize=9)
     fig.tight_layout()
-    save_figure(fig, path, dpi=90)
+    save_figure(fig, path, dpi=100)
 
 
 def read_prf(ctx, sub: str) -> pd.DataFrame:
@@ -165,6 +163,6 @@ def group(ctx) -> None:
     if not ctx.config.outputs.prf.enabled:
         ctx.sections.append(ReportSection("Group", text=["pRF outputs are disabled in this config: nothing to summarize."]))
         return
-    group_roi(ctx, ROI_COLUMNS, kind="pRF")
+    group_roi(ctx, ROI_COLUMNS, kind="pRF", mean=True)
     # angle is circular: averaging it across subjects is not meaningful, the others are
     group_maps(ctx, ["eccentricity", "size", "r2", "correlation"], kind="pRF")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from neuro_igc.pipeline import _outputs as O
 from neuro_igc.pipeline import _sections as S
+from neuro_igc.pipeline._errors import PipelineError
 from neuro_igc.pipeline._layout import camel, write_tsv
 from neuro_igc.pipeline._report import ReportSection
 
@@ -34,8 +35,6 @@ GROUP_SIDECAR = {
 
 def subjects_with_outputs(ctx, what: str = "roi") -> list[str]:
     """Participant labels whose participant-level outputs exist (restricted to the selection)."""
-    from neuro_igc.pipeline._run import PipelineError
-
     label = ctx.config.label
     found = []
     for s in ctx.subjects:
@@ -54,8 +53,24 @@ def subjects_with_outputs(ctx, what: str = "roi") -> list[str]:
     return found
 
 
-def group_roi(ctx, names: list[str], *, kind: str) -> pd.DataFrame | None:
-    """Group mean +/- SD of the subjects' ROI tables, per atlas; bar plot with error bars."""
+def _upstream_hashes(ctx, subs: list[str], step: str) -> list[str]:
+    """The participant-level records the group level reads, each checked against its files."""
+    hashes = []
+    for s in subs:
+        key = f"{ctx.config.label}/sub-{s}/{step}"
+        digest = ctx.cache.lookup_hash(key, verify=True)
+        if digest is None:
+            raise PipelineError(
+                f"The participant-level outputs of step {key!r} in {ctx.deriv.root} are missing or changed "
+                f"since they were written: rerun the participant level for sub-{s} first."
+            )
+        hashes.append(digest)
+    return hashes
+
+
+def group_roi(ctx, names: list[str], *, kind: str, mean: bool = False) -> pd.DataFrame | None:
+    """Group mean +/- SD of the subjects' ROI tables (ROI sums, or with ``mean`` ROI means), per
+    atlas; bar plot with error bars."""
     from neuro_igc.atlas import OTHER, group_summary, plot_roi_sums
 
     cfg = ctx.config
@@ -63,7 +78,7 @@ def group_roi(ctx, names: list[str], *, kind: str) -> pd.DataFrame | None:
         return None
     subs = subjects_with_outputs(ctx, "roi")
     tables = {s: O.read_roi_tables(ctx, s) for s in subs}
-    hashes = [ctx.cache.lookup_hash(f"{cfg.label}/sub-{s}/roi") for s in subs]
+    hashes = _upstream_hashes(ctx, subs, "roi")
     settings = {"subjects": subs, "roi_steps": hashes, "figures": cfg.outputs.figures}
 
     def work(deriv):
@@ -81,7 +96,8 @@ def group_roi(ctx, names: list[str], *, kind: str) -> pd.DataFrame | None:
             fig = deriv.figure_path(None, "roisummary", desc=cfg.label)
             order = list(dict.fromkeys(real["roi"]))
             plot_roi_sums(real.drop(columns="atlas"), fig, rois=order, outputs=names,
-                          title=f"group ({len(subs)} subjects): {kind} per ROI, mean +/- SD")
+                          title=f"group ({len(subs)} subjects): {kind} per ROI, mean +/- SD across subjects",
+                          ylabel=f"ROI {'mean' if mean else 'sum'} of {kind}")
             info["figure"] = str(fig.relative_to(deriv.root))
         return info
 
@@ -100,7 +116,7 @@ def group_roi(ctx, names: list[str], *, kind: str) -> pd.DataFrame | None:
     for out in names:
         part = shown[shown["output"] == out].dropna(subset=["mean"])
         if len(part):
-            ctx.scores.setdefault("group top ROI", {})[out] = str(part.loc[part["mean"].idxmax(), "roi"])
+            ctx.scores.setdefault("top_roi", {}).setdefault("group", {})[out] = str(part.loc[part["mean"].idxmax(), "roi"])
     return summary.assign(subject="group", value=summary["mean"], n_features=summary.get("n_features", 1))
 
 
@@ -118,13 +134,11 @@ def group_maps(ctx, names: list[str], *, kind: str, prefix: str = "") -> None:
     subs = subjects_with_outputs(ctx, "vertices")
     densities = {O.read_vertices(ctx, s).attrs["density"] for s in subs}
     if len(densities) != 1:
-        from neuro_igc.pipeline._run import PipelineError
-
         raise PipelineError(f"Subjects' maps have different densities {sorted(densities)}; cannot average them.")
     density = densities.pop()
-    hashes = [ctx.cache.lookup_hash(f"{cfg.label}/sub-{s}/{prefix}surface") for s in subs]
+    hashes = _upstream_hashes(ctx, subs, f"{prefix}surface")
     settings = {"subjects": subs, "surface_steps": hashes, "names": names, "figures": cfg.outputs.figures,
-                "views": cfg.outputs.views}
+                "views": cfg.outputs.views, "interactive": cfg.outputs.interactive}
 
     def work(deriv):
         means, hemi, vertex = [], [], []

@@ -28,6 +28,22 @@ EPILOG = """examples:
   neuro-igc nsd fetch /data/nsd --config encoding_prf --subjects 1 2"""
 
 
+def _session(text: str):
+    return int(text) if text.strip().isdigit() else text.strip()
+
+
+def _sessions(values):
+    """``[1, 2]`` stays a list; a single preset name (``["nsd37"]``) becomes the name."""
+    if values is None:
+        return None
+    names = [v for v in values if isinstance(v, str)]
+    if not names:
+        return values
+    if len(values) > 1:
+        raise ValueError(f"Invalid value for '--sessions': give session numbers or one preset name; got {values}.")
+    return names[0]
+
+
 def _selection(p: argparse.ArgumentParser) -> None:
     from neuro_igc.data._manifest import MANIFEST_SPACES
     from neuro_igc.pipeline._config import shipped_pipelines
@@ -37,8 +53,9 @@ def _selection(p: argparse.ArgumentParser) -> None:
                    help=f"pipeline config file, or a shipped pipeline name ({shipped}); default: decoding_image_stats")
     p.add_argument("--subjects", nargs="+", metavar="S", default=None,
                    help="subjects (1 2, 01, subj01, sub-01); default: check: those with betas in NSD_ROOT, fetch: all 8")
-    p.add_argument("--sessions", nargs="+", type=int, metavar="N", default=None,
-                   help="sessions of every subject; default: the config's, else check: those on disk, fetch: all")
+    p.add_argument("--sessions", nargs="+", type=_session, metavar="N", default=None,
+                   help="sessions of every subject (or a preset: nsd37); default: the config's, else check: "
+                   "those on disk, fetch: all")
     p.add_argument("--space", choices=MANIFEST_SPACES, default=None, help="beta space; default: the config's")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value (YAML syntax), e.g. --set data.density=fsaverage; repeatable")
@@ -81,7 +98,8 @@ def _manifest(args, root=None):
     from neuro_igc.pipeline._config import load_config
 
     config = load_config(args.config, overrides=_parse_overrides(args.overrides))
-    return nsd_manifest(config, subjects=args.subjects, sessions=args.sessions, space=args.space, root=root)
+    return nsd_manifest(config, subjects=args.subjects, sessions=_sessions(args.sessions), space=args.space,
+                        root=root)
 
 
 def _check(args) -> int:

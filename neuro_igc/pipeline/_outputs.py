@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuro_igc.pipeline._layout import camel, write_tsv
+from neuro_igc.pipeline._errors import PipelineError
+from neuro_igc.pipeline._layout import bids_name, camel, write_tsv
 
 __all__ = [
     "LazyData",
@@ -109,8 +110,6 @@ def _model_position(path: Path, subject: int, default: int) -> int:
     if not subjects:
         return default
     if subject not in subjects:
-        from neuro_igc.pipeline._run import PipelineError
-
         raise PipelineError(
             f"The model checkpoint {path} was trained for subjects {subjects}; subject {subject:02d} is not one "
             "of them (retrain, or drop it from --participant-label)."
@@ -210,7 +209,14 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
                *, kind: str, outline=None) -> list[dict]:
     """Write each row of ``values`` (n_maps, n_vertices) as lh/rh ``.func.gii`` + ``.mgz``, its
     freeview command (``_freeview.txt``) and a figure; returns what the report shows."""
-    from neuro_igc.surface import freeview_command, plot_surface_maps, to_hemispheres, write_gifti, write_mgz
+    from neuro_igc.surface import (
+        freeview_command,
+        plot_surface_maps,
+        to_hemispheres,
+        view_surface_maps,
+        write_gifti,
+        write_mgz,
+    )
 
     cfg = ctx.config
     hemis = to_hemispheres(np.atleast_2d(values), hemi, vertex, density=density)
@@ -229,14 +235,19 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
         from neuro_igc._utils import atomic_write_text
 
         atomic_write_text(cmd_path, f"# {kind} map '{name}': run from {cmd_path.parent.name}/\n{cmd}\n")
-        entry = {"name": name, "desc": desc, "command": cmd, "figure": None}
+        entry = {"name": name, "desc": desc, "command": cmd, "figure": None, "view": None}
+        who = f"sub-{sub}" if sub else "group"
+        style = dict(FIGURE_STYLE.get(name, {"colorbar_label": kind}))
         if cfg.outputs.figures:
-            style = dict(FIGURE_STYLE.get(name, {"colorbar_label": kind}))
             fig = deriv.figure_path(sub, "stat", desc=desc)
-            who = f"sub-{sub}" if sub else "group"
             plot_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, fig, rois=outline, views=tuple(cfg.outputs.views),
-                              title=f"{who}: {kind} {name}", **style)
+                              title=f"{who}: {kind} {name}", dpi=130, **style)
             entry["figure"] = _rel(deriv, fig)
+        if cfg.outputs.interactive:
+            page = deriv.figures_dir(sub) / bids_name("view", ".html", sub=sub, desc=desc)
+            view_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, page, title=f"{who}: {kind} {name}",
+                              **{k: v for k, v in style.items() if k in ("cmap", "signed")})
+            entry["view"] = _rel(deriv, page)
         out.append(entry)
     return out
 
@@ -256,7 +267,7 @@ def surface_step(ctx, sub: str, upstream, values: np.ndarray, names: list[str], 
     if not cfg.outputs.surface:
         return None
     settings = {"upstream": upstream.hash, "names": names, "figures": cfg.outputs.figures, "kind": kind,
-                "views": cfg.outputs.views}
+                "views": cfg.outputs.views, "interactive": cfg.outputs.interactive}
 
     def work(deriv):
         maps = write_maps(ctx, deriv, sub, values, names, vert["hemi"].to_numpy(), vert["vertex"].to_numpy(),

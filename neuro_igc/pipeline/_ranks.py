@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from neuro_igc import _distributed as dist
+from neuro_igc.pipeline._errors import PipelineError
 
 __all__ = ["run_step"]
 
@@ -51,8 +52,6 @@ def run_step(cache, key: str, settings: Any, func: Callable[[Path], Any], collec
             func(Path(scratch))
     record, error = dist.broadcast_object(None, what=what)
     if error is not None:
-        from neuro_igc.pipeline._run import PipelineError
-
         raise PipelineError(f"{what} failed on rank 0: {error}")
     cache.records.append(record)
     return record

@@ -28,7 +28,7 @@ header { background: #23395d; color: white; padding: 1em 2em; }
 header h1 { margin: 0 0 .3em 0; font-size: 1.6em; }
 nav { padding: .5em 2em; background: #e8edf4; position: sticky; top: 0; }
 nav a { margin-right: 1.2em; color: #23395d; text-decoration: none; }
-main { padding: 0 2em 2em 2em; max-width: 1300px; }
+main { padding: 0 2em 2em 2em; }
 section { background: white; border: 1px solid #ddd; border-radius: 6px; padding: .5em 1.5em 1em;
           margin-top: 1.2em; }
 h2 { color: #23395d; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
@@ -36,9 +36,10 @@ table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
 th { background: #f0f3f7; }
 td.l, th.l { text-align: left; }
-figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
-figure img { max-width: 620px; border: 1px solid #ddd; }
-figcaption { font-size: .85em; color: #555; max-width: 620px; }
+figure { display: block; margin: .8em 0 1.2em 0; }
+figure img { display: block; width: 100%; max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { font-size: .9em; color: #555; margin-top: .3em; }
+ul.views { columns: 3 18em; padding-left: 1.2em; }
 pre { background: #f4f4f4; padding: .6em; overflow-x: auto; font-size: .85em; }
 code.cmd { display: block; white-space: pre-wrap; background: #f4f4f4; padding: .4em;
            font-size: .8em; margin-bottom: .6em; }
@@ -60,6 +61,9 @@ class ReportSection:
         PNG files; written into the page relative to the report's folder.
     commands : list of (label, command)
         Shell commands shown verbatim (e.g. the freeview command of each map).
+    links : list of (path, label)
+        Pages inside the derivatives folder linked by relative path (e.g. the interactive 3-D
+        view of each surface map).
     """
 
     title: str
@@ -67,10 +71,23 @@ class ReportSection:
     tables: list[tuple[str, Any]] = field(default_factory=list)
     figures: list[tuple[str | os.PathLike, str]] = field(default_factory=list)
     commands: list[tuple[str, str]] = field(default_factory=list)
+    links: list[tuple[str | os.PathLike, str]] = field(default_factory=list)
 
 
 def _anchor(title: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
+
+
+def _png_width(path: Path) -> int | None:
+    """Pixel width of a PNG file (from its header), None for other files."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+    except OSError:
+        return None
+    if len(head) == 24 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big")
+    return None
 
 
 def _table_html(table) -> str:
@@ -148,10 +165,22 @@ def write_report(
             if not fig.exists():
                 raise FileNotFoundError(f"report figure {str(fig)!r} does not exist")
             rel = os.path.relpath(fig, folder).replace(os.sep, "/")
+            width = _png_width(fig)
+            # full width of the page, never blown up past the figure's own pixels
+            style = f' style="max-width: min(100%, {width}px)"' if width else ""
             parts.append(
-                f'<figure><a href="{html.escape(rel)}"><img src="{html.escape(rel)}" '
+                f'<figure><a href="{html.escape(rel)}"><img src="{html.escape(rel)}"{style} '
                 f'alt="{html.escape(caption)}"></a><figcaption>{html.escape(caption)}</figcaption></figure>'
             )
+        if sec.links:
+            parts.append("<h3>Interactive 3-D views (open in a browser, no network needed)</h3><ul class=\"views\">")
+            for page, label in sec.links:
+                page = Path(page)
+                if not page.exists():
+                    raise FileNotFoundError(f"report link {str(page)!r} does not exist")
+                rel = os.path.relpath(page, folder).replace(os.sep, "/")
+                parts.append(f'<li><a href="{html.escape(rel)}">{html.escape(label)}</a></li>')
+            parts.append("</ul>")
         if sec.commands:
             parts.append("<h3>Open in freeview</h3>")
             for label, cmd in sec.commands:

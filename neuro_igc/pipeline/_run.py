@@ -19,26 +19,26 @@ from typing import Any
 
 from neuro_igc import _distributed as dist
 from neuro_igc.pipeline._config import PipelineConfig, settings_hash
+from neuro_igc.pipeline._errors import LockTimeout, PipelineError
 from neuro_igc.pipeline._layout import Derivatives
 from neuro_igc.pipeline._ranks import run_step
 from neuro_igc.pipeline._report import ReportSection, write_report
 from neuro_igc.pipeline._state import StepCache, StepRecord
 
-__all__ = ["run_pipeline", "RunResult", "RunContext", "PipelineError", "LEVELS", "TASK_MODULES"]
+__all__ = ["run_pipeline", "RunResult", "RunContext", "PipelineError", "LockTimeout", "LEVELS", "TASK_MODULES",
+           "LOCK_NAME", "folder_lock"]
 
 logger = logging.getLogger("neuro_igc.pipeline")
 
 LEVELS = ("participant", "group")
+#: the lock file (under the derivatives root) that keeps a second run out while one is writing
+LOCK_NAME = "logs/neuro-igc.lock"
 #: task -> module holding ``participant(ctx)`` and ``group(ctx)``
 TASK_MODULES = {
     "decoding": "neuro_igc.pipeline._decoding",
     "encoding": "neuro_igc.pipeline._encoding",
     "benchmark": "neuro_igc.pipeline._benchmark",
 }
-
-
-class PipelineError(RuntimeError):
-    """A run that cannot go on (missing data, unknown participant, nothing to summarize)."""
 
 
 @dataclass
@@ -91,7 +91,12 @@ class RunResult:
         One per step, with ``skipped`` telling whether it was reused.
     report : Path or None
     scores : dict
-        Headline numbers (validation scores, IGC errors, ROI rankings) for printing and tests.
+        Headline numbers, keyed by identifiers (see ``SCORE_LABELS``) and nested by who
+        (``"sub-01"``, ``"group"``) and output: ``scores["validation_r"]["sub-01"]["spectral_slope"]``,
+        ``scores["max_igc_error"]``, ``scores["top_roi"]["group"][output]``,
+        ``scores["planted_roi_rank"]["sub-01"][output]``,
+        ``scores["prf_recovery"]["sub-01"]["V1"]["median_centre_error_deg"]``,
+        ``scores["igc_truth_correlation"]["A"]``.
     log : Path
     """
 
@@ -112,18 +117,34 @@ class RunResult:
             f"{ran} step(s) run, {len(self.records) - ran} unchanged and skipped",
         ]
         for key, value in self.scores.items():
-            lines.append(f"  {key}: {_fmt(value)}")
+            label = SCORE_LABELS.get(key, key.replace("_", " "))
+            if isinstance(value, dict) and value and all(isinstance(k, str) and k.startswith(("sub-", "group"))
+                                                         for k in value):
+                lines += [f"  {label} {who}: {_fmt(v)}" for who, v in value.items()]
+            else:
+                lines.append(f"  {label}: {_fmt(value)}")
         lines.append(f"derivatives: {self.root}")
         if self.report is not None:
             lines.append(f"report: {self.report}")
         return "\n".join(lines)
 
 
+#: score key -> how the summary prints it
+SCORE_LABELS = {
+    "validation_r": "validation r",
+    "max_igc_error": "max IGC error",
+    "top_roi": "top ROI",
+    "planted_roi_rank": "rank of planted ROI",
+    "prf_recovery": "pRF recovery",
+    "igc_truth_correlation": "IGC truth correlation",
+}
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+        return ", ".join(f"{str(k).replace('_', ' ')} {_fmt(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(_fmt(v) for v in value)
     return str(value)
@@ -186,6 +207,49 @@ def data_fingerprint(nsd_root: Path, subjects: list[int], config: PipelineConfig
 
 
 @contextmanager
+def folder_lock(root: Path, timeout: float = 0):
+    """Hold the exclusive lock of a derivatives folder for the duration of the block.
+
+    ``timeout`` seconds to wait for another run to finish (0: fail at once, a negative value: wait
+    as long as it takes). The lock is an OS file lock (``filelock``): a killed run releases it.
+    Under ``torchrun`` rank 0 takes it for the whole process group (the others learn whether it
+    could).
+
+    Raises
+    ------
+    LockTimeout
+        Another run holds the lock after ``timeout`` seconds.
+    """
+    from filelock import FileLock, Timeout
+
+    if dist.is_active() and not dist.is_main():  # the other ranks follow rank 0's lock
+        message = dist.broadcast_object(None, what="taking the derivatives folder's lock")
+        if message is not None:
+            raise LockTimeout(message)
+        yield
+        return
+    path = Path(root) / LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, thread_local=False)
+    try:
+        lock.acquire(timeout=timeout if timeout is None or timeout >= 0 else -1)
+    except Timeout:
+        waited = f"after waiting {timeout:g} s" if timeout and timeout > 0 else "now"
+        message = (
+            f"Another neuro-igc run is writing to {str(root)!r} {waited} (lock file {str(path)!r}): "
+            "wait for it to finish, give another OUTPUT_DIR, or wait for it with --wait SECONDS "
+            "(run_pipeline(..., lock_timeout=SECONDS); -1 waits as long as it takes)."
+        )
+        dist.broadcast_object(message, what="taking the derivatives folder's lock")
+        raise LockTimeout(message) from None
+    try:
+        dist.broadcast_object(None, what="taking the derivatives folder's lock")
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
 def _run_log(deriv: Derivatives, name: str, level: str):
     """Log the run to ``logs/<name>_<level>_<time>.log``: written under a temporary name and
     renamed when the run ends, successfully or not (a failed run keeps its whole log)."""
@@ -194,6 +258,10 @@ def _run_log(deriv: Derivatives, name: str, level: str):
         return
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = deriv.logs_dir / f"{name}_{level}_{stamp}.log"
+    n = 1
+    while path.exists():  # runs within one second (one at a time: the folder is locked)
+        n += 1
+        path = deriv.logs_dir / f"{name}_{level}_{stamp}-{n}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     root_logger = logging.getLogger("neuro_igc")
@@ -228,6 +296,7 @@ def run_pipeline(
     n_jobs: int | None = None,
     progress: bool = True,
     make_synthetic: bool = False,
+    lock_timeout: float = 0,
 ) -> RunResult:
     """Run one pipeline into ``OUTPUT_DIR/neuro-igc``.
 
@@ -246,12 +315,15 @@ def run_pipeline(
     force : bool, default False
         Redo every step even when its settings hash is unchanged.
     n_jobs : int, optional
-        torch CPU threads.
+        torch CPU threads during the run (restored afterwards).
     progress : bool, default True
         tqdm bars.
     make_synthetic : bool, default False
         Write a synthetic NSD-like folder at ``nsd_root`` first when it does not exist
         (``config.synthetic`` settings).
+    lock_timeout : float, default 0
+        One run at a time writes to a derivatives folder: seconds to wait for another run's lock
+        (0: raise :class:`LockTimeout` at once; negative: wait as long as it takes).
 
     Returns
     -------
@@ -260,18 +332,57 @@ def run_pipeline(
     from neuro_igc._utils import check_option, resolve_device
 
     check_option("level", level, LEVELS)
+    if not isinstance(config, PipelineConfig):
+        raise TypeError(
+            f"Invalid value for 'config': expected a PipelineConfig (from load_config); got {type(config).__name__}."
+        )
     nsd_root = Path(nsd_root)
     deriv = Derivatives(output_dir)
-    if n_jobs is not None:
-        import torch
-
-        if n_jobs < 1:
-            raise ValueError(f"Invalid value for '--n-jobs': must be >= 1; got {n_jobs}.")
-        torch.set_num_threads(int(n_jobs))
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
+        raise ValueError(f"Invalid value for '--n-jobs': must be an integer >= 1; got {n_jobs!r}.")
     dev = dist.rank_device(resolve_device(device))  # torchrun: cuda -> cuda:LOCAL_RANK
     progress = progress and dist.is_main()
     task = importlib.import_module(TASK_MODULES[config.task])
-    deriv.root.mkdir(parents=True, exist_ok=True)
+    _make_output_dir(deriv.root)
+    with folder_lock(deriv.root, lock_timeout), _torch_threads(n_jobs):
+        return _run_locked(nsd_root, deriv, level, config, participants, task, dev, force=force,
+                           progress=progress, make_synthetic=make_synthetic)
+
+
+def _make_output_dir(root: Path) -> None:
+    existing = next((p for p in (root, *root.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise PipelineError(
+            f"Invalid OUTPUT_DIR: {str(existing)!r} is a file, not a folder; give a folder path "
+            "(it is created when missing)."
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PipelineError(
+            f"Cannot create the derivatives folder {str(root)!r}: {exc.strerror or exc}; check OUTPUT_DIR "
+            "and its permissions."
+        ) from exc
+
+
+@contextmanager
+def _torch_threads(n_jobs: int | None):
+    """Use ``n_jobs`` torch CPU threads inside the block and restore the caller's count after."""
+    if n_jobs is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n_jobs))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, force, progress,
+                make_synthetic) -> RunResult:
     with _run_log(deriv, config.name, level) as log_path:
         logger.info("neuro-igc %s, %s level, config %s", config.name, level, config.source)
         if config.task == "benchmark":

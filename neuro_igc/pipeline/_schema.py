@@ -14,10 +14,12 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+from neuro_igc.errors import NeuroIGCError
+
 __all__ = ["ConfigError", "from_dict", "to_dict", "path_field"]
 
 
-class ConfigError(ValueError):
+class ConfigError(NeuroIGCError, ValueError):
     """A pipeline config that does not match the schema (message names the key and the file)."""
 
 

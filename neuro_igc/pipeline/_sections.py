@@ -44,13 +44,14 @@ def model_section(ctx, train, names: list[str] | None) -> None:
                     + ", ".join(f"{s:.3f}" for s in train.info["member_scores"]))
     table = pd.DataFrame(rows)
     ctx.sections.append(ReportSection("Model", text=text, tables=[("Validation scores", table)] if rows else []))
+    scores = ctx.scores.setdefault("validation_r", {})
     for row in rows:
-        key = f"validation r sub-{row['subject']}"
+        who = f"sub-{row['subject']}"
         value = row.get("validation r", row.get("mean validation r"))
         if "output" in row:
-            ctx.scores.setdefault(key, {})[row["output"]] = value
+            scores.setdefault(who, {})[row["output"]] = value
         else:
-            ctx.scores[key] = value
+            scores[who] = value
 
 
 def attribution_section(ctx, igc_records: dict[str, object], names: list[str] | None) -> None:
@@ -69,8 +70,7 @@ def attribution_section(ctx, igc_records: dict[str, object], names: list[str] | 
                          "median IG error": ige.get("median"), "max IGC error": igce.get("max"),
                          "samples": info["n_samples"], "steps": info["n_steps"]})
         worst = max(igce.get("values", [igce.get("max", 0.0)]))
-        ctx.scores.setdefault("max IGC error", 0.0)
-        ctx.scores["max IGC error"] = max(ctx.scores["max IGC error"], float(worst))
+        ctx.scores["max_igc_error"] = max(ctx.scores.get("max_igc_error", 0.0), float(worst))
     a = ctx.config.attribution
     ctx.sections.append(ReportSection(
         "IGC",
@@ -83,7 +83,7 @@ def attribution_section(ctx, igc_records: dict[str, object], names: list[str] | 
 
 def maps_section(ctx, title: str, text: str, surface_records: dict[str, object]) -> None:
     """Surface figures and the freeview command of every map."""
-    figures, commands = [], []
+    figures, commands, links = [], [], []
     for sub, rec in surface_records.items():
         if rec is None:
             continue
@@ -91,9 +91,11 @@ def maps_section(ctx, title: str, text: str, surface_records: dict[str, object])
             who = f"sub-{sub}" if sub else "group"
             if m["figure"]:
                 figures.append((_fig(ctx, m["figure"]), f"{who}: {m['name']} (desc-{m['desc']})"))
+            if m.get("view"):
+                links.append((_fig(ctx, m["view"]), f"{who}: {m['name']}"))
             folder = f"sub-{sub}" if sub else "group"
             commands.append((f"{who} {m['name']} (cd {ctx.deriv.root / folder})", m["command"]))
-    ctx.sections.append(ReportSection(title, text=[text], figures=figures, commands=commands))
+    ctx.sections.append(ReportSection(title, text=[text], figures=figures, commands=commands, links=links))
 
 
 def roi_section(ctx, roi_records: dict[str, object], text: str) -> None:
@@ -110,7 +112,7 @@ def roi_section(ctx, roi_records: dict[str, object], text: str) -> None:
     tables = [("Highest ROI per output", pd.DataFrame(rows))] if rows else []
     ctx.sections.append(ReportSection("ROI summary", text=[text], tables=tables, figures=figures))
     for row in rows:
-        ctx.scores.setdefault(f"top ROI sub-{row['subject']}", {})[row["output"]] = row["top ROI"]
+        ctx.scores.setdefault("top_roi", {}).setdefault(f"sub-{row['subject']}", {})[row["output"]] = row["top ROI"]
 
 
 def load_truth_or_none(ctx):
@@ -152,9 +154,10 @@ def decoding_recovery(ctx, roi_tables: dict[str, pd.DataFrame], names: list[str]
               "Rank 1 means the ROI summary puts the planted ROI first."],
         tables=[("Planted ROIs", table)],
     ))
-    ctx.scores["rank of planted ROI"] = {
-        f"{'group' if r['subject'] == 'group' else 'sub-' + r['subject']} {r['output']}": r["rank of planted ROI"]
-        for r in rows}
+    ranks = ctx.scores.setdefault("planted_roi_rank", {})
+    for r in rows:
+        who = "group" if r["subject"] == "group" else f"sub-{r['subject']}"
+        ranks.setdefault(who, {})[r["output"]] = r["rank of planted ROI"]
     return table
 
 
@@ -187,8 +190,8 @@ def encoding_recovery(ctx, prf_tables: dict[str, pd.DataFrame]) -> pd.DataFrame 
               "and sizes are compared with the planted ones (size: Pearson correlation with the planted sigma)."],
         tables=[("Planted pRFs", table)],
     ))
+    recovery = ctx.scores.setdefault("prf_recovery", {})
     for r in rows:
-        if r["ROI"] == "V1":
-            ctx.scores[f"V1 pRF recovery sub-{r['subject']}"] = {
-                "median centre error (deg)": r["median centre error (deg)"], "size correlation": r["size correlation"]}
+        recovery.setdefault(f"sub-{r['subject']}", {})[r["ROI"]] = {
+            "median_centre_error_deg": r["median centre error (deg)"], "size_correlation": r["size correlation"]}
     return table

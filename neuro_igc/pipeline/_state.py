@@ -4,13 +4,15 @@ A step writes its files into a private staging folder (``.staging/<step>/``, lai
 derivatives root). Only when it returns are they moved into place (a rename each) and the step
 recorded; a step that fails or is killed leaves none of its files and no record, so the next run
 redoes it. A step is skipped when a previous run finished it with the same settings hash (which
-includes the hashes of the steps it reads from) and all its files still exist; ``force=True``
-redoes every step. Records are small JSON files in ``logs/steps/``.
+includes the hashes of the steps it reads from) and every file it wrote still has the size and
+SHA-256 recorded when it was written (a file overwritten, truncated or removed since makes the step
+run again); ``force=True`` redoes every step. Records are small JSON files in ``logs/steps/``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -24,7 +26,7 @@ from typing import Any
 from neuro_igc._utils import atomic_write_text
 from neuro_igc.pipeline._config import settings_hash
 
-__all__ = ["StepCache", "StepRecord"]
+__all__ = ["StepCache", "StepRecord", "file_digest"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,17 @@ class StepRecord:
     skipped: bool = False
     seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+
+
+def file_digest(path: str | os.PathLike) -> dict[str, Any]:
+    """``{"size": bytes, "sha256": hex digest}`` of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+    return {"size": size, "sha256": h.hexdigest()}
 
 
 class StepCache:
@@ -61,26 +74,48 @@ class StepCache:
     def _record_path(self, key: str) -> Path:
         return self.dir / f"{key.replace('/', '_')}.json"
 
-    def lookup_hash(self, key: str) -> str | None:
-        """The settings hash a previous run recorded for ``key`` (None when never finished)."""
-        path = self._record_path(key)
-        try:
-            return json.loads(path.read_text()).get("hash")
-        except (FileNotFoundError, json.JSONDecodeError):
+    def lookup_hash(self, key: str, verify: bool = False) -> str | None:
+        """The settings hash a previous run recorded for ``key`` (None when never finished, or,
+        with ``verify``, when one of its files changed since)."""
+        data = self._read(key)
+        if data is None or (verify and not self._intact(key, data)):
             return None
+        return data.get("hash")
 
-    def lookup(self, key: str, digest: str) -> StepRecord | None:
-        """The finished record for ``key`` when its hash is ``digest`` and its outputs exist."""
+    def _read(self, key: str) -> dict | None:
         path = self._record_path(key)
-        if self.force or not path.exists():
-            return None
         try:
             data = json.loads(path.read_text())
-        except json.JSONDecodeError:
+        except FileNotFoundError:
             return None
-        if data.get("hash") != digest:
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            logger.warning("step %s: unreadable record %s, redoing the step", key, path)
             return None
-        if not all((self.root / p).exists() for p in data.get("outputs", [])):
+        return data if isinstance(data, dict) else None
+
+    def _intact(self, key: str, data: dict) -> bool:
+        """Every file of the record has its recorded size and SHA-256."""
+        files = data.get("files")
+        if not isinstance(files, dict) or sorted(files) != sorted(data.get("outputs", [])):
+            return False  # a record without file digests cannot vouch for its files
+        for rel, expected in files.items():
+            target = self.root / rel
+            try:
+                if target.stat().st_size != expected.get("size") or file_digest(target) != expected:
+                    logger.info("step %s: %s changed since it was written", key, rel)
+                    return False
+            except OSError:
+                logger.info("step %s: %s is missing", key, rel)
+                return False
+        return True
+
+    def lookup(self, key: str, digest: str) -> StepRecord | None:
+        """The finished record for ``key`` when its hash is ``digest`` and its outputs are intact
+        (each file's size and SHA-256 as recorded)."""
+        if self.force:
+            return None
+        data = self._read(key)
+        if data is None or data.get("hash") != digest or not self._intact(key, data):
             return None
         return StepRecord(key, digest, data["outputs"], True, 0.0, data.get("info", {}))
 
@@ -112,9 +147,10 @@ class StepCache:
         try:
             info = func(stage) or {}
             files = sorted(p for p in stage.rglob("*") if p.is_file() and not p.name.startswith("."))
-            outputs = []
+            outputs, digests = [], {}
             for p in files:
                 rel = p.relative_to(stage)
+                digests[str(rel)] = file_digest(p)
                 final = self.root / rel
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(p, final)
@@ -126,7 +162,7 @@ class StepCache:
         record = StepRecord(key, digest, outputs, False, time.perf_counter() - start, info)
         atomic_write_text(
             self._record_path(key),
-            json.dumps({"key": key, "hash": digest, "outputs": outputs, "info": info,
+            json.dumps({"key": key, "hash": digest, "outputs": outputs, "files": digests, "info": info,
                         "seconds": record.seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")},
                        indent=2, default=_default),
         )

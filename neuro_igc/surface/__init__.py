@@ -5,7 +5,8 @@
 - :func:`decimate`, :func:`decimate_features`, :func:`upsample`: nested fsaverage densities.
 - :func:`write_mgz`, :func:`write_gifti`, :func:`write_annot`, :func:`write_surface_maps`,
   :func:`bids_name`, :func:`freeview_command`: files for freeview and BIDS derivatives.
-- :func:`plot_surface_maps`: PNG figures on the bundled fsaverage5 inflated mesh.
+- :func:`plot_surface_maps`: PNG figures on the bundled fsaverage5 inflated mesh;
+  :func:`view_surface_maps`: an interactive offline HTML view of the same maps.
 """
 
 from ._decimate import decimate, decimate_features, load_sphere, upsample
@@ -23,6 +24,7 @@ from ._export import (
 )
 from ._mapping import DENSITIES, HEMIS, density_name, from_hemispheres, from_volume, n_vertices, to_hemispheres, to_volume
 from ._plot import SURFACE_VIEWS, plot_surface_maps
+from ._view import view_surface_maps
 
 __all__ = [
     "DENSITIES",
@@ -49,4 +51,5 @@ __all__ = [
     "freeview_command",
     "write_surface_maps",
     "plot_surface_maps",
+    "view_surface_maps",
 ]

@@ -221,6 +221,10 @@ def write_annot(
         raise ValueError(f"'labels' must be a 1-D integer array (one ROI id per vertex); got {labels.shape} {labels.dtype}.")
     ids = [0] + sorted(int(k) for k in table if int(k) != 0)
     names = ["unknown"] + [str(table[k]) for k in ids[1:]]
+    for k, c in (colors or {}).items():
+        c = np.asarray(c)
+        if c.shape != (3,) or not np.issubdtype(c.dtype, np.number) or (c < 0).any() or (c > 255).any():
+            raise ValueError(f"Invalid value for 'colors[{k!r}]': an (r, g, b) triple of 0..255; got {c.tolist()!r}.")
     auto = label_colors(len(ids))
     rgb = np.array([(colors or {}).get(k, auto[i]) if k else (25, 5, 25) for i, k in enumerate(ids)], dtype=np.int32)
     ctab = np.column_stack([rgb, np.zeros(len(ids), dtype=np.int32)])

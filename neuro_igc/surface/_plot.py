@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuro_igc._utils import check_option, save_figure, soft_import
+from neuro_igc._utils import check_option, new_figure, save_figure, soft_import
 
 from ._decimate import decimate
 from ._export import label_colors
@@ -79,11 +79,9 @@ def plot_surface_maps(
     if not maps or any(h not in HEMIS for h in maps):
         raise ValueError(f"'maps' must be a dict with keys 'lh' and/or 'rh'; got {sorted(maps) if isinstance(maps, dict) else type(maps)}.")
     soft_import("matplotlib", "Surface plots")
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.lines import Line2D
     from nilearn import datasets, plotting
 
     data = {h: _as_fsaverage5(m, f"maps[{h!r}]").astype(float) for h, m in maps.items()}
@@ -102,10 +100,8 @@ def plot_surface_maps(
     mesh = datasets.load_fsaverage("fsaverage5")
     sulc = datasets.load_fsaverage_data("fsaverage5", data_type="sulcal")
     hemis = [h for h in HEMIS if h in data]
-    fig, axes = plt.subplots(
-        len(hemis), len(views), subplot_kw={"projection": "3d"}, figsize=(2.6 * len(views), 2.4 * len(hemis) + 0.6),
-        squeeze=False,
-    )
+    fig = new_figure("Surface plots", figsize=(2.6 * len(views), 2.4 * len(hemis) + 0.6))
+    axes = fig.subplots(len(hemis), len(views), subplot_kw={"projection": "3d"}, squeeze=False)
     for r, h in enumerate(hemis):
         part = mesh["inflated"].parts[_PART[h]]
         bg = np.asarray(sulc.data.parts[_PART[h]])
@@ -123,13 +119,13 @@ def plot_surface_maps(
                         part, labels[h], levels=ids, colors=[palette[i] for i in ids], axes=ax, figure=fig, hemi=_PART[h],
                     )
             ax.set_title(f"{h} {view}", fontsize=8)
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(vmin=vmin, vmax=vmax))
+    sm = ScalarMappable(cmap=cmap, norm=Normalize(vmin=vmin, vmax=vmax))
     fig.colorbar(sm, ax=axes.ravel().tolist(), shrink=0.6, label=colorbar_label)
     if labels is not None and table:
         shown = sorted({int(i) for h in labels for i in np.unique(labels[h]) if i != 0})
         if shown:
             palette = label_colors(max(shown) + 1) / 255.0
-            handles = [plt.Line2D([], [], color=palette[i], label=table.get(i, str(i))) for i in shown]
+            handles = [Line2D([], [], color=palette[i], label=table.get(i, str(i))) for i in shown]
             fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=7, frameon=False)
     if title:
         fig.suptitle(title)

@@ -10,10 +10,11 @@ import torch
 from torch import nn
 
 from attribution_nets import SubjectNet, mish_mlp, tiny_cnn
+from neuro_igc.models import PerSubjectLinear
 from neuro_igc.attribution import ig, igc
-from neuro_igc.attribution._factorize import find_factorization
 
 PLAIN = dict(input_linear=False, readout=False, vjp="loop", freeze=False, progress=False, warn=False)
+MODES = ["per-sample", "shared"]
 RTOL = 1e-5
 
 
@@ -43,21 +44,23 @@ SWITCH_SETS = {
 }
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", list(SWITCH_SETS))
-def test_sequential_mlp(regression_data, name):
+def test_sequential_mlp(regression_data, name, mode):
     x, y = regression_data
     model = mish_mlp(n_out=3)
-    res = _check_same(igc, model, x, y, switches=SWITCH_SETS[name], n_steps=6, baselines=5)
+    res = _check_same(igc, model, x, y, switches=SWITCH_SETS[name], n_steps=6, baselines=5, baseline_mode=mode)
     for key in ("input_linear", "readout"):
         assert res.settings[key] is SWITCH_SETS[name].get(key, False)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", list(SWITCH_SETS))
-def test_per_subject_model_mixed_subjects(subject_data, name):
+def test_per_subject_model_mixed_subjects(subject_data, name, mode):
     x, y, subject = subject_data
     model = SubjectNet()
     res = _check_same(igc, model, x, y, switches=SWITCH_SETS[name], n_steps=5, baselines=4,
-                      extra={"subject": subject}, batch_size=97)
+                      extra={"subject": subject}, batch_size=97, baseline_mode=mode)
     assert res.settings["group_key"] == ("subject" if name in ("input_linear", "readout", "all") else None)
     _check_same(ig, model, x[:12], switches=SWITCH_SETS[name], n_steps=5, baselines=3,
                 extra={"subject": subject[:12]})
@@ -96,14 +99,161 @@ def test_vjp_modes_agree(regression_data):
         _close(ra.attributions, rb.attributions)
 
 
-def test_sequential_discovery():
-    mlp = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(6, 4), nn.Mish(), nn.Linear(4, 2))
-    fac = find_factorization(mlp)
-    assert fac.input_linear is mlp[2] and fac.readout is mlp[4] and fac.source == "sequential"
-    single = nn.Sequential(nn.Linear(3, 2))
-    fac = find_factorization(single)
-    assert fac.input_linear is single[0] and fac.readout is None
-    assert find_factorization(nn.Sequential(nn.Conv2d(1, 1, 1), nn.Flatten())).input_linear is None
+def _used(res):
+    f = res.settings["factorizations"]
+    return f["input_linear"]["used"], f["readout"]["used"]
+
+
+def test_sequential_discovery(regression_data):
+    x, y = regression_data
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(6, 4), nn.Mish(), nn.Linear(4, 2)).double()
+    res = _check_same(igc, mlp, x, y[:, :2], switches={"input_linear": True, "readout": True}, n_steps=4, baselines=3)
+    f = res.settings["factorizations"]
+    assert f["input_linear"]["module"] == "2" and f["readout"]["module"] == "4"
+    assert f["input_linear"]["source"] == f["readout"]["source"] == "found"
+
+
+class CustomMLP(nn.Module):
+    """A plain module: nothing declared, attribute names of the user's choosing."""
+
+    def __init__(self, n_in=6, n_out=3, reuse=False, skip=False, two_readers=False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.inp = nn.Linear(n_in, 5)
+        self.other = nn.Linear(n_in, 5)
+        self.body = nn.Sequential(nn.Mish(), nn.Linear(5, 5), nn.Mish())
+        self.head = nn.Linear(5, n_out)
+        self.drop = nn.Dropout(0.3)
+        self.reuse, self.skip, self.two_readers = reuse, skip, two_readers
+        self.double()
+
+    def forward(self, x):
+        h = self.inp(x.flatten(1))
+        if self.two_readers:
+            h = h + self.other(x)
+        if self.skip:
+            h = h + x[:, :5] ** 2  # the input is read outside the first Linear
+        h = self.body(h)
+        if self.reuse:
+            h = self.body[1](h)
+        return self.drop(self.head(h))
+
+
+def test_custom_module_found_and_exact(regression_data):
+    x, y = regression_data
+    model = CustomMLP(n_out=8)
+    yy = torch.cat([y, y, y[:, :2]], 1)
+    res = _check_same(igc, model, x, yy, switches={"input_linear": "auto", "readout": "auto", "freeze": True},
+                      n_steps=5, baselines=4)
+    f = res.settings["factorizations"]
+    assert (f["input_linear"]["module"], f["readout"]["module"]) == ("inp", "head")
+    assert _used(res) == (True, True)
+    _check_same(ig, model, x[:5], switches={"input_linear": True, "readout": True}, n_steps=5, baselines=3)
+
+
+@pytest.mark.parametrize("value", ["head", "module"])
+def test_readout_named_or_given(regression_data, value):
+    x, y = regression_data
+    model = CustomMLP()
+    readout = model.head if value == "module" else "head"
+    res = _check_same(igc, model, x, y, switches={"readout": readout, "input_linear": "inp"}, n_steps=4, baselines=3)
+    assert _used(res) == (True, True) and res.settings["factorizations"]["readout"]["source"] == "given"
+    with pytest.raises(ValueError, match="'readout': the model has no module named 'nope'"):
+        igc(model, x, y, readout="nope", progress=False)
+    with pytest.raises(ValueError, match="'readout': expected an nn.Linear or a per-subject linear layer; got Mish"):
+        igc(model, x, y, readout="body.0", progress=False)
+
+
+def test_reused_linear_falls_back(regression_data, caplog):
+    x, y = regression_data
+    model = CustomMLP(n_out=8, reuse=True)
+    yy = torch.cat([y, y, y[:, :2]], 1)
+    res = _check_same(igc, model, x, yy, switches={"input_linear": "auto", "readout": "auto"}, n_steps=4,
+                      baselines=3)
+    assert _used(res) == (True, True)  # the reused Linear is inside; both ends are fine
+    # a readout called twice
+    twice = nn.Sequential(nn.Linear(6, 6), nn.Mish()).double()
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.f, self.out = twice, nn.Linear(6, 6).double()
+
+        def forward(self, x):
+            return self.out(self.f(self.out(x)))
+
+    res = _check_same(igc, Twice(), x, torch.cat([y, y], 1), switches={"readout": "auto", "input_linear": "auto"},
+                      n_steps=4, baselines=3)
+    f = res.settings["factorizations"]
+    assert not f["readout"]["used"] and "called 2 times" in f["readout"]["reason"]
+    assert not f["input_linear"]["used"] and "called 2 times" in f["input_linear"]["reason"]
+
+
+class Tokens(nn.Module):
+    """Linear layers on a 3-D view of the input, then reshaped."""
+
+    def __init__(self, end3d=False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.tok = nn.Linear(3, 2)
+        self.mid = nn.Sequential(nn.Mish(), nn.Linear(4, 4), nn.Mish())
+        self.head = nn.Linear(4, 6)
+        self.end3d = end3d
+        self.double()
+
+    def forward(self, x):
+        h = self.mid(self.tok(x.reshape(x.shape[0], 2, 3)).reshape(x.shape[0], 4))
+        if self.end3d:
+            return self.head(h.reshape(h.shape[0], 1, 4)).reshape(h.shape[0], 6)
+        return self.head(h)
+
+
+def test_linear_on_3d_input_stays_exact(regression_data):
+    x, y = regression_data
+    yy = torch.cat([y, y], 1)
+    res = _check_same(igc, Tokens(), x, yy, switches={"input_linear": "auto", "readout": "auto"}, n_steps=4,
+                      baselines=3)
+    f = res.settings["factorizations"]
+    assert not f["input_linear"]["used"] and "reads the flattened input directly" in f["input_linear"]["reason"]
+    assert f["readout"]["used"]
+    res = _check_same(igc, Tokens(end3d=True), x, yy, switches={"input_linear": "auto", "readout": "auto"},
+                      n_steps=4, baselines=3)
+    assert not _used(res)[1] and "not produced by a layer" in res.settings["factorizations"]["readout"]["reason"]
+
+
+def test_input_read_twice_stays_exact(regression_data):
+    x, y = regression_data
+    res = _check_same(igc, CustomMLP(two_readers=True), x, y, switches={"input_linear": "auto"}, n_steps=4,
+                      baselines=3)
+    reason = res.settings["factorizations"]["input_linear"]["reason"]
+    assert not _used(res)[0] and "read by 2 layer calls (inp, other)" in reason
+    res = _check_same(igc, CustomMLP(skip=True), x, y, switches={"input_linear": "auto"}, n_steps=4, baselines=3)
+    reason = res.settings["factorizations"]["input_linear"]["reason"]
+    assert not _used(res)[0] and "checked and rejected" in reason
+    with pytest.raises(ValueError, match="input-linear factorization does not reproduce model"):
+        igc(CustomMLP(skip=True), x, y, input_linear=True, progress=False)
+
+
+class SubjectFirst(nn.Module):
+    """A per-subject first layer (the public protocol), nothing declared."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.first = PerSubjectLinear(3, 7, 4)
+        self.rest = nn.Sequential(nn.Mish(), nn.Linear(4, 10))
+        self.double()
+
+    def forward(self, x, subject=0):
+        return self.rest(self.first(x, subject=subject))
+
+
+def test_per_subject_layer_found(subject_data):
+    x, y, subject = subject_data
+    res = _check_same(igc, SubjectFirst(), x, y, switches={"input_linear": "auto", "readout": "auto"}, n_steps=4,
+                      baselines=3, extra={"subject": subject})
+    assert _used(res) == (True, True) and res.settings["group_key"] == "subject"
 
 
 def test_flattened_image_input_linear():
@@ -145,11 +295,11 @@ def test_wrong_declaration_is_caught():
 
 def test_unavailable_switches_raise(image_data, regression_data):
     x, y = image_data
-    with pytest.raises(ValueError, match="input_linear=True but the model has no first linear map"):
+    with pytest.raises(ValueError, match="input_linear=True cannot be used: the first layer 0 is a Conv2d"):
         igc(tiny_cnn(), x, y, input_linear=True, progress=False)
     xr, yr = regression_data
     with pytest.raises(ValueError, match="readout=True cannot be used: an output_transform follows"):
         igc(mish_mlp(), xr, yr, readout=True, output_transform="softmax", progress=False)
     plain = nn.Sequential(nn.Mish(), nn.Flatten()).double()
-    with pytest.raises(ValueError, match="readout=True cannot be used: the model declares no readout"):
+    with pytest.raises(ValueError, match=r"readout=True cannot be used: the model's output comes from 1 \(Flatten\)"):
         igc(plain, xr, yr, readout=True, progress=False)

@@ -44,6 +44,9 @@ BRAINMASK = "nsddata/ppdata/subj01/func1pt8mm/brainmask.nii.gz"
 VOL_ROI = "nsddata/ppdata/subj01/func1pt8mm/roi/prf-visualrois.nii.gz"
 LABEL = "nsddata/freesurfer/fsaverage/label/lh.streams.mgz"
 CTAB = "nsddata/freesurfer/fsaverage/label/streams.mgz.ctab"
+NATIVE = "nsddata_betas/ppdata/subj01/nativesurface/betas_fithrf_GLMdenoise_RR/lh.betas_session01.hdf5"
+TRANSFORM = "nsddata/ppdata/subj01/transforms/lh.white-to-fsaverage.mgz"
+N_NATIVE = {"lh": 40, "rh": 50}
 
 
 def _quiet(fn):
@@ -75,6 +78,8 @@ NSD_READERS = {
     BRAINMASK: _quiet(lambda root: _nsd(root).betas(1, sessions=[1], space="func1pt8mm", nan="drop")),
     VOL_ROI: lambda root: _nsd(root).roi("prf-visualrois", "func1pt8mm", subject=1),
     LABEL: lambda root: _nsd(root).roi("streams", "fsaverage"),
+    NATIVE: _quiet(lambda root: _nsd(root).betas(1, sessions=[1], space="nativesurface")),
+    TRANSFORM: lambda root: _nsd(root).transform(1, "lh"),
     CTAB: lambda root: _nsd(root).roi("streams", "fsaverage"),
 }
 
@@ -91,6 +96,8 @@ NSD_CASES = {
     VOL_ROI: ["truncated", "garbage", "empty"],
     LABEL: ["truncated", "garbage", "empty", "folder"],
     CTAB: ["garbage", "misnamed", "folder"],
+    NATIVE: ["truncated", "garbage", "empty", "misnamed", "folder"],
+    TRANSFORM: ["truncated", "garbage", "empty"],
 }
 
 
@@ -101,7 +108,28 @@ def nsd_src(tmp_path_factory):
     root = tmp_path_factory.mktemp("nsd_src")
     make_nsd_like(root, subjects=1, sessions=1, seed=0, trials=20, image_size=32,
                   volume_spaces=("func1pt8mm",), volume_shape=(8, 8, 8), progress=False)
+    _add_native(root)
     return root
+
+
+def _add_native(root: Path) -> None:
+    """Small native-surface betas and NSD's transforms (1-based), unless the folder has them."""
+    import h5py
+
+    from neuro_igc.data._io import write_mgh
+
+    rng = np.random.default_rng(0)
+    for h, n in N_NATIVE.items():
+        betas = root / NATIVE.replace("lh.", f"{h}.")
+        if not betas.exists():
+            betas.parent.mkdir(parents=True, exist_ok=True)
+            with h5py.File(betas, "w") as f:
+                f.create_dataset("betas", data=rng.integers(-900, 900, (20, n)).astype(np.int16), chunks=(20, 1))
+        tr = root / TRANSFORM.replace("lh.", f"{h}.")
+        if not tr.exists():
+            tr.parent.mkdir(parents=True, exist_ok=True)
+            write_mgh((np.arange(163842) % n + 1).astype(np.int32), tr)
+            write_mgh((np.arange(n) + 1).astype(np.int32), tr.with_name(f"{h}.fsaverage-to-white.mgz"))
 
 
 def _linked_copy(src: Path, dst: Path) -> Path:
@@ -194,8 +222,9 @@ def test_nsd_bucket_hint(nsd_src, tmp_path):
     """An NSD file's hint gives its address in NSD's bucket."""
     root = _linked_copy(nsd_src, tmp_path / "nsd")
     damage(root / EXPDESIGN, "truncated")
-    with pytest.raises(InputFileError, match=re.escape(f"s3://natural-scenes-dataset/{EXPDESIGN}")):
+    with pytest.raises(InputFileError, match=re.escape(f"s3://natural-scenes-dataset/{EXPDESIGN}")) as exc_info:
         NSD_READERS[EXPDESIGN](root)
+    assert f"`neuro-igc nsd fetch {root}`" in str(exc_info.value)
 
 
 def test_missing_file_is_file_not_found(nsd_src, tmp_path):
@@ -351,3 +380,15 @@ def test_error_pickles():
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is InputFileError and str(back) == str(err) and back.path == err.path
 
+
+
+def test_one_hierarchy():
+    """Every user error of the package shares one base class (the command line prints it as a line)."""
+    from neuro_igc.errors import MissingFileError
+    from neuro_igc.pipeline import PipelineError
+    from neuro_igc.pipeline._schema import ConfigError
+
+    for cls in (InputFileError, MissingFileError, ConfigError, PipelineError):
+        assert issubclass(cls, NeuroIGCError), cls
+    assert issubclass(ConfigError, ValueError) and issubclass(PipelineError, RuntimeError)
+    assert issubclass(MissingFileError, FileNotFoundError) and issubclass(InputFileError, (OSError, ValueError))

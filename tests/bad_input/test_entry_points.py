@@ -205,6 +205,7 @@ MODEL_CASES = [
     ("fit-train-int", lambda: _fit(10), TypeError, r"'train'.*Dataset"),
     ("fit-train-empty", lambda: _fit(_decoding_ds(np.zeros((0, 5)), np.zeros((0, 2)))), ValueError,
      r"training dataset needs at least 2 samples; got 0"),
+    ("fit-device", lambda: _fit(_decoding_ds(), device="tpu"), ValueError, r"Invalid value for 'device'.*got 'tpu'"),
     ("fit-model-type", lambda: __import__("neuro_igc.models", fromlist=["fit"]).fit("mlp", _decoding_ds(), epochs=1),
      TypeError, r"'model'.*torch.nn.Module.*str"),
     ("evaluate-loss", lambda: __import__("neuro_igc.models", fromlist=["evaluate"]).evaluate(
@@ -341,12 +342,25 @@ SURFACE_CASES = [
                                                        np.array([[0, 9, 0]])), ValueError, r"'ijk'"),
     ("n-vertices-unknown", lambda: _surf("n_vertices")("fsaverage9"), ValueError, r"'density'.*fsaverage9"),
     ("decimate-length", lambda: _surf("decimate")(np.zeros(1000)), ValueError, r"1000"),
-    ("write-mgz-ndim", lambda: _surf("write_mgz")(np.zeros((2, 2, 2)), "/tmp/never_written.mgz"), ValueError,
+    ("write-mgz-ndim", lambda: _surf("write_mgz")(np.zeros((2, 2, 2)), "never_written.mgz"), ValueError,
      r"'data'"),
-    ("write-gifti-hemi", lambda: _surf("write_gifti")(np.zeros(642), "/tmp/never_written.gii", hemi="left"),
+    ("write-gifti-hemi", lambda: _surf("write_gifti")(np.zeros(642), "never_written.gii", hemi="left"),
      ValueError, r"'hemi'.*'left'"),
+    ("to-hemi-duplicate", lambda: _surf("to_hemispheres")(np.arange(3.0), ["lh", "lh", "lh"], [0, 1, 1]), ValueError,
+     r"Duplicate vertex indices in lh: \[1\]"),
+    ("from-hemi-duplicate", lambda: _surf("from_hemispheres")({"lh": np.zeros(642), "rh": np.zeros(642)},
+                                                               ["lh", "lh"], [0, 0]), ValueError,
+     r"Duplicate vertex indices in lh: \[0\]"),
+    ("write-surface-maps-mismatch", lambda: _surf("write_surface_maps")(
+        {"lh": np.zeros(642), "rh": np.zeros(2562)}, "never_written_dir", "x"), ValueError,
+     r"different vertex counts \(lh: 642, rh: 2562\)"),
+    ("write-annot-colors", lambda: _surf("write_annot")(np.zeros(642, int), {1: "V1"}, "never.annot",
+                                                        colors={1: (1, 2)}), ValueError, r"'colors\[1\]'.*\(r, g, b\)"),
+    ("write-annot-float", lambda: _surf("write_annot")(np.full(642, 1.5), {1: "V1"}, "never.annot"), ValueError,
+     r"'labels' must be a 1-D integer array"),
+    ("upsample-flat", lambda: _surf("upsample")(np.zeros(100)), ValueError, r"'data' must be a dict"),
     ("write-surface-maps-format", lambda: _surf("write_surface_maps")(
-        {"lh": np.zeros(642), "rh": np.zeros(642)}, "/tmp/never_written_dir", "x", formats=("png",)), ValueError,
+        {"lh": np.zeros(642), "rh": np.zeros(642)}, "never_written_dir", "x", formats=("png",)), ValueError,
      r"'formats'.*png"),
 ]
 
@@ -364,7 +378,8 @@ def test_data(nsd, case):
 
 @pytest.mark.parametrize("case", MODEL_CASES + PRF_CASES + ATLAS_CASES + SURFACE_CASES,
                          ids=_ids(MODEL_CASES + PRF_CASES + ATLAS_CASES + SURFACE_CASES))
-def test_entry_point(case):
+def test_entry_point(case, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # writers given relative paths write nothing outside tmp_path
     _, call, exc, pattern = case
     with pytest.raises(exc, match=pattern):
         call()

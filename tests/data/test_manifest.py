@@ -29,12 +29,17 @@ def test_fsaverage_subject_atlas_exact_list():
         "nsddata/freesurfer/subj01/label/prf-visualrois.mgz.ctab",
         "nsddata/ppdata/subj01/transforms/lh.white-to-fsaverage.mgz",
         "nsddata/ppdata/subj01/transforms/rh.white-to-fsaverage.mgz",
+        "nsddata/ppdata/subj01/transforms/lh.fsaverage-to-white.mgz",  # the native vertex counts
+        "nsddata/ppdata/subj01/transforms/rh.fsaverage-to-white.mgz",
         f"{BETAS}/fsaverage/{VERSION}/lh.betas_session02.mgh",
         f"{BETAS}/fsaverage/{VERSION}/rh.betas_session02.mgh",
     ])
     by_path = {f.path: f for f in m}
     w2f = by_path["nsddata/ppdata/subj01/transforms/lh.white-to-fsaverage.mgz"]
     assert w2f.shape == (163842, 1, 1) and w2f.dtype == "number"
+    assert w2f.index_range == (1, Dim("native vertices[subj01 lh]"))  # 1-based native vertex numbers
+    f2w = by_path["nsddata/ppdata/subj01/transforms/lh.fsaverage-to-white.mgz"]
+    assert f2w.shape[0] == Dim("native vertices[subj01 lh]") and f2w.index_range == (1, 163842)
     lh = by_path[f"{BETAS}/fsaverage/{VERSION}/lh.betas_session02.mgh"]
     rh = by_path[f"{BETAS}/fsaverage/{VERSION}/rh.betas_session02.mgh"]
     assert lh.dtype == "float32" and lh.shape[1:3] == (1, 1)
@@ -43,6 +48,10 @@ def test_fsaverage_subject_atlas_exact_list():
     label = by_path["nsddata/freesurfer/subj01/label/lh.prf-visualrois.mgz"]
     assert label.shape[0] == Dim("native vertices[subj01 lh]")
     assert not by_path["nsddata/ppdata/subj01/behav/responses.tsv"].required
+    # the package ships NSD's lookup tables: a missing ctab of a known atlas does not stop the run
+    assert not by_path["nsddata/freesurfer/subj01/label/prf-visualrois.mgz.ctab"].required
+    custom = nsd_manifest(_config(roi_atlas="myatlas"), subjects=[1], sessions=[1])
+    assert {f.path: f for f in custom}["nsddata/freesurfer/fsaverage/label/myatlas.mgz.ctab"].required
 
 
 def test_shipped_pipelines_read_subject_rois_from_native_labels():
@@ -55,6 +64,7 @@ def test_shipped_pipelines_read_subject_rois_from_native_labels():
         for s in ("subj01", "subj03"):
             for h in ("lh", "rh"):
                 assert f"nsddata/ppdata/{s}/transforms/{h}.white-to-fsaverage.mgz" in paths
+                assert f"nsddata/ppdata/{s}/transforms/{h}.fsaverage-to-white.mgz" in paths
                 for atlas in atlases:
                     assert f"nsddata/freesurfer/{s}/label/{h}.{atlas}.mgz" in paths
         # NSD has no subject atlas under fsaverage/label, and the run must not look there
@@ -72,7 +82,8 @@ def test_full_density_accepts_only_163842():
 
 
 def test_nativesurface_space():
-    m = nsd_manifest(_config(roi_atlas="nsdgeneral"), subjects=[2], sessions=[1], space="nativesurface")
+    m = nsd_manifest(_config(roi_atlas="nsdgeneral"), subjects=[2], sessions=[1], space="nativesurface",
+                     atlases=["nsdgeneral", "visualsulc"])
     by_path = {f.path: f for f in m}
     betas = by_path[f"nsddata_betas/ppdata/subj02/nativesurface/{VERSION}/rh.betas_session01.hdf5"]
     assert (betas.format, betas.dataset, betas.dtype) == ("hdf5", "betas", "int16")
@@ -81,11 +92,16 @@ def test_nativesurface_space():
     assert f2w.shape[0] == betas.shape[1]  # one entry per native vertex
     assert "nsddata/ppdata/subj02/transforms/rh.white-to-fsaverage.mgz" in by_path
     assert "nsddata/freesurfer/subj02/label/rh.nsdgeneral.mgz" in by_path  # the subject's native copy
-    assert not any(p.startswith("nsddata/freesurfer/fsaverage/") for p in by_path)
+    assert not any(p.startswith("nsddata/freesurfer/fsaverage/") and "nsdgeneral" in p for p in by_path)
+    # an atlas NSD has only on fsaverage reaches the native surface through fsaverage-to-white
+    group = by_path["nsddata/freesurfer/fsaverage/label/rh.visualsulc.mgz"]
+    assert group.shape[0].allowed == (163842,)
+    assert "nsddata/freesurfer/subj02/label/rh.visualsulc.mgz" not in by_path
 
 
 def test_volume_space():
-    m = nsd_manifest(_config(roi_atlas="prf-visualrois"), subjects=[1], sessions=[1, 3], space="func1pt8mm")
+    m = nsd_manifest(_config(roi_atlas="prf-visualrois"), subjects=[1], sessions=[1, 3], space="func1pt8mm",
+                     atlases=["prf-visualrois", "nsdgeneral"])
     by_path = {f.path: f for f in m}
     mask = by_path["nsddata/ppdata/subj01/func1pt8mm/brainmask.nii.gz"]
     x, y, z = mask.shape
@@ -94,6 +110,9 @@ def test_volume_space():
     for ses in ("01", "03"):
         assert by_path[f"nsddata/ppdata/subj01/func1pt8mm/valid_session{ses}.nii.gz"].shape == (x, y, z)
     assert by_path["nsddata/ppdata/subj01/func1pt8mm/roi/prf-visualrois.nii.gz"].shape == (x, y, z)
+    assert "nsddata/freesurfer/subj01/label/prf-visualrois.mgz.ctab" in by_path
+    assert by_path["nsddata/ppdata/subj01/func1pt8mm/roi/nsdgeneral.nii.gz"].shape == (x, y, z)
+    assert not any(p.startswith("nsddata/freesurfer/fsaverage/") for p in by_path)  # a volume run needs none
     assert not any(p.endswith(".mgh") or "transforms" in p for p in by_path)
     nifti = nsd_manifest(_config(roi_atlas="prf-visualrois", params={"source": "nifti"}), subjects=[1],
                          sessions=[1], space="func1pt8mm")
@@ -121,3 +140,13 @@ def test_bad_selection_errors():
         nsd_manifest(_config(), space="fsaverage6")
     with pytest.raises(ValueError, match="Invalid value for 'subject'"):
         nsd_manifest(_config(), subjects=[9])
+
+
+def test_session_preset():
+    m = nsd_manifest(_config(), subjects=[1, 4], sessions="nsd37")
+    assert m.sessions == {1: list(range(1, 38)), 4: list(range(1, 28))}
+    cfg = config_from_dict({"name": "t", "task": "decoding", "model": {"name": "ridge"},
+                            "data": {"sessions": "nsd37"}, "outputs": {"roi": {"atlases": []}}})
+    assert nsd_manifest(cfg, subjects=[3]).sessions == {3: list(range(1, 30))}
+    with pytest.raises(ValueError, match="Invalid value for 'sessions': allowed are 'nsd37'"):
+        nsd_manifest(_config(), subjects=[1], sessions="nsd38")

@@ -57,6 +57,14 @@ def _fit_worker(folder: str, kill_at, resume: bool) -> None:
     ckpt = Path(folder) / "model.pt"
     res = fit(Net(seed=D.rank(), kill_at=kill_at), ds, ds, checkpoint=ckpt, resume=resume, **OPTS)
     Path(folder, f"rank{D.rank()}.pkl").write_bytes(pickle.dumps((_state(res.model), res.history)))
+    if kill_at is None and not resume:  # a zoo model with BatchNorm and per-subject layers
+        from neuro_igc.models import build_model
+
+        sub = torch.arange(60) % 2
+        zoo = TensorDataset(ds.tensors[0].float(), ds.tensors[1].float(), sub)
+        res = fit(build_model("decoding_mlp", n_inputs=5, n_outputs=2, n_subjects=2, hidden=8, widths=(4,),
+                              seed=D.rank()), zoo, zoo, **{**OPTS, "epochs": 3})
+        Path(folder, f"zoo{D.rank()}.pkl").write_bytes(pickle.dumps((_state(res.model), res.history)))
 
 
 def _ensemble_worker(folder: str) -> None:
@@ -83,6 +91,10 @@ def test_ddp_equals_whole_batch_training_and_rank0_checkpoints(tmp_path, run_ran
     assert [h["epoch"] for h in got[0][1]] == [1, 2, 3, 4]
     np.testing.assert_allclose([h["train_loss"] for h in got[0][1]], [h["train_loss"] for h in ref.history],
                                rtol=1e-9)
+    # BatchNorm statistics and the learning-rate schedule agree across the ranks
+    zoo = [pickle.loads((tmp_path / f"zoo{r}.pkl").read_bytes()) for r in (0, 1)]
+    _close(zoo[0][0], zoo[1][0], 0)
+    assert zoo[0][1] == zoo[1][1]
     state = read_checkpoint(tmp_path / "model.pt")
     assert state["epoch"] == 4 and len(state["rng_ranks"]) == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left

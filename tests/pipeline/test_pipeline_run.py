@@ -20,7 +20,7 @@ TINY_DECODING = {"training.epochs": 2, "attribution.n_steps": 4, "attribution.ba
 TINY_ENCODING = {"training.epochs": 1, "data.roi_labels": ["V1v", "V1d"], "data.image_size": 16,
                  "model.params.hidden": 8, "model.params.stem_width": 4, "model.params.widths": [8],
                  "attribution.n_samples": 6, "attribution.baselines": 2, "attribution.n_steps": 2,
-                 "outputs.views": ["posterior"]}
+                 "outputs.views": ["posterior"], "outputs.interactive": False}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_decoding_rerun_skips_then_force(nsd, decoding):
     cfg, out, first = decoding
     again = run_pipeline(nsd, out, "participant", cfg, device="cpu", progress=False)
     assert again.records and all(r.skipped for r in again.records)
-    assert again.scores["max IGC error"] == first.scores["max IGC error"]  # the report keeps its numbers
+    assert again.scores["max_igc_error"] == first.scores["max_igc_error"]  # the report keeps its numbers
     changed = load_config("decoding_image_stats", overrides={**TINY_DECODING, "attribution.n_steps": 6})
     third = run_pipeline(nsd, out, "participant", changed, device="cpu", progress=False)
     status = {r.key: r.skipped for r in third.records}
@@ -132,6 +132,12 @@ def test_report_in_browser(decoding, browser):
     for needle in ("Validation scores", "IGC error", "freeview -f", "Settings", "luminance_contrast"):
         assert needle in text
     assert_not_blank(browser.screenshot(res.report))
+    # each map's interactive view is linked and draws the cortex
+    for sub in ("01", "02"):
+        for target in ("LuminanceContrast", "SpectralSlope"):
+            view = f"sub-{sub}/figures/sub-{sub}_desc-imagestats{target}_view.html"
+            assert f'href="{view}"' in text
+    assert_not_blank(browser.screenshot(res.report.parent / view, size=(900, 600)))
 
 
 def test_unknown_participant_and_group_without_outputs(nsd, tmp_path):
