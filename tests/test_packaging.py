@@ -56,8 +56,9 @@ def test_wheel_lists_package_data(wheel):
     configs = {Path(n).stem for n in names if n.startswith("neuro_igc/pipeline/configs/") and n.endswith(".yaml")}
     shipped = {p.stem for p in (REPO / "neuro_igc" / "pipeline" / "configs").glob("*.yaml")}
     assert shipped and configs == shipped
-    tables = {Path(n).name for n in names if n.startswith("neuro_igc/data/tables/")}
-    assert tables == {p.name for p in (REPO / "neuro_igc" / "data" / "tables").glob("*.ctab")}
+    tables = sorted(n for n in names if n.endswith(".mgz.ctab"))
+    shipped_tables = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "neuro_igc").rglob("*.mgz.ctab"))
+    assert shipped_tables and tables == shipped_tables
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "neuro-igc = neuro_igc.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
 

@@ -301,6 +301,15 @@ def _free_params_targets():
     from neuro_igc.models import fit
     from neuro_igc.prf import fit_prf
 
+    def attribution():
+        from neuro_igc import attribution as A
+
+        # igc's keywords are the fields of its settings type (``igc(..., **options)``)
+        fields = getattr(A, "AttributionSettings", None)
+        extra = {f.name for f in dataclasses.fields(fields)} if dataclasses.is_dataclass(fields) else set()
+        return igc, {"model", "x", "y", "settings", "baselines", "n_steps", "method", "seed", "batch_size",
+                     "device", "model_kwargs", "progress"}, extra
+
     def benchmark():
         from neuro_igc.benchmark import DEFAULT_SETTINGS, run_benchmark
 
@@ -312,8 +321,7 @@ def _free_params_targets():
                                             "zscore"}, set()),
         "training.params": lambda: (fit, {"model", "train", "val", "loss", "epochs", "batch_size", "lr",
                                           "weight_decay", "seed", "device", "progress"}, set()),
-        "attribution.params": lambda: (igc, {"model", "x", "y", "baselines", "n_steps", "method", "seed",
-                                             "batch_size", "device", "model_kwargs", "progress"}, set()),
+        "attribution.params": attribution,
         "outputs.prf.params": lambda: (fit_prf, {"maps", "extent_deg", "sign", "device", "progress"}, set()),
         "benchmark.params": benchmark,
         "synthetic.params": lambda: (make_nsd_like, {"root", "subjects", "sessions", "seed", "progress"}, set()),
@@ -340,7 +348,7 @@ def _check_free_params(cfg: PipelineConfig, source: str) -> None:
         named = [n for n, p in sig.parameters.items()
                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in reserved]
         open_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()) and not extra
-        accepted = named + sorted(extra - set(named))
+        accepted = named + sorted(extra - set(named) - reserved)
         where = f"{func.__module__.split('._')[0]}.{func.__qualname__}"
         for key in params:
             if key in reserved:

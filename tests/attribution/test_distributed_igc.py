@@ -19,6 +19,9 @@ from neuro_igc import _distributed as D
 from neuro_igc.attribution import ig, igac, igc, igc_categorical, naive_ig
 
 REPO = Path(__file__).resolve().parents[2]
+# tiny samples: the baseline term puts the IGC error above the paper's 0.01 (warned), the point
+# here is only that every process count gives the same numbers
+pytestmark = pytest.mark.filterwarnings("ignore::neuro_igc.attribution.AttributionAccuracyWarning")
 N = 37  # odd: the ranks get blocks of different sizes
 
 

@@ -18,6 +18,7 @@ def backend_guard(monkeypatch):
 
     calls = []
     monkeypatch.setattr(matplotlib, "use", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(matplotlib, "get_backend", lambda *a, **k: "QtAgg")  # as in a notebook or a GUI
     return calls
 
 

@@ -106,7 +106,7 @@ def test_check_reports_missing_file(folder, config_file, capsys):
 def test_check_reports_wrong_dtype_and_shape(folder, config_file, capsys):
     img = nib.load(str(folder / LH1), mmap=False)
     data = np.asarray(img.dataobj)
-    nib.MGHImage(data.astype(np.int16), img.affine).to_filename(str(folder / LH1))  # wrong dtype
+    nib.MGHImage(np.nan_to_num(data).astype(np.int16), img.affine).to_filename(str(folder / LH1))  # wrong dtype
     rh2 = folder / LH1.replace("lh.", "rh.").replace("session01", "session02")
     img2 = nib.load(str(rh2), mmap=False)
     nib.MGHImage(np.asarray(img2.dataobj)[..., :-1], img2.affine).to_filename(str(rh2))  # one trial short

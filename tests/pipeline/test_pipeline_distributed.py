@@ -134,5 +134,5 @@ def test_cli_under_torchrun_stops_every_rank_with_the_failing_ranks_error(nsd, t
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
-    assert "neuro-igc: error (rank 1 of 2): boom on rank 1" in proc.stderr, proc.stderr[-3000:]
+    assert "neuro-igc (rank 1 of 2): error: boom on rank 1" in proc.stderr, proc.stderr[-3000:]
     assert "rank      : 1" in proc.stderr  # torchrun's root cause names the failing rank

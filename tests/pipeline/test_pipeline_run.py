@@ -4,6 +4,7 @@ ROI additivity, group summaries, skip-if-unchanged, the report in a real browser
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import nibabel as nib
@@ -41,7 +42,7 @@ def decoding(nsd, tmp_path_factory):
     return cfg, out, first
 
 
-def test_decoding_derivatives(decoding):
+def test_decoding_derivatives(nsd, decoding):
     cfg, out, res = decoding
     root = out / "neuro-igc"
     assert res.subjects == ["01", "02"] and not any(r.skipped for r in res.records)
@@ -76,6 +77,14 @@ def test_decoding_derivatives(decoding):
             np.testing.assert_allclose(totals, igc.attributions.sum(axis=1), rtol=1e-9, atol=1e-12)
         v1 = pd.read_csv(d / f"sub-{sub}_atlas-prfvisualrois_desc-imagestats_roisums.tsv", sep="\t")
         assert {"V1", "V2", "V3", "hV4"} <= set(v1["roi"])  # V1v + V1d merged
+        # V1-hV4 come from the subject's native labels through white-to-fsaverage (1-based): the V1 sum
+        # is the IGC over the vertices an independent nibabel mapping labels V1v or V1d
+        ref = subject_labels_on_fsaverage(nsd, int(sub), "prf-visualrois")
+        lab = np.array([ref[h][v] for h, v in zip(vert["hemi"], vert["vertex"])])
+        np.testing.assert_allclose(v1.loc[v1["roi"] == "V1", "value"].to_numpy(),
+                                   igc.attributions[:, np.isin(lab, [1, 2])].sum(axis=1), rtol=1e-9, atol=1e-12)
+        side = json.loads((d / f"sub-{sub}_atlas-prfvisualrois_desc-imagestats_roisums.json").read_text())
+        assert "white-to-fsaverage" in side["Sources"][0] and f"subj{sub}/label" in side["Sources"][0]
     assert list((root / "models" / "imagestats").glob("member-00_model.pt"))
     assert list((root / "logs").glob("decoding_image_stats_participant_*.log"))
 
@@ -124,12 +133,13 @@ def test_report_in_browser(decoding, browser):
     for needle in ("Validation scores", "IGC error", "freeview -f", "Settings", "luminance_contrast"):
         assert needle in text
     assert_not_blank(browser.screenshot(res.report))
-    # each map's interactive view is linked and draws the cortex
-    for sub in ("01", "02"):
-        for target in ("LuminanceContrast", "SpectralSlope"):
-            view = f"sub-{sub}/figures/sub-{sub}_desc-imagestats{target}_view.html"
-            assert f'href="{view}"' in text
-    assert_not_blank(browser.screenshot(res.report.parent / view, size=(900, 600)))
+    # each map of the subjects in the report has its interactive view linked, and it draws the cortex
+    views = re.findall(r'href="(sub-(\d+)/figures/sub-\d+_desc-imagestats(\w+)_view\.html)"', text)
+    shown = set(re.findall(r'sub-(\d+): luminance_contrast', text))
+    assert shown and {(s, t) for _, s, t in views} == {(s, t) for s in shown
+                                                       for t in ("LuminanceContrast", "SpectralSlope")}
+    assert all((res.report.parent / v).is_file() for v, _, _ in views)
+    assert_not_blank(browser.screenshot(res.report.parent / views[0][0], size=(900, 600)))
 
 
 def test_unknown_participant_and_group_without_outputs(nsd, tmp_path):
