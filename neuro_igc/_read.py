@@ -71,14 +71,18 @@ def _nsd_relpath(path: Path) -> str | None:
     return None
 
 
-def refetch_hint(path) -> str:
-    """What to do about a damaged input file: fetch it again (from NSD's bucket when it is NSD's)."""
+def refetch_hint(path, *, missing: bool = False) -> str:
+    """What to do about a damaged (or ``missing``) input file: fetch it (again), from NSD's bucket
+    when it is one of NSD's files."""
     rel = _nsd_relpath(Path(path))
     if rel is not None:
         root = Path(path).parents[len(Path(rel).parts) - 1]
-        return (f"Delete it and download it again (`neuro-igc nsd fetch {root}` with the run's --config and "
+        head = "Download it" if missing else "Delete it and download it again"
+        return (f"{head} (`neuro-igc nsd fetch {root}` with the run's --config and "
                 f"--subjects, or `aws s3 cp --no-sign-request s3://{NSD_BUCKET}/{rel} {path}`); a synthetic "
-                "folder: write it again with `neuro-igc synth`.")
+                f"folder: write it{'' if missing else ' again'} with `neuro-igc synth`.")
+    if missing:
+        return "Copy or download it there, or run the step that writes it."
     return "Copy or download it again, or write it again with the step that made it."
 
 
@@ -93,7 +97,7 @@ def check_file(path, what: str = "") -> Path:
     if not path.exists():
         where = path.parent
         hint = (f"Check the path: the folder {where} does not exist either." if not where.is_dir()
-                else "Check the path. " + refetch_hint(path))
+                else "Check the path. " + refetch_hint(path, missing=True))
         raise MissingFileError(path, "no such file", hint, what)
     if path.is_dir():
         raise InputFileError(path, "it is a folder, not a file", "Give the path of the file itself.", what)

@@ -313,7 +313,8 @@ class Atlas:
         return cls(labels, ctab, name=atlas, colors=colors)
 
     @classmethod
-    def from_nsd(cls, root, atlas: str, subject: str | int = "fsaverage", *, space: str = "surface") -> "Atlas":
+    def from_nsd(cls, root, atlas: str, subject: str | int = "fsaverage", *, space: str = "surface",
+                 density: str | None = None) -> "Atlas":
         """From an NSD folder (real or synthetic NSD-like).
 
         Parameters
@@ -323,17 +324,27 @@ class Atlas:
         atlas : str
             e.g. "prf-visualrois", "streams", "nsdgeneral".
         subject : "fsaverage" or int or "subjAA", default "fsaverage"
-            Surface: ``nsddata/freesurfer/<subject>/label/{lh,rh}.<atlas>.mgz`` (subject labels
-            live on the subject's native surface unless the folder is synthetic).
+            Surface: ``"fsaverage"`` reads the group atlas ``nsddata/freesurfer/fsaverage/label``;
+            a subject gives the atlas on fsaverage as :meth:`neuro_igc.data.NSD.roi` does (a
+            subject atlas: the subject's native labels mapped through NSD's white-to-fsaverage
+            transforms; ``atlas.source`` says so). A subject folder without transforms has its label
+            files read as they are.
         space : {"surface", "func1pt8mm", "func1mm"}, default "surface"
             Volume spaces read ``nsddata/ppdata/subjAA/<space>/roi/<atlas>.nii.gz`` (-1/0 outside)
             with the table from the subject's label folder (or the shipped one).
+        density : {"fsaverage", "fsaverage5"} or None
+            Surface, with a subject: the density of the mapped labels (default: full).
         """
         root = Path(root)
         who = "fsaverage" if subject in (None, "fsaverage") else (
             f"subj{int(subject):02d}" if not str(subject).startswith("subj") else str(subject)
         )
         label_dir = root / "nsddata" / "freesurfer" / who / "label"
+        transform = root / "nsddata" / "ppdata" / who / "transforms" / "lh.white-to-fsaverage.mgz"
+        if space == "surface" and who != "fsaverage" and transform.exists():
+            from neuro_igc.data import NSD
+
+            return cls.from_roi_labels(NSD(root, progress=False).roi(atlas, "fsaverage", subject=who, density=density))
         if space == "surface":
             return cls.from_mgz(label_dir / f"lh.{atlas}.mgz", label_dir / f"rh.{atlas}.mgz", name=atlas)
         if space not in ("func1pt8mm", "func1mm"):

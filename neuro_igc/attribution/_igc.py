@@ -42,7 +42,10 @@ _COMMON_DOC = """
     baseline_mode : {"per-sample", "shared"}, default="per-sample"
         "shared" draws one set of ``baselines`` samples (seeded by ``seed``) for all samples:
         the maps then sum exactly to the correlation, but the baselines' imprint shrinks only
-        with their number, not with the number of samples.
+        with their number, not with the number of samples. For a model close to linear the
+        shared set's imprint cancels (``sum_i (y_i - mean y) = 0``) while per-sample draws add
+        noise of order ``1 / sqrt(n_samples * n_baselines)``: there the shared draw is the more
+        reproducible one (``benchmarks/bench_baselines.py`` measures both).
     n_steps : int or "auto", default=16
         Quadrature points per path. ``"auto"`` doubles the steps (from ``auto_start``) on a probe
         of ``probe_size`` samples until the relative IG error is below ``auto_tol``; the steps

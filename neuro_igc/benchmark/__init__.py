@@ -7,8 +7,10 @@ run_benchmark, METHODS, DEFAULT_SETTINGS, PAPER_SETTINGS, TABLE_COLUMNS : every 
 make_images, spectral_slope, radial_amplitude_spectrum : 1/f random images and their spectrum.
 ExperimentA .. ExperimentD, EXPERIMENTS, make_experiment, BenchmarkData : the true differentiable
     statistics, their samplers, ground truths and regions.
-truth_correlation, sign_agreement, overlap_ratio, unreliable_ratio, score_map, PAPER_VALUES :
-    recovery scores and the paper's numbers.
+truth_correlation, magnitude, sign_agreement, overlap_ratio, unreliable_ratio, score_map,
+paper_comparison, PAPER_VALUES, PAPER_RECOVERY, PAPER_VANISHING : recovery scores, the paper's
+    numbers and ours beside them.
+pixel_coordinates, gaussian_density, density_disc, disc_radius, square_mask : the geometry.
 plot_benchmark, write_tables, table_to_markdown : the Fig. 1 layout figure and the score tables.
 digits_igc, plot_digits_igc, DigitsIGC : per-class IGC of the digits classifier (Fig. 6 analogue).
 
@@ -23,14 +25,30 @@ from neuro_igc.benchmark._experiments import (
     ExperimentB,
     ExperimentC,
     ExperimentD,
+    density_disc,
+    disc_radius,
+    gaussian_density,
     make_experiment,
+    pixel_coordinates,
+    square_mask,
 )
 from neuro_igc.benchmark._images import make_images, radial_amplitude_spectrum, spectral_slope
 from neuro_igc.benchmark._report import plot_benchmark, table_to_markdown, write_tables
-from neuro_igc.benchmark._run import DEFAULT_SETTINGS, METHODS, PAPER_SETTINGS, TABLE_COLUMNS, run_benchmark
+from neuro_igc.benchmark._run import (
+    DEFAULT_SETTINGS,
+    METHODS,
+    PAPER_SETTINGS,
+    TABLE_COLUMNS,
+    MethodContext,
+    run_benchmark,
+)
 from neuro_igc.benchmark._scoring import (
+    PAPER_RECOVERY,
     PAPER_VALUES,
+    PAPER_VANISHING,
+    magnitude,
     overlap_ratio,
+    paper_comparison,
     score_map,
     sign_agreement,
     truth_correlation,
@@ -43,6 +61,7 @@ __all__ = [
     "DEFAULT_SETTINGS",
     "PAPER_SETTINGS",
     "TABLE_COLUMNS",
+    "MethodContext",
     "EXPERIMENTS",
     "BenchmarkData",
     "ExperimentA",
@@ -50,10 +69,19 @@ __all__ = [
     "ExperimentC",
     "ExperimentD",
     "make_experiment",
+    "pixel_coordinates",
+    "gaussian_density",
+    "density_disc",
+    "disc_radius",
+    "square_mask",
     "make_images",
     "radial_amplitude_spectrum",
     "spectral_slope",
     "PAPER_VALUES",
+    "PAPER_RECOVERY",
+    "PAPER_VANISHING",
+    "magnitude",
+    "paper_comparison",
     "overlap_ratio",
     "score_map",
     "sign_agreement",

@@ -1,52 +1,53 @@
 """The four synthetic statistics of the paper's benchmark (Section 4, Exp. A-D), as torch modules.
 
-Each experiment is an ``nn.Module`` whose ``forward`` is the *true differentiable statistic* ``f``
-that every attribution method is computed through, with ``sample`` drawing images and true outputs
-``y`` (including any hidden randomness that ``f`` cannot see), ``ground_truth`` the map a
-dataset-wise attribution should recover, and ``regions`` the pixel sets the paper's own numbers are
-measured on. Images are ``(n, 1, 64, 64)`` 1/f images (:func:`make_images`); statistics act on the
-flattened pixels. Coordinates are (row, column), 0-based; row 0 is the top of the image.
+Each experiment is an ``nn.Module`` whose ``forward`` is the *true differentiable statistic*
+``f`` that the attribution methods are computed through; ``sample`` draws 1/f images
+(:func:`make_images`) and their true outputs ``y`` (with any hidden randomness ``f`` cannot
+see), ``ground_truth`` is the map a dataset-wise attribution should recover and ``regions`` the
+pixel sets of the paper's ratios. The geometry is the authors' (their public code settles what
+the paper leaves open).
 
-Choices made where the paper gives only a description (all are constructor arguments):
+Coordinates
+    Images are ``size x size`` (64). Pixel (row r, column c) sits at ``x = (c - 31.5) / 64``,
+    ``y = -(r - 31.5) / 64``: units of the image width, centre 0, +y up (:func:`pixel_coordinates`).
+    ``N(mu, sigma)`` is the isotropic 2-D Gaussian density ``exp(-|p - mu|**2 / (2 sigma**2)) /
+    (2 pi sigma**2)`` in those units; a *disc* ``{p : N(mu, sigma)(p) > 1}`` has radius
+    ``sqrt(-2 sigma**2 ln(2 pi sigma**2))`` (:func:`disc_radius`).
 
-Exp. A -- centre-surround weighted sum
-    ``f(x) = sum_j w_j x_j`` with ``w = g(sigma_center) - g(sigma_surround)``, two unit-sum
-    Gaussians centred on the image centre (31.5, 31.5) with sigmas 4 and 8 pixels (the usual 1:2
-    ratio), both cut at ``truncate * sigma_surround = 24`` px (a compact mask, like the discs of
-    the other experiments; 1.1 % of the surround's mass lies beyond) and renormalised: a balanced
-    difference of Gaussians, positive centre, negative surround, zero sum.
-    ``y = f(x)``. Ground truth: ``w`` itself (signed). For this linear statistic the exact IGC map
-    is ``w * (Sigma w) / (w' Sigma w)`` with ``Sigma`` the pixel covariance of the 1/f images, a
-    slightly sharpened ``w``: its correlation with ``w`` is about 0.97.
+Exp. A -- weighted sum
+    ``w = (-0.5 N(0, 0.1) + 1.0 N(0, 0.18)) / 64**2`` (negative centre, positive surround, net
+    positive sum); statistic ``sum_j w_j x_j``. Ground truth: ``w``.
 Exp. B -- maximum of three disc means
-    Discs of radius 12 px centred 8 px from (32, 32) at 90, 210 and 330 degrees (rounded to whole
-    pixels), so each pair overlaps and the three share a central region. ``f(x) = max_k
-    mean(x[disc_k])``, ``y = f(x)``. Ground truth: each pixel's probability of contributing, the sum
-    over the discs holding the pixel of the probability that this disc is the maximum (estimated
-    on independent images; about 1/3 each), so overlaps add up as the paper asks. Regions ``a``,
-    ``b``, ``c``: pixels in exactly one disc; ``d``: pixels in all three.
+    Discs of ``sigma = 0.125`` (radius 0.269, 17.2 px) centred at (0, 0.13), (-0.15625,
+    -0.140625), (0.15625, -0.140625); statistic ``max_k mean(x[disc_k])``. Ground truth: each
+    pixel's probability of contributing, the sum over the discs holding it of the probability that
+    this disc is the maximum (Monte Carlo on independent images), so overlaps add up. Regions
+    ``a``, ``b``, ``c``: the parts covered by one disc only; ``d``: the part covered by all three.
 Exp. C -- maximum of two pair similarities, one pair unreliable
-    Two vertical pairs of discs of radius 8 px: pair ``a`` centred at rows 20 and 43 of column 20,
-    pair ``b`` at the same rows of column 43. ``s_a`` and ``s_b`` are the cosine similarities of the
-    raw pixel vectors of the pair's upper and lower disc (pixels matched by their offset from the
-    disc centre). ``f(x) = max(s_a, s_b)``; the true output is ``y = max(s_a, B s_b)`` where ``B``
-    is a hidden Bernoulli variable, 0 with probability ``p_drop = 0.5`` (pair ``b``'s similarity is
-    set to zero), inaccessible to ``f``. Ground truth: probability of each pixel's pair to set
-    ``y`` (pair ``a`` when ``y = s_a``, pair ``b`` when ``B = 1`` and ``s_b > s_a``, none when
-    ``y = 0``), estimated on independent images. Regions ``a``, ``b``: the two pairs' discs.
-Exp. D -- four-way categorical choice with unreliable squares
-    A central disc of radius 8 px at (32, 32) and four corner discs of the same radius at
-    (13, 13), (13, 51), (51, 13), (51, 51): classes 0 (top-left, the paper's ``a``), 1 (top-right),
-    2 (bottom-left), 3 (bottom-right). ``s_k`` is the cosine similarity of the central disc with
-    corner ``k`` (pixels matched by offset). The label is ``y = argmax_k s~_k`` computed on a hidden
-    copy of the image in which a 5 x 5 square inside each corner disc (offsets 1..5 px from the disc
-    centre towards the image corner) is, independently per corner with probability
-    ``p_substitute = 0.5``, replaced by the same square of an independent 1/f image. The
-    differentiable statistic sees the observed image: ``f(x) = softmax(s / temperature)`` with
-    ``temperature = 0.1``, class probabilities ``(n, 4)``. Ground truth for class 0: 1 on corner
-    disc 0 and the central disc, ``1 - p_substitute`` on corner 0's square and on the central
-    pixels it is matched with. Regions ``square`` (those two squares) and ``reliable`` (the rest of
-    corner disc 0 and of the central disc).
+    Four discs of ``sigma = 0.078125`` (radius 0.1995, 12.8 px) centred at (-0.25, 0.21875),
+    (0.25, 0.21875), (-0.25, -0.21875), (0.25, -0.21875); pair ``i`` = (disc i, disc i+2): pair 0
+    the left column, pair 1 the right one. ``s_i`` is the cosine similarity of the raw pixel
+    vectors of the pair's two discs (pixels matched in row-major order, the discs being
+    translates). True output: pair ``i`` contributes ``s_i`` with probability ``1 - p_i``
+    (``p = (0, 0.5)``, drawn per image) and 0 otherwise, ``y = max``; the statistic ``f`` sees
+    every pair (``max(s_0, s_1)``). Ground truth: each pair's probability of setting ``y`` on
+    its discs (none when a dropped pair's 0 is the maximum). Regions ``a``, ``b``: pair 0
+    (reliable) and pair 1 (unreliable).
+Exp. D -- four-way categorical choice with permuted squares
+    Five discs of ``sigma = 0.07`` (radius 0.185, 11.8 px) and five squares of side 0.125 (8 px),
+    both centred at (0, 0), (-0.28125, 0.28125), (0.28125, 0.28125), (-0.28125, -0.28125),
+    (0.28125, -0.28125). Ring ``i`` = disc ``i`` minus square ``i``; the reference is ring 0 then
+    square 0 (the whole centre disc); corner ``k = 1..4``'s candidate is ring ``k`` then a corner
+    square. In the labels the four corner squares are permuted at random among the corners for
+    every image (a corner keeps its own square with probability 1/4) and ``y`` is the argmax of
+    the four cosine similarities (classes 0..3 = corners 1..4). The statistic ``f`` computes them
+    with every square in place and outputs ``softmax(100 s)``. Maps are those of class 0 (corner 1,
+    top left; the paper's "a"); ground truth: 1 on ring 1 and ring 0, 1/4 (the in-place
+    probability) on square 1 and square 0. Regions ``square`` (squares 1 and 0) and ``reliable``
+    (rings 1 and 0).
+
+Outputs of Exp. A-C are standardized (mean 0, SD 1, both ``f`` and ``y``) with constants measured
+once on ``n_standardize`` independent images of the true outputs.
 """
 
 from __future__ import annotations
@@ -69,8 +70,15 @@ __all__ = [
     "ExperimentD",
     "EXPERIMENTS",
     "make_experiment",
-    "disc_offsets",
+    "pixel_coordinates",
+    "gaussian_density",
+    "density_disc",
+    "disc_radius",
+    "square_mask",
 ]
+
+#: seed of the images the output standardization is measured on
+_STANDARDIZE_SEED = 20_240_421
 
 
 @dataclass
@@ -82,10 +90,10 @@ class BenchmarkData:
     x : (n, 1, size, size) float tensor
         The observed images, the input of every method.
     y : (n,) tensor
-        True outputs: float for Exp. A-C, int64 class labels for Exp. D.
+        True outputs: standardized floats for Exp. A-C, int64 class labels for Exp. D.
     info : dict
-        Hidden quantities (``"winner"``: the disc/pair that set ``y``; ``"keep"`` in Exp. C;
-        ``"substituted"`` in Exp. D).
+        Hidden quantities: ``"winner"`` (the disc/pair/class that set ``y``, -1 for none),
+        ``"keep"`` in Exp. C (n, n_pairs), ``"permutation"`` and ``"in_place"`` in Exp. D.
     """
 
     x: torch.Tensor
@@ -93,34 +101,50 @@ class BenchmarkData:
     info: dict = field(default_factory=dict)
 
 
-def disc_offsets(radius: float) -> np.ndarray:
-    """Integer (row, column) offsets within ``radius`` of a pixel, in a fixed order.
+def pixel_coordinates(size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of every pixel, each ``(size, size)``: image-width units, centre 0, +y up.
 
-    Returns
-    -------
-    offsets : (n_pixels, 2) int ndarray
+    Examples
+    --------
+    >>> x, y = pixel_coordinates(64)
+    >>> float(x[0, 0]), float(y[0, 0])
+    (-0.4921875, 0.4921875)
     """
-    r = int(math.floor(radius))
-    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-    keep = dy**2 + dx**2 <= radius**2
-    return np.stack([dy[keep], dx[keep]], axis=1)
+    rows, cols = np.mgrid[:size, :size].astype(np.float64)
+    half = (size - 1) / 2.0
+    return (cols - half) / size, -(rows - half) / size
 
 
-def _flat_index(center, offsets, size: int) -> np.ndarray:
-    rows = int(center[0]) + offsets[:, 0]
-    cols = int(center[1]) + offsets[:, 1]
-    if rows.min() < 0 or cols.min() < 0 or rows.max() >= size or cols.max() >= size:
-        raise ValueError(
-            f"Invalid geometry: a disc centred at {tuple(center)} does not fit in a {size} x {size} image; "
-            "use a larger 'size' or a smaller radius."
-        )
-    return rows * size + cols
+def gaussian_density(mu: tuple[float, float], sigma: float, size: int = 64) -> np.ndarray:
+    """Isotropic 2-D Gaussian density ``N(mu, sigma)`` at every pixel, ``(size, size)``."""
+    x, y = pixel_coordinates(size)
+    r2 = (x - mu[0]) ** 2 + (y - mu[1]) ** 2
+    return np.exp(-r2 / (2.0 * sigma**2)) / (2.0 * math.pi * sigma**2)
 
 
-def _mask_from_index(index: np.ndarray, size: int) -> np.ndarray:
-    mask = np.zeros(size * size, dtype=bool)
-    mask[index] = True
-    return mask.reshape(size, size)
+def density_disc(mu: tuple[float, float], sigma: float, size: int = 64) -> np.ndarray:
+    """The disc ``{p : N(mu, sigma)(p) > 1}`` as a boolean ``(size, size)`` mask."""
+    return gaussian_density(mu, sigma, size) > 1.0
+
+
+def disc_radius(sigma: float) -> float:
+    """Radius (image-width units) of ``{N(mu, sigma) > 1}``: ``sqrt(-2 sigma**2 ln(2 pi sigma**2))``.
+
+    Examples
+    --------
+    >>> round(disc_radius(0.125) * 64, 1)
+    17.2
+    """
+    inside = 2.0 * math.pi * sigma**2
+    if not inside < 1.0:
+        raise ValueError(f"Invalid value for 'sigma': the density never exceeds 1 for sigma={sigma!r}.")
+    return math.sqrt(-2.0 * sigma**2 * math.log(inside))
+
+
+def square_mask(center: tuple[float, float], side: float, size: int = 64) -> np.ndarray:
+    """Pixels within ``side / 2`` of ``center`` along both axes, boolean ``(size, size)``."""
+    x, y = pixel_coordinates(size)
+    return (np.abs(x - center[0]) <= side / 2.0) & (np.abs(y - center[1]) <= side / 2.0)
 
 
 def _flatten(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -137,6 +161,20 @@ def _cosine(u: torch.Tensor, v: torch.Tensor, eps: float = 1e-12) -> torch.Tenso
     return num / den
 
 
+def _flat(mask: np.ndarray) -> np.ndarray:
+    """Flat indices of a boolean mask, row-major."""
+    return np.flatnonzero(np.asarray(mask).reshape(-1))
+
+
+def _check_translates(masks: list[np.ndarray], what: str) -> None:
+    counts = {int(m.sum()) for m in masks}
+    if len(counts) != 1:
+        raise ValueError(
+            f"Invalid geometry: the {what} must have the same number of pixels to be compared pixel by "
+            f"pixel; got {sorted(counts)}."
+        )
+
+
 def _frozen_linear(weight: np.ndarray) -> nn.Linear:
     """A bias-free, frozen ``nn.Linear`` holding ``weight`` (out, in)."""
     layer = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
@@ -148,13 +186,14 @@ def _frozen_linear(weight: np.ndarray) -> nn.Linear:
 
 def _selection(index: np.ndarray, size: int) -> np.ndarray:
     """(len(index), size*size) 0/1 matrix picking the flat pixels ``index``."""
+    index = np.asarray(index).reshape(-1)
     sel = np.zeros((index.size, size * size), dtype=np.float32)
-    sel[np.arange(index.size), index.ravel()] = 1.0
+    sel[np.arange(index.size), index] = 1.0
     return sel
 
 
 class _Experiment(nn.Module):
-    """Common parts: image size, sampling, Monte-Carlo contribution probabilities.
+    """Common parts: standardization, sampling, Monte-Carlo contribution probabilities.
 
     Every statistic is written ``f(x) = g(A x)`` with a first linear map ``A`` (a weighting, disc
     means, or a selection of the disc pixels) declared through the factorization protocol of
@@ -167,21 +206,48 @@ class _Experiment(nn.Module):
     n_outputs = 1
     signed_truth = False
 
-    def __init__(self, size: int = 64):
+    def __init__(self, size: int = 64, n_standardize: int = 10_000):
         super().__init__()
+        if not isinstance(size, (int, np.integer)) or int(size) < 16:
+            raise ValueError(f"Invalid value for 'size': an image side >= 16 pixels is needed; got {size!r}.")
+        if not isinstance(n_standardize, (int, np.integer)) or int(n_standardize) < 2:
+            raise ValueError(f"Invalid value for 'n_standardize': an int >= 2 is needed; got {n_standardize!r}.")
         self.size = int(size)
+        self.n_standardize = int(n_standardize)
+        self.register_buffer("y_mean", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("y_sd", torch.ones((), dtype=torch.float64))
+
+    def _standardize(self) -> None:
+        """Measure the mean and SD of the raw true outputs on independent images (Exp. A-C)."""
+        if self.categorical:
+            return
+        x = make_images(self.n_standardize, size=self.size, seed=_STANDARDIZE_SEED)
+        gen = torch.Generator().manual_seed(_STANDARDIZE_SEED + 1)
+        raw, _ = self._raw_outputs(x, gen)
+        raw = raw.double()
+        self.y_mean.fill_(float(raw.mean()))
+        self.y_sd.fill_(float(raw.std()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The true statistic: ``(n, 1, size, size) -> (n, n_outputs)``."""
         flat = _flatten(x, self.size)
         return self.forward_from_input_linear(self.igc_input_linear(flat.to(self.igc_input_linear.weight.dtype)))
 
-    def forward_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+    def forward_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
+        """The rest of the statistic after its first linear map (standardized for Exp. A-C)."""
+        raw = self.raw_from_input_linear(z)
+        if self.categorical:
+            return raw
+        return (raw - self.y_mean.to(raw.dtype)) / self.y_sd.to(raw.dtype)
+
+    def raw_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
-    def _outputs(self, x: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+    def _raw_outputs(self, x: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+        """Raw true outputs ``(n,)`` (before standardization) and hidden quantities."""
+        flat = _flatten(x, self.size)
         with torch.no_grad():
-            return self.forward(x)[:, 0], {}
+            return self.raw_from_input_linear(self.igc_input_linear(flat))[:, 0], {}
 
     def sample(self, n: int, seed: int = 0) -> BenchmarkData:
         """Draw ``n`` images and their true outputs (hidden randomness included).
@@ -197,7 +263,11 @@ class _Experiment(nn.Module):
         """
         x = make_images(n, size=self.size, seed=seed)
         gen = torch.Generator().manual_seed(int(seed) + 7919)
-        y, info = self._outputs(x, gen)
+        raw, info = self._raw_outputs(x, gen)
+        if self.categorical:
+            y = raw
+        else:
+            y = ((raw.double() - self.y_mean) / self.y_sd).to(x.dtype)
         return BenchmarkData(x=x, y=y, info=info)
 
     def _winner_density(self, n_mc: int, seed: int, masks: list[np.ndarray]) -> np.ndarray:
@@ -267,54 +337,43 @@ class _OnSupport(nn.Module):
 
 
 class ExperimentA(_Experiment):
-    """Exp. A: pixel sum weighted by a difference of two centred Gaussians (see module docstring).
+    """Exp. A: pixel sum weighted by ``(-0.5 N(0, 0.1) + N(0, 0.18)) / 64**2`` (see module docstring).
 
     Examples
     --------
-    >>> exp = ExperimentA(size=32, sigma_center=2, sigma_surround=4)
-    >>> x = torch.zeros(1, 1, 32, 32); x[0, 0, 15, 15] = 1.0
-    >>> bool(torch.isclose(exp(x)[0, 0], exp.weights[15, 15]))
+    >>> exp = ExperimentA(n_standardize=100)
+    >>> x = torch.zeros(1, 1, 64, 64); x[0, 0, 31, 31] = 1.0
+    >>> raw = exp.raw_from_input_linear(exp.igc_input_linear(x.reshape(1, -1)))
+    >>> bool(torch.isclose(raw[0, 0], exp.weights[31, 31]))
     True
     """
 
     name = "A"
     signed_truth = True
 
-    def __init__(self, size: int = 64, sigma_center: float = 4.0, sigma_surround: float = 8.0,
-                 truncate: float = 3.0):
-        super().__init__(size)
-        if not 0 < sigma_center < sigma_surround:
+    def __init__(self, size: int = 64, sigmas: tuple[float, float] = (0.1, 0.18),
+                 amplitudes: tuple[float, float] = (-0.5, 1.0), n_standardize: int = 10_000):
+        super().__init__(size, n_standardize)
+        if len(sigmas) != len(amplitudes) or not all(s > 0 for s in sigmas):
             raise ValueError(
-                "Invalid values for 'sigma_center'/'sigma_surround': need 0 < sigma_center < "
-                f"sigma_surround; got {sigma_center!r} and {sigma_surround!r}."
+                "Invalid values for 'sigmas'/'amplitudes': one positive sigma per amplitude is needed; "
+                f"got {sigmas!r} and {amplitudes!r}."
             )
-        if not truncate > 0:
-            raise ValueError(f"Invalid value for 'truncate': a number > 0 is needed; got {truncate!r}.")
-        c = (self.size - 1) / 2.0
-        yy, xx = np.mgrid[: self.size, : self.size] - c
-        r2 = yy**2 + xx**2
-        inside = r2 <= (truncate * sigma_surround) ** 2
-        g1 = np.exp(-r2 / (2 * sigma_center**2)) * inside
-        g2 = np.exp(-r2 / (2 * sigma_surround**2)) * inside
-        w = g1 / g1.sum() - g2 / g2.sum()
+        w = sum(a * gaussian_density((0.0, 0.0), s, self.size) for a, s in zip(amplitudes, sigmas)) / self.size**2
         self.register_buffer("weights", torch.as_tensor(w, dtype=torch.float32))
         self.igc_input_linear = _frozen_linear(w.reshape(1, -1))
+        self._standardize()
 
-    def forward_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
+    def raw_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
         """``(n, 1) -> (n, 1)``: the weighted sum is the linear map itself."""
         return z
-
-    def _outputs(self, x, gen):
-        with torch.no_grad():
-            y = self.forward(x)[:, 0]
-        return y, {}
 
     def ground_truth(self, n_mc: int = 20_000, seed: int = 10_000_019) -> np.ndarray:
         return self.weights.numpy().astype(float)
 
     def regions(self) -> dict[str, np.ndarray]:
         w = self.weights.numpy()
-        return {"center": w > 0, "surround": w < 0}
+        return {"center": w < 0, "surround": w > 0}
 
 
 class ExperimentB(_Experiment):
@@ -322,7 +381,7 @@ class ExperimentB(_Experiment):
 
     Examples
     --------
-    >>> exp = ExperimentB()
+    >>> exp = ExperimentB(n_standardize=100)
     >>> x = torch.zeros(1, 1, 64, 64)
     >>> x[0, 0][torch.as_tensor(exp.regions()["a"])] = 1.0
     >>> int(exp.disc_means(x).argmax())
@@ -330,31 +389,29 @@ class ExperimentB(_Experiment):
     """
 
     name = "B"
+    CENTERS = ((0.0, 0.13), (-0.15625, -0.140625), (0.15625, -0.140625))
 
-    def __init__(self, size: int = 64, radius: float = 12.0, distance: float = 8.0,
-                 angles: tuple[float, ...] = (90.0, 210.0, 330.0)):
-        super().__init__(size)
-        c = self.size // 2
-        offsets = disc_offsets(radius)
-        self.centers = [
-            (int(round(c - distance * math.sin(math.radians(a)))), int(round(c + distance * math.cos(math.radians(a)))))
-            for a in angles
-        ]
-        masks = [_mask_from_index(_flat_index(ctr, offsets, self.size), self.size) for ctr in self.centers]
-        self.disc_masks = masks
-        m = np.stack([mk.reshape(-1) / mk.sum() for mk in masks])
+    def __init__(self, size: int = 64, centers: tuple = CENTERS, sigma: float = 0.125,
+                 n_standardize: int = 10_000):
+        super().__init__(size, n_standardize)
+        self.centers = tuple(tuple(map(float, c)) for c in centers)
+        self.disc_masks = [density_disc(c, sigma, self.size) for c in self.centers]
+        if any(not m.any() for m in self.disc_masks):
+            raise ValueError("Invalid geometry: a disc holds no pixel; use a larger 'size' or 'sigma'.")
+        m = np.stack([mk.reshape(-1) / mk.sum() for mk in self.disc_masks])
         self.igc_input_linear = _frozen_linear(m)
+        self._standardize()
 
     def disc_means(self, x: torch.Tensor) -> torch.Tensor:
         """``(n, 1, size, size) -> (n, n_discs)``: the mean of each disc."""
         flat = _flatten(x, self.size)
         return self.igc_input_linear(flat.to(self.igc_input_linear.weight.dtype))
 
-    def forward_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
+    def raw_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
         """``(n, n_discs) -> (n, 1)``: the largest disc mean."""
         return z.amax(dim=1, keepdim=True)
 
-    def _outputs(self, x, gen):
+    def _raw_outputs(self, x, gen):
         with torch.no_grad():
             means = self.disc_means(x)
         return means.amax(1), {"winner": means.argmax(1)}
@@ -370,59 +427,68 @@ class ExperimentB(_Experiment):
 
 
 class ExperimentC(_Experiment):
-    """Exp. C: maximum of two vertical-pair cosine similarities; pair ``b`` unreliable.
+    """Exp. C: maximum of two vertical-pair cosine similarities; pair 1 unreliable.
 
     Examples
     --------
-    >>> exp = ExperimentC()
+    >>> exp = ExperimentC(n_standardize=100)
     >>> x = torch.randn(3, 1, 64, 64)
     >>> s = exp.similarities(x)
-    >>> bool(torch.allclose(exp(x)[:, 0], s.amax(1)))
+    >>> raw = exp.raw_from_input_linear(exp.igc_input_linear(x.reshape(3, -1)))
+    >>> bool(torch.allclose(raw[:, 0], s.amax(1)))
     True
     """
 
     name = "C"
+    CENTERS = ((-0.25, 0.21875), (0.25, 0.21875), (-0.25, -0.21875), (0.25, -0.21875))
 
-    def __init__(self, size: int = 64, radius: float = 8.0, rows: tuple[int, int] = (20, 43),
-                 columns: tuple[int, int] = (20, 43), p_drop: float = 0.5):
-        super().__init__(size)
-        if not 0.0 <= p_drop <= 1.0:
-            raise ValueError(f"Invalid value for 'p_drop': a probability in [0, 1] is needed; got {p_drop!r}.")
-        self.p_drop = float(p_drop)
-        offsets = disc_offsets(radius)
-        idx = []
-        for col in columns:
-            top = _flat_index((rows[0], col), offsets, self.size)
-            bottom = _flat_index((rows[1], col), offsets, self.size)
-            idx.append(np.stack([top, bottom]))
-        idx = np.stack(idx)  # (pair, top/bottom, n_pix)
-        self.register_buffer("pair_index", torch.as_tensor(idx, dtype=torch.long))
-        self.n_pix = idx.shape[-1]
-        self.pair_masks = [_mask_from_index(np.concatenate([p[0], p[1]]), self.size) for p in idx]
-        self.igc_input_linear = _frozen_linear(_selection(idx, self.size))  # z = the 4 discs' pixels
+    def __init__(self, size: int = 64, centers: tuple = CENTERS, sigma: float = 0.078125,
+                 p_drop: tuple[float, ...] = (0.0, 0.5), n_standardize: int = 10_000):
+        super().__init__(size, n_standardize)
+        if len(centers) % 2 or len(p_drop) != len(centers) // 2:
+            raise ValueError(
+                f"Invalid values for 'centers'/'p_drop': an even number of discs and one probability per "
+                f"pair are needed; got {len(centers)} discs and {len(p_drop)} probabilities."
+            )
+        if not all(0.0 <= p <= 1.0 for p in p_drop):
+            raise ValueError(f"Invalid value for 'p_drop': probabilities in [0, 1] are needed; got {p_drop!r}.")
+        self.p_drop = tuple(float(p) for p in p_drop)
+        self.centers = tuple(tuple(map(float, c)) for c in centers)
+        discs = [density_disc(c, sigma, self.size) for c in self.centers]
+        _check_translates(discs, "discs")
+        n_pairs = len(discs) // 2
+        self.disc_masks = discs
+        idx = np.stack([np.stack([_flat(discs[i]), _flat(discs[i + n_pairs])]) for i in range(n_pairs)])
+        self.register_buffer("pair_index", torch.as_tensor(idx, dtype=torch.long))  # (pair, 2, n_pix)
+        self.n_pairs, self.n_pix = n_pairs, idx.shape[-1]
+        self.pair_masks = [discs[i] | discs[i + n_pairs] for i in range(n_pairs)]
+        self.igc_input_linear = _frozen_linear(_selection(idx, self.size))  # z = the pairs' pixels
+        self._standardize()
 
     def similarities(self, x: torch.Tensor) -> torch.Tensor:
-        """``(n, 1, size, size) -> (n, 2)``: cosine similarity within pair a and pair b."""
+        """``(n, 1, size, size) -> (n, n_pairs)``: cosine similarity within each pair."""
         flat = _flatten(x, self.size)
         return self._similarities(flat[:, self.pair_index.reshape(-1)])
 
     def _similarities(self, z: torch.Tensor) -> torch.Tensor:
-        z = z.reshape(z.shape[0], 2, 2, self.n_pix)
+        z = z.reshape(z.shape[0], self.n_pairs, 2, self.n_pix)
         return _cosine(z[:, :, 0], z[:, :, 1])
 
-    def forward_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
-        """``(n, 4 * n_pix) -> (n, 1)``: the larger of the two pair similarities."""
+    def raw_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
+        """``(n, n_pairs * 2 * n_pix) -> (n, 1)``: the largest pair similarity (every pair kept)."""
         return self._similarities(z).amax(dim=1, keepdim=True)
 
-    def _outputs(self, x, gen):
+    def _raw_outputs(self, x, gen):
         with torch.no_grad():
             s = self.similarities(x)
-        keep = (torch.rand(x.shape[0], generator=gen) >= self.p_drop).to(s.dtype)
-        sb = s[:, 1] * keep
-        y = torch.maximum(s[:, 0], sb)
-        winner = torch.where(s[:, 0] >= sb, torch.zeros_like(keep), torch.ones_like(keep)).long()
-        winner[(keep == 0) & (s[:, 0] < 0)] = -1  # y = 0: no pixel sets it
-        return y, {"winner": winner, "keep": keep.bool()}
+        n = x.shape[0]
+        keep = torch.rand(n, self.n_pairs, generator=gen, dtype=torch.float64) >= torch.tensor(
+            self.p_drop, dtype=torch.float64)
+        contrib = torch.where(keep, s, torch.zeros_like(s))
+        y, winner = contrib.max(dim=1)
+        # a dropped pair's constant 0 being the maximum: no pixel sets y
+        winner = torch.where(keep.gather(1, winner[:, None])[:, 0], winner, torch.full_like(winner, -1))
+        return y, {"winner": winner, "keep": keep}
 
     def ground_truth(self, n_mc: int = 20_000, seed: int = 10_000_019) -> np.ndarray:
         return self._winner_density(n_mc, seed, self.pair_masks)
@@ -432,7 +498,7 @@ class ExperimentC(_Experiment):
 
 
 class ExperimentD(_Experiment):
-    """Exp. D: argmax over four corner discs of the cosine similarity with a central disc.
+    """Exp. D: argmax over four corners of the similarity with the centre disc; squares permuted.
 
     Examples
     --------
@@ -444,92 +510,78 @@ class ExperimentD(_Experiment):
     name = "D"
     categorical = True
     n_outputs = 4
+    CENTERS = ((0.0, 0.0), (-0.28125, 0.28125), (0.28125, 0.28125), (-0.28125, -0.28125), (0.28125, -0.28125))
 
-    def __init__(self, size: int = 64, radius: float = 8.0, center: tuple[int, int] = (32, 32),
-                 corner_distance: int = 19, square: int = 5, square_offset: int = 3,
-                 p_substitute: float = 0.5, temperature: float = 0.1):
-        super().__init__(size)
-        if not 0.0 <= p_substitute <= 1.0:
-            raise ValueError(
-                f"Invalid value for 'p_substitute': a probability in [0, 1] is needed; got {p_substitute!r}."
-            )
+    def __init__(self, size: int = 64, centers: tuple = CENTERS, sigma: float = 0.07, square: float = 0.125,
+                 temperature: float = 0.01, n_standardize: int = 10_000):
+        super().__init__(size, n_standardize)
         if not temperature > 0:
             raise ValueError(f"Invalid value for 'temperature': a number > 0 is needed; got {temperature!r}.")
-        self.p_substitute = float(p_substitute)
         self.temperature = float(temperature)
-        offsets = disc_offsets(radius)
-        r0, c0 = center
-        signs = [(-1, -1), (-1, 1), (1, -1), (1, 1)]
-        self.corner_centers = [(r0 + sr * corner_distance, c0 + sc * corner_distance) for sr, sc in signs]
-        central = _flat_index(center, offsets, self.size)
-        corners = np.stack([_flat_index(ctr, offsets, self.size) for ctr in self.corner_centers])
-        self.register_buffer("central_index", torch.as_tensor(central, dtype=torch.long))
-        self.register_buffer("corner_index", torch.as_tensor(corners, dtype=torch.long))
-        # the square of each corner, as positions in the disc's offset list
-        half = square // 2
-        in_square = []
-        for sr, sc in signs:
-            dr = offsets[:, 0] * sr
-            dc = offsets[:, 1] * sc
-            in_square.append((np.abs(dr - square_offset) <= half) & (np.abs(dc - square_offset) <= half))
-        in_square = np.stack(in_square)
-        if (in_square.sum(1) != square * square).any():
-            raise ValueError(
-                "Invalid geometry: the substituted squares must lie inside the corner discs; "
-                "use a smaller 'square' or 'square_offset'."
-            )
-        self.register_buffer("square_member", torch.as_tensor(in_square))  # (4, n_pix)
-        self.central_mask = _mask_from_index(central, self.size)
-        self.corner_masks = [_mask_from_index(ix, self.size) for ix in corners]
-        self.n_pix = central.size
-        all_index = np.concatenate([central[None], corners])  # (5, n_pix): central, then corners
-        self.igc_input_linear = _frozen_linear(_selection(all_index, self.size))
+        self.centers = tuple(tuple(map(float, c)) for c in centers)
+        discs = [density_disc(c, sigma, self.size) for c in self.centers]
+        squares = [square_mask(c, square, self.size) for c in self.centers]
+        if any((sq & ~dc).any() or not sq.any() for sq, dc in zip(squares, discs)):
+            raise ValueError("Invalid geometry: every square must lie inside its disc; use a smaller 'square'.")
+        rings = [dc & ~sq for dc, sq in zip(discs, squares)]
+        _check_translates(rings, "rings")
+        _check_translates(squares, "squares")
+        self.disc_masks, self.square_masks, self.ring_masks = discs, squares, rings
+        ring_idx = np.stack([_flat(r) for r in rings])  # (5, n_ring)
+        square_idx = np.stack([_flat(s) for s in squares])  # (5, n_square)
+        self.register_buffer("ring_index", torch.as_tensor(ring_idx, dtype=torch.long))
+        self.register_buffer("square_index", torch.as_tensor(square_idx, dtype=torch.long))
+        self.n_ring, self.n_square = ring_idx.shape[1], square_idx.shape[1]
+        # z = ring 0..4 pixels, then square 0..4 pixels
+        self.igc_input_linear = _frozen_linear(_selection(np.concatenate([ring_idx.ravel(), square_idx.ravel()]),
+                                                          self.size))
 
-    def similarities(self, x: torch.Tensor) -> torch.Tensor:
-        """``(n, 1, size, size) -> (n, 4)``: cosine similarity of the central disc with each corner."""
+    def _split(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = z.shape[0]
+        rings = z[:, : 5 * self.n_ring].reshape(n, 5, self.n_ring)
+        squares = z[:, 5 * self.n_ring:].reshape(n, 5, self.n_square)
+        return rings, squares
+
+    @staticmethod
+    def _sims(rings: torch.Tensor, squares: torch.Tensor) -> torch.Tensor:
+        ref = torch.cat([rings[:, 0], squares[:, 0]], dim=1)[:, None]
+        cand = torch.cat([rings[:, 1:], squares[:, 1:]], dim=2)
+        return _cosine(ref, cand)
+
+    def similarities(self, x: torch.Tensor, permutation: torch.Tensor | None = None) -> torch.Tensor:
+        """``(n, 1, size, size) -> (n, 4)``: similarity of the reference with each corner's candidate.
+
+        ``permutation`` (n, 4) gives, per image, the corner (0..3 for corners 1..4) whose square
+        fills each corner's candidate; default: every square in place.
+        """
         flat = _flatten(x, self.size)
-        return self._similarities(torch.cat([flat[:, self.central_index], flat[:, self.corner_index.reshape(-1)]], 1))
+        rings, squares = self._split(self.igc_input_linear(flat.to(self.igc_input_linear.weight.dtype)))
+        if permutation is not None:
+            corner = squares[:, 1:].gather(1, permutation[:, :, None].expand(-1, -1, self.n_square))
+            squares = torch.cat([squares[:, :1], corner], dim=1)
+        return self._sims(rings, squares)
 
-    def _similarities(self, z: torch.Tensor) -> torch.Tensor:
-        z = z.reshape(z.shape[0], 5, self.n_pix)
-        return _cosine(z[:, :1], z[:, 1:])
+    def raw_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
+        """``(n, 5 * (n_ring + n_square)) -> (n, 4)``: ``softmax(s / temperature)``, squares in place."""
+        rings, squares = self._split(z)
+        return torch.softmax(self._sims(rings, squares) / self.temperature, dim=1)
 
-    def forward_from_input_linear(self, z: torch.Tensor) -> torch.Tensor:
-        """``(n, 5 * n_pix) -> (n, 4)``: class probabilities ``softmax(s / temperature)``."""
-        return torch.softmax(self._similarities(z) / self.temperature, dim=1)
-
-    def _outputs(self, x, gen):
+    def _raw_outputs(self, x, gen):
         n = x.shape[0]
-        other = make_images(n, size=self.size, seed=int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
-        substituted = torch.rand(n, 4, generator=gen) < self.p_substitute
-        hidden = x.reshape(n, -1).clone()
-        other = other.reshape(n, -1)
-        for k in range(4):
-            pix = self.corner_index[k][self.square_member[k]]
-            rows = substituted[:, k].nonzero()[:, 0][:, None]
-            hidden[rows, pix[None, :]] = other[rows, pix[None, :]]
+        permutation = torch.argsort(torch.rand(n, 4, generator=gen), dim=1)
         with torch.no_grad():
-            s = self.similarities(hidden.reshape(x.shape))
+            s = self.similarities(x, permutation)
         y = s.argmax(1)
-        return y, {"winner": y, "substituted": substituted}
-
-    def square_masks(self, k: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Boolean maps of corner ``k``'s substituted square and of the central pixels matched to it."""
-        member = self.square_member[k].numpy()
-        corner = _mask_from_index(self.corner_index[k].numpy()[member], self.size)
-        central = _mask_from_index(self.central_index.numpy()[member], self.size)
-        return corner, central
+        return y, {"winner": y, "permutation": permutation,
+                   "in_place": permutation == torch.arange(4)[None, :]}
 
     def ground_truth(self, n_mc: int = 20_000, seed: int = 10_000_019) -> np.ndarray:
-        truth = (self.corner_masks[0] | self.central_mask).astype(float)
-        corner, central = self.square_masks(0)
-        truth[corner | central] = 1.0 - self.p_substitute
-        return truth
+        regions = self.regions()
+        return regions["reliable"].astype(float) + 0.25 * regions["square"]
 
     def regions(self) -> dict[str, np.ndarray]:
-        corner, central = self.square_masks(0)
-        square = corner | central
-        return {"square": square, "reliable": (self.corner_masks[0] | self.central_mask) & ~square}
+        return {"square": self.square_masks[1] | self.square_masks[0],
+                "reliable": self.ring_masks[1] | self.ring_masks[0]}
 
 
 EXPERIMENTS: dict[str, type[_Experiment]] = {
@@ -545,7 +597,7 @@ def make_experiment(name: str, **kwargs) -> _Experiment:
 
     Examples
     --------
-    >>> make_experiment("B").n_outputs
+    >>> make_experiment("B", n_standardize=100).n_outputs
     1
     """
     check_option("experiment", name, EXPERIMENTS)

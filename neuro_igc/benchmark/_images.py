@@ -1,24 +1,18 @@
 """Random images with a natural-image amplitude spectrum (the paper's appendix A.3).
 
-The generator follows the paper's recipe: a gain map holding the norm of the FFT's spatial
-frequencies raised to the power ``-slope`` (1.2, the log-log slope of natural images' amplitude
-spectra, Tolhurst et al. 1992) scales complex white noise (independent standard normal real and
-imaginary parts); the inverse FFT's real part is the image.
+A gain map ``|f| ** -slope`` on the FFT frequency grid (``fftfreq`` on both axes, cycles per
+pixel; slope 1.2, the log-log slope of natural images' amplitude spectra, Tolhurst et al. 1992)
+scales complex white noise (independent standard normal real and imaginary parts); the real part
+of the orthonormal inverse 2-D FFT is the image. As in the authors' code:
 
-Choices the paper leaves open, made here:
-
-* The zero frequency has no finite gain; it is set to 0, so every image has mean exactly 0.
-* Images are scaled by the analytic pixel standard deviation ``N**2 / sqrt(sum(gain**2))`` of the
-  real part (``N`` = image side), so that *every pixel* is exactly N(0, 1) in distribution: the
-  images are a stationary Gaussian random field with unit variance. This is the paper's global
-  standardization ("done globally over all pixels") in expectation, without making the scale
-  depend on the sample.
-* Frequencies are those of ``torch.fft.fftfreq`` (cycles per pixel); the field is periodic.
+* the zero frequency is not left out: its ``|f|`` is set to half the lowest non-zero frequency,
+  ``0.5 / size``, so every image carries a random global offset (about a quarter of each pixel's
+  variance at 64 x 64);
+* the gain is scaled so that ``mean(gain ** 2) = 1``, which makes every pixel N(0, 1) in
+  distribution (the images are a stationary, periodic Gaussian field of unit variance).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
@@ -35,7 +29,9 @@ def _check_size(size: int) -> int:
 
 
 def spectrum_gain(size: int = 64, slope: float = 1.2) -> torch.Tensor:
-    """Gain map ``|f| ** -slope`` on the FFT frequency grid, 0 at the zero frequency.
+    """Gain map ``|f| ** -slope`` on the FFT frequency grid, scaled to ``mean(gain ** 2) = 1``.
+
+    The zero frequency's ``|f|`` is taken as ``0.5 / size`` (half the lowest non-zero one).
 
     Parameters
     ----------
@@ -47,14 +43,19 @@ def spectrum_gain(size: int = 64, slope: float = 1.2) -> torch.Tensor:
     Returns
     -------
     gain : (size, size) float64 tensor
+
+    Examples
+    --------
+    >>> g = spectrum_gain(8)
+    >>> round(float((g ** 2).mean()), 12)
+    1.0
     """
     size = _check_size(size)
     f = torch.fft.fftfreq(size, dtype=torch.float64)
     radius = torch.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
-    gain = torch.zeros_like(radius)
-    nz = radius > 0
-    gain[nz] = radius[nz] ** (-float(slope))
-    return gain
+    radius[0, 0] = 0.5 / size
+    gain = radius ** (-float(slope))
+    return gain / torch.sqrt((gain**2).mean())
 
 
 def make_images(
@@ -86,7 +87,7 @@ def make_images(
     Returns
     -------
     images : (n, 1, size, size) tensor
-        Zero-mean images whose every pixel has unit variance in distribution.
+        Images whose every pixel is N(0, 1) in distribution.
 
     Examples
     --------
@@ -100,7 +101,6 @@ def make_images(
     if not np.isfinite(slope) or slope < 0:
         raise ValueError(f"Invalid value for 'slope': a finite number >= 0 is needed; got {slope!r}.")
     gain = spectrum_gain(size, slope)
-    scale = size**2 / math.sqrt(float((gain**2).sum()))
     out = torch.empty((int(n), 1, size, size), dtype=dtype)
     for chunk, start in enumerate(range(0, int(n), _CHUNK)):
         stop = min(int(n), start + _CHUNK)
@@ -109,7 +109,7 @@ def make_images(
             state = np.random.SeedSequence([int(seed), chunk]).generate_state(1)[0]
             gen = torch.Generator().manual_seed(int(state))
         z = torch.randn((stop - start, size, size, 2), generator=gen, dtype=torch.float64)
-        field = torch.fft.ifft2(gain * torch.view_as_complex(z)).real * scale
+        field = torch.fft.ifft2(gain * torch.view_as_complex(z), norm="ortho").real
         out[start:stop, 0] = field.to(dtype)
     return out
 
@@ -151,7 +151,8 @@ def radial_amplitude_spectrum(images, n_bins: int = 24) -> tuple[np.ndarray, np.
 def spectral_slope(images, n_bins: int = 24) -> float:
     """Slope of a straight-line fit of log amplitude against log radial frequency.
 
-    Natural images give about -1.2; images from :func:`make_images` give ``-slope``.
+    Natural images give about -1.2; images from :func:`make_images` give ``-slope``. The zero
+    frequency is left out of the fit.
 
     Parameters
     ----------

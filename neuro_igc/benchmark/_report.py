@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuro_igc._utils import atomic_path, atomic_write_text, new_figure, save_figure, soft_import
+from neuro_igc._utils import atomic_path, atomic_write_text, new_figure, save_figure
 
-__all__ = ["table_to_markdown", "write_tables", "plot_benchmark", "TRUTH_KEY"]
+__all__ = ["table_to_markdown", "write_tables", "plot_benchmark", "TRUTH_KEY", "PAPER_COLUMNS"]
+
+#: columns of the paper-comparison table (:func:`neuro_igc.benchmark.paper_comparison`)
+PAPER_COLUMNS = ("experiment", "method", "figure", "ours", "paper", "reproduced")
 
 #: key of the ground-truth map in the ``maps`` dict returned by ``run_benchmark(return_maps=True)``
 TRUTH_KEY = "ground truth"
@@ -43,19 +46,36 @@ def table_to_markdown(table: pd.DataFrame, columns: Sequence[str] | None = None)
     return "\n".join(lines)
 
 
-def write_tables(table: pd.DataFrame, out_dir: str | os.PathLike, stem: str = "benchmark_scores") -> dict[str, Path]:
+def write_tables(table: pd.DataFrame, out_dir: str | os.PathLike, stem: str = "benchmark_scores",
+                 paper: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write the score table as ``<stem>.csv`` and ``<stem>.md`` (atomically).
+
+    Parameters
+    ----------
+    table : DataFrame
+        The score table of ``run_benchmark``.
+    out_dir : path-like
+    stem : str, default="benchmark_scores"
+    paper : DataFrame, optional
+        Ours beside the paper's (``paper_comparison(table)``): also written as
+        ``benchmark_paper.csv`` / ``.md``.
 
     Returns
     -------
-    dict with keys "csv" and "md" -> written paths
+    dict with keys "csv" and "md" (and "paper_csv", "paper_md") -> written paths
     """
     out_dir = Path(out_dir)
     csv_path, md_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.md"
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     atomic_write_text(md_path, table_to_markdown(table) + "\n")
-    return {"csv": csv_path, "md": md_path}
+    paths = {"csv": csv_path, "md": md_path}
+    if paper is not None:
+        paths["paper_csv"], paths["paper_md"] = out_dir / "benchmark_paper.csv", out_dir / "benchmark_paper.md"
+        with atomic_path(paths["paper_csv"]) as tmp:
+            paper.to_csv(tmp, index=False)
+        atomic_write_text(paths["paper_md"], table_to_markdown(paper) + "\n")
+    return paths
 
 
 def plot_benchmark(

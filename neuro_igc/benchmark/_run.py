@@ -1,30 +1,33 @@
 """``run_benchmark``: every method on every experiment, scored against the ground truth.
 
-Methods (:data:`METHODS`), all but the last computed through the experiment's *true
-differentiable statistic* (``neuro_igc.benchmark.ExperimentA`` ...) with ``neuro_igc.attribution``:
+Methods (:data:`METHODS`, a registry of name -> function of a :class:`MethodContext`), all but
+the last computed through the experiment's *true differentiable statistic*
+(``neuro_igc.benchmark.ExperimentA`` ...) with the public ``neuro_igc.attribution`` functions:
 
 ``"IG mean"``, ``"IG SD"``
     Mean and standard deviation over the samples of per-sample IG (``naive_ig``).
+``"IG variance"``
+    The variance of per-sample IG: what the paper's "IG SD" column holds (the authors' code
+    returns the variance), so its Exp. B ratio is the one to compare with the paper's 0.57.
 ``"IGC"``, ``"IGaC"``
     ``igc`` against the true outputs ``y`` (which carry the hidden randomness of Exp. C and D) and
     ``igac`` (auto-correlation, no ``y``).
 ``"correlation"``, ``"t-test"``
-    Data-only maps: per-pixel correlation with ``y`` and a two-sample t-test (first vs last decile
-    of ``y``; for Exp. D class 0 against the others).
+    Data-only maps: per-pixel correlation with ``y`` and Student's two-sample t statistic between
+    the images with standardized ``y`` below ``Phi^-1(0.1)`` and above ``Phi^-1(0.9)`` (Exp. D:
+    class 0 against the others).
 ``"BSC"``
     Baseline-Shapley correlation on ``bsc_fraction`` of the samples (the paper: 10 %).
 ``"IGC (model)"``
-    IGC of encoding ConvNeXts of the zoo trained on fresh samples ``(x, y)`` of the experiment
-    (``model_seeds`` trained, the attributions of the ``model_keep`` best averaged, as the paper),
-    computed on ``model_samples`` further samples.
+    IGC of encoding ConvNeXts of the zoo trained on fresh samples ``(x, y)`` of the experiment:
+    ``model_seeds`` models trained with different seeds, the maps of the ``model_keep`` best (by
+    validation score) averaged, as the paper does; computed on ``model_samples`` samples.
 
-Exp. D is categorical: its maps are those of class 0 (the paper's "a"), IGC uses the integer
+Exp. D is categorical: its maps are those of class 0 (the paper's "a"); IGC uses the integer
 labels (per-class IGC), the statistic's and the model's outputs are class probabilities.
 
-Baselines: every chunk of ``baseline_chunk`` samples gets its own ``baselines`` images drawn from
-the data, and the chunks are pooled exactly (see ``neuro_igc.benchmark._pooled``): one shared set
-of 8 baselines makes the Exp. B and C ratios depend on that one draw far more than on the number
-of samples.
+Baselines are an int (``baselines``, 8 as in the paper) handed to the engine, which draws them
+from the data.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,41 +45,28 @@ from torch import nn
 
 from neuro_igc._utils import check_option
 from neuro_igc.benchmark._experiments import EXPERIMENTS, BenchmarkData, make_experiment
-from neuro_igc.benchmark._pooled import chunk_plan, pooled_correlation_map, pooled_naive_ig, predict
-from neuro_igc.benchmark._scoring import PAPER_VALUES, SCORE_COLUMNS, score_map
+from neuro_igc.benchmark._scoring import PAPER_VALUES, SCORE_COLUMNS, magnitude, score_map
 
-__all__ = ["run_benchmark", "METHODS", "DEFAULT_SETTINGS", "PAPER_SETTINGS", "TABLE_COLUMNS"]
+__all__ = ["run_benchmark", "METHODS", "DEFAULT_SETTINGS", "PAPER_SETTINGS", "TABLE_COLUMNS", "MethodContext",
+           "train_models"]
 
 logger = logging.getLogger(__name__)
 
-#: method name -> how its map is computed (function name in this module)
-METHODS: dict[str, str] = {
-    "IG mean": "_method_ig_mean",
-    "IG SD": "_method_ig_sd",
-    "IGC": "_method_igc",
-    "IGaC": "_method_igac",
-    "correlation": "_method_correlation",
-    "t-test": "_method_ttest",
-    "BSC": "_method_bsc",
-    "IGC (model)": "_method_model",
-}
-
-#: settings of a CPU run (about a minute per experiment on 2 cores with the default n_samples)
+#: settings of a CPU run (the command line's default size runs in about 5 minutes on 2 cores)
 DEFAULT_SETTINGS: dict = {
     "baselines": 8,
     "n_steps": 16,
-    "quadrature": "gauss-legendre",
-    "baseline_chunk": 100,
-    "bsc_fraction": 0.1,
-    "bsc_baselines": 8,
+    "quadrature": "riemann-trapezoid",
+    "bsc_fraction": 0.05,
+    "bsc_baselines": 2,
     "bsc_permutations": 1,
     "model_train": 4000,
     "model_epochs": 8,
-    "model_samples": 500,
-    "model_baselines": 4,
+    "model_samples": 1000,
+    "model_baselines": 8,
     "model_steps": 8,
-    "model_seeds": 1,
-    "model_keep": 1,
+    "model_seeds": 3,
+    "model_keep": 2,
     "model_config": {"stem_width": 8, "widths": (16, 32, 64, 128), "depth": 1, "hidden": 64,
                      "drop_path": 0.0, "dropout": 0.1},
     "model_batch_size": 64,
@@ -84,14 +74,13 @@ DEFAULT_SETTINGS: dict = {
 }
 
 #: the paper's settings (Table A1, appendix A.5): 100k samples, 512 steps, 8 baselines; models
-#: trained on 100k samples (50 epochs, 100 for Exp. D), IGC (model) on 10k samples with 64 steps,
-#: 10 seeds of which the 5 best are averaged. Meant for a GPU.
+#: trained on 100k samples (50 epochs), IGC (model) on 10k samples with 64 steps, 10 seeds of
+#: which the 5 best are averaged. Meant for a GPU.
 PAPER_SETTINGS: dict = {
     "n_samples": 100_000,
     "baselines": 8,
     "n_steps": 512,
-    "quadrature": "gauss-legendre",
-    "baseline_chunk": 100,
+    "quadrature": "riemann-trapezoid",
     "bsc_fraction": 0.1,
     "bsc_baselines": 8,
     "bsc_permutations": 1,
@@ -116,12 +105,15 @@ TABLE_COLUMNS = (
 
 _SEED_OFFSET = {"A": 0, "B": 1_000_003, "C": 2_000_003, "D": 3_000_017}
 
+# methods whose maps are correlation maps (IGC-like): their magnitude is taken times sd(f)
+_CORRELATION_MAPS = ("IGC", "IGaC", "BSC")
+
 
 def _engine():
     """The attribution functions, with a clear error while ``neuro_igc.attribution`` lacks them."""
     import neuro_igc.attribution as attribution
 
-    names = ("igc", "igac", "naive_ig", "bsc", "correlation_map", "ttest_map")
+    names = ("igc", "igac", "naive_ig", "bsc", "correlation_map")
     missing = [n for n in names if not hasattr(attribution, n)]
     if missing:
         raise ImportError(
@@ -152,15 +144,17 @@ class _LogSoftmax(nn.Module):
 
 
 @dataclass
-class _Context:
+class MethodContext:
+    """What a method of :data:`METHODS` gets: one experiment, its data and the run's settings."""
+
     name: str
     experiment: nn.Module
     data: BenchmarkData
     settings: dict
     seed: int
-    device: object
-    batch_size: int | None
-    progress: bool
+    device: object = None
+    batch_size: int | None = None
+    progress: bool = True
     cache: dict = field(default_factory=dict)
     output: int = 0  # Exp. D: the maps of class 0 (the paper's "a")
 
@@ -168,85 +162,119 @@ class _Context:
     def engine(self):
         return _engine()
 
-    def engine_kwargs(self, n_steps: int | None = None) -> dict:
+    def engine_kwargs(self, n_steps: int | None = None, baselines: int | None = None) -> dict:
         s = self.settings
-        return {"n_steps": int(n_steps or s["n_steps"]), "method": s["quadrature"], "seed": self.seed,
-                "batch_size": self.batch_size, "device": self.device}
-
-    def plan(self, n: int, n_baselines: int | None = None, seed: int = 0):
-        return chunk_plan(n, int(self.settings["baseline_chunk"]), int(n_baselines or self.settings["baselines"]),
-                          self.seed + seed)
-
-    def target(self, y: torch.Tensor) -> np.ndarray:
-        """What the engine centres: ``y``, or the class indicator for labels."""
-        y = y.numpy()
-        return (y == self.output).astype(float) if self.experiment.categorical else y.astype(float)
+        return {"baselines": int(baselines or s["baselines"]), "n_steps": int(n_steps or s["n_steps"]),
+                "method": s["quadrature"], "seed": self.seed, "batch_size": self.batch_size,
+                "device": self.device, "output_idx": self.output, "progress": self.progress}
 
     def fx(self) -> np.ndarray:
+        """``f(x)`` of the attributed output on every sample, float64 ``(n,)``."""
         if "fx" not in self.cache:
             self.cache["fx"] = predict(self.experiment, self.data.x, self.output, device=self.device)
         return self.cache["fx"]
+
+
+def predict(model: nn.Module, x: torch.Tensor, output: int, batch: int = 1024, device=None) -> np.ndarray:
+    """``model(x)[:, output]`` in eval mode, float64 ``(n,)``."""
+    from neuro_igc._utils import resolve_device
+
+    dev = resolve_device(device)
+    params = [p for p in model.parameters() if p.is_floating_point()]
+    dtype = params[0].dtype if params else torch.get_default_dtype()
+    home = params[0].device if params else torch.device("cpu")
+    was_training = model.training
+    model.eval().to(dev)
+    out = []
+    try:
+        with torch.no_grad():
+            for s in range(0, x.shape[0], batch):
+                out.append(model(x[s:s + batch].to(device=dev, dtype=dtype))[:, output].double().cpu())
+    finally:
+        model.train(was_training).to(home)
+    return torch.cat(out).numpy()
 
 
 def _map(attributions, size: int = 64) -> np.ndarray:
     return np.asarray(attributions, dtype=float).reshape(size, size)
 
 
-def _diag(res: dict) -> dict:
-    return {k: res[k] for k in ("ig_error", "igc_error") if k in res}
+def _diag(res) -> dict:
+    out = {}
+    for key in ("ig_error", "igc_error"):
+        value = getattr(res, key, None)
+        if value is not None:
+            out[key] = float(np.nanmax(np.asarray(value, dtype=float)))
+    return out
 
 
-def _naive(ctx: _Context) -> dict:
+def _naive(ctx: MethodContext):
     if "naive" not in ctx.cache:
-        n = ctx.data.x.shape[0]
-        ctx.cache["naive"] = pooled_naive_ig(
-            ctx.engine.naive_ig, ctx.experiment, ctx.data.x, ctx.plan(n), ctx.output, progress=ctx.progress,
-            desc=f"Exp. {ctx.name} naive IG", **ctx.engine_kwargs(),
-        )
+        ctx.cache["naive"] = ctx.engine.naive_ig(ctx.experiment, ctx.data.x, **ctx.engine_kwargs())
     return ctx.cache["naive"]
 
 
-def _method_ig_mean(ctx: _Context):
+def _method_ig_mean(ctx: MethodContext):
     res = _naive(ctx)
-    return _map(res["mean"], ctx.experiment.size), _diag(res)
+    return _map(res.mean.attributions, ctx.experiment.size), _diag(res.mean)
 
 
-def _method_ig_sd(ctx: _Context):
+def _method_ig_sd(ctx: MethodContext):
     res = _naive(ctx)
-    return _map(res["sd"], ctx.experiment.size), _diag(res)
+    return _map(res.sd.attributions, ctx.experiment.size), _diag(res.sd)
 
 
-def _method_igc(ctx: _Context):
-    n = ctx.data.x.shape[0]
-    res = pooled_correlation_map(
-        ctx.engine.igc, ctx.experiment, ctx.data.x, ctx.data.y, ctx.target(ctx.data.y), ctx.fx(), ctx.plan(n),
-        ctx.output, progress=ctx.progress, desc=f"Exp. {ctx.name} IGC", warn=False, **ctx.engine_kwargs(),
-    )
-    return _map(res["map"], ctx.experiment.size), _diag(res)
+def _method_ig_variance(ctx: MethodContext):
+    res = _naive(ctx)
+    return _map(np.asarray(res.sd.attributions, dtype=float) ** 2, ctx.experiment.size), _diag(res.sd)
 
 
-def _method_igac(ctx: _Context):
-    n = ctx.data.x.shape[0]
-    res = pooled_correlation_map(
-        ctx.engine.igac, ctx.experiment, ctx.data.x, None, ctx.fx(), ctx.fx(), ctx.plan(n), ctx.output,
-        progress=ctx.progress, desc=f"Exp. {ctx.name} IGaC", warn=False, **ctx.engine_kwargs(),
-    )
-    return _map(res["map"], ctx.experiment.size), _diag(res)
+def _method_igc(ctx: MethodContext):
+    res = ctx.engine.igc(ctx.experiment, ctx.data.x, ctx.data.y, warn=False, **ctx.engine_kwargs())
+    return _map(np.asarray(res.attributions)[0], ctx.experiment.size), _diag(res)
 
 
-def _method_correlation(ctx: _Context):
+def _method_igac(ctx: MethodContext):
+    res = ctx.engine.igac(ctx.experiment, ctx.data.x, warn=False, **ctx.engine_kwargs())
+    return _map(np.asarray(res.attributions)[0], ctx.experiment.size), _diag(res)
+
+
+def _method_correlation(ctx: MethodContext):
     # integer labels (Exp. D) give one map per class: correlation with the class indicator
     res = ctx.engine.correlation_map(ctx.data.x, ctx.data.y)
     return _map(np.asarray(res.attributions)[ctx.output], ctx.experiment.size), {}
 
 
-def _method_ttest(ctx: _Context):
-    # last vs first decile of y; for labels, each class against the others
-    res = ctx.engine.ttest_map(ctx.data.x, ctx.data.y)
-    return _map(np.asarray(res.attributions)[ctx.output], ctx.experiment.size), {}
+def ttest_groups(y, categorical: bool, output: int = 0, low: float = 0.1, high: float = 0.9):
+    """The two groups of the benchmark's t-test, boolean ``(n,)`` each: (high, low).
+
+    Continuous ``y``: standardized (mean 0, SD 1 on the samples), above ``Phi^-1(high)`` and
+    below ``Phi^-1(low)``; labels: class ``output`` against all others.
+    """
+    from scipy.stats import norm
+
+    y = np.asarray(y)
+    if categorical:
+        return y == output, y != output
+    z = (y - y.mean()) / y.std()
+    return z > norm.ppf(high), z < norm.ppf(low)
 
 
-def _method_bsc(ctx: _Context):
+def _method_ttest(ctx: MethodContext):
+    from scipy.stats import ttest_ind
+
+    hi, lo = ttest_groups(ctx.data.y.numpy(), ctx.experiment.categorical, ctx.output)
+    if hi.sum() < 2 or lo.sum() < 2:
+        raise ValueError(
+            f"Exp. {ctx.name}: the t-test groups hold {int(hi.sum())} and {int(lo.sum())} samples; at least 2 "
+            "each are needed. Use more samples ('n_samples')."
+        )
+    x = ctx.data.x.reshape(ctx.data.x.shape[0], -1).double().numpy()
+    t = ttest_ind(x[hi], x[lo], axis=0, equal_var=True).statistic
+    return _map(np.nan_to_num(t), ctx.experiment.size), {}
+
+
+def _method_bsc(ctx: MethodContext):
     s = ctx.settings
     n = ctx.data.x.shape[0]
     m = min(n, max(20, int(round(float(s["bsc_fraction"]) * n))))
@@ -254,27 +282,25 @@ def _method_bsc(ctx: _Context):
     # Baseline Shapley on the statistic's support pixels only: the others are dummies (exactly 0)
     support = ctx.experiment.support()
     x = ctx.data.x[idx].reshape(m, -1)[:, torch.as_tensor(support)]
-    y = ctx.data.y[idx]
-    kwargs = {"seed": ctx.seed, "batch_size": ctx.batch_size, "device": ctx.device,
-              "n_permutations": int(s["bsc_permutations"]), "warn": False}
-    res = pooled_correlation_map(
-        ctx.engine.bsc, ctx.experiment.on_support(), x, y, ctx.target(y), ctx.fx()[idx],
-        ctx.plan(m, n_baselines=int(s["bsc_baselines"]), seed=1),
-        ctx.output, progress=ctx.progress, desc=f"Exp. {ctx.name} BSC", **kwargs,
-    )
+    res = ctx.engine.bsc(ctx.experiment.on_support(), x, ctx.data.y[idx], baselines=int(s["bsc_baselines"]),
+                         n_permutations=int(s["bsc_permutations"]), seed=ctx.seed, batch_size=ctx.batch_size,
+                         device=ctx.device, output_idx=ctx.output, progress=ctx.progress, warn=False)
     full = np.zeros(ctx.experiment.size**2)
-    full[support] = res["map"]
+    full[support] = np.asarray(res.attributions, dtype=float)[0].reshape(-1)
     return _map(full, ctx.experiment.size), {**_diag(res), "n_samples": m}
 
 
 def train_models(experiment: nn.Module, settings: dict, seed: int = 0, device=None, progress: bool = True):
     """Train the zoo's encoding ConvNeXt on fresh samples of ``experiment`` (for "IGC (model)").
 
+    ``model_seeds`` models are trained with seeds ``seed, seed + 1, ...`` on the same
+    ``model_train`` images (plus a tenth for validation) and the ``model_keep`` best kept.
+
     Returns
     -------
     models : list of nn.Module
-        The ``model_keep`` best of ``model_seeds`` models, wrapped to return class probabilities
-        for a categorical experiment; eval mode.
+        The kept models, wrapped to return class probabilities for a categorical experiment; eval
+        mode.
     scores : np.ndarray
         Validation score of every trained model (Pearson r, or accuracy for Exp. D).
     """
@@ -287,7 +313,7 @@ def train_models(experiment: nn.Module, settings: dict, seed: int = 0, device=No
     if experiment.categorical:
         loss, y = "nll", y.long()
     else:
-        loss, y = "mse", ((y - y[:n_train].mean()) / y[:n_train].std()).float()[:, None]
+        loss, y = "mse", y.float()[:, None]  # standardized already
     train = torch.utils.data.TensorDataset(data.x[:n_train], y[:n_train])
     val = torch.utils.data.TensorDataset(data.x[n_train:], y[n_train:])
     config = dict(settings["model_config"])
@@ -307,25 +333,40 @@ def train_models(experiment: nn.Module, settings: dict, seed: int = 0, device=No
     return models, np.asarray(res.scores)
 
 
-def _method_model(ctx: _Context):
+def _method_model(ctx: MethodContext):
     s = ctx.settings
     models, scores = train_models(ctx.experiment, s, seed=ctx.seed, device=ctx.device, progress=ctx.progress)
     n = min(int(s["model_samples"]), ctx.data.x.shape[0])
     x, y = ctx.data.x[:n], ctx.data.y[:n]
-    plan = ctx.plan(n, n_baselines=int(s["model_baselines"]), seed=2)
+    kwargs = ctx.engine_kwargs(n_steps=int(s["model_steps"]), baselines=int(s["model_baselines"]))
     maps, diags = [], []
-    for k, model in enumerate(models):
-        fx = predict(model, x, ctx.output, device=ctx.device)
-        res = pooled_correlation_map(
-            ctx.engine.igc, model, x, y, ctx.target(y), fx, plan, ctx.output, progress=ctx.progress,
-            desc=f"Exp. {ctx.name} IGC (model {k})", warn=False, **ctx.engine_kwargs(int(s["model_steps"])),
-        )
-        maps.append(res["map"])
-        diags.append(res)
-    diag = {key: float(np.nanmax([d[key] for d in diags])) for key in ("ig_error", "igc_error")}
-    diag["model_score"] = float(np.nanmax(scores))
+    for model in models:
+        res = ctx.engine.igc(model, x, y, warn=False, **kwargs)
+        maps.append(np.asarray(res.attributions, dtype=float)[0])
+        diags.append(_diag(res))
+    diag = {key: float(np.nanmax([d.get(key, math.nan) for d in diags])) for key in ("ig_error", "igc_error")}
+    diag["model_score"] = float(np.nanmax(np.sort(scores)[::-1][: len(models)]))
+    diag["model_scores"] = scores
     diag["n_samples"] = n
     return _map(np.mean(maps, axis=0), ctx.experiment.size), diag
+
+
+#: the methods of the benchmark: name -> function(MethodContext) returning (map, diagnostics)
+METHODS: dict[str, Callable[[MethodContext], tuple[np.ndarray, dict]]] = {
+    "IG mean": _method_ig_mean,
+    "IG SD": _method_ig_sd,
+    "IG variance": _method_ig_variance,
+    "IGC": _method_igc,
+    "IGaC": _method_igac,
+    "correlation": _method_correlation,
+    "t-test": _method_ttest,
+    "BSC": _method_bsc,
+    "IGC (model)": _method_model,
+}
+
+_POSITIVE_INT_SETTINGS = ("baselines", "n_steps", "bsc_baselines", "model_train", "model_epochs", "model_samples",
+                          "model_baselines", "model_steps", "model_seeds", "model_keep", "bsc_permutations",
+                          "model_batch_size")
 
 
 def _check_settings(n_samples, experiments, methods, settings) -> tuple[list, list]:
@@ -341,7 +382,7 @@ def _check_settings(n_samples, experiments, methods, settings) -> tuple[list, li
         check_option("methods", m, METHODS)
     if not isinstance(n_samples, (int, np.integer)) or int(n_samples) < 20:
         raise ValueError(
-            f"Invalid value for 'n_samples': at least 20 samples are needed (deciles, correlations); "
+            f"Invalid value for 'n_samples': at least 20 samples are needed (t-test groups, correlations); "
             f"got {n_samples!r}."
         )
     unknown = set(settings) - set(DEFAULT_SETTINGS)
@@ -349,12 +390,17 @@ def _check_settings(n_samples, experiments, methods, settings) -> tuple[list, li
         raise ValueError(
             f"Invalid setting(s) {sorted(unknown)}: allowed are {sorted(DEFAULT_SETTINGS)}."
         )
-    for key in ("baselines", "n_steps", "baseline_chunk", "bsc_baselines", "model_train", "model_epochs", "model_samples", "model_baselines",
-                "model_steps", "model_seeds", "model_keep", "bsc_permutations"):
-        if key in settings and int(settings[key]) < 1:
-            raise ValueError(f"Invalid value for {key!r}: must be >= 1; got {settings[key]!r}.")
+    for key in _POSITIVE_INT_SETTINGS:
+        if key in settings and (isinstance(settings[key], bool) or int(settings[key]) < 1):
+            raise ValueError(f"Invalid value for {key!r}: must be an int >= 1; got {settings[key]!r}.")
     if "bsc_fraction" in settings and not 0 < float(settings["bsc_fraction"]) <= 1:
         raise ValueError(f"Invalid value for 'bsc_fraction': must be in (0, 1]; got {settings['bsc_fraction']!r}.")
+    merged = {**DEFAULT_SETTINGS, **settings}
+    if int(merged["model_keep"]) > int(merged["model_seeds"]):
+        raise ValueError(
+            f"Invalid value for 'model_keep': at most 'model_seeds' = {merged['model_seeds']} models can be kept; "
+            f"got {merged['model_keep']!r}."
+        )
     return experiments, methods
 
 
@@ -403,10 +449,11 @@ def run_benchmark(
     -------
     table : pandas.DataFrame
         One row per (experiment, method), columns :data:`TABLE_COLUMNS`: the scores
-        (``truth_corr``, ``sign_agreement`` for Exp. A, ``overlap_ratio`` for Exp. B,
-        ``unreliable_ratio`` for Exp. C and D), the paper's value of the experiment's ratio where
-        it gives one (``paper_value``), the ground truth's own ratio (``truth_value``), the
-        engine's diagnostics, the trained model's validation score, samples used and seconds.
+        (``truth_corr``; ``magnitude``; ``sign_agreement`` for Exp. A, ``overlap_ratio`` for
+        Exp. B, ``unreliable_ratio`` for Exp. C and D), the paper's value of the experiment's
+        ratio where it gives one (``paper_value``), the ground truth's own ratio
+        (``truth_value``), the engine's diagnostics, the trained models' best validation score,
+        samples used and seconds. :func:`paper_comparison` puts ours beside the paper's.
     maps : dict, only with ``return_maps=True``
 
     Examples
@@ -428,11 +475,12 @@ def run_benchmark(
         truth_scores = score_map(name, truth, truth, regions, signed=experiment.signed_truth)
         truth_value = truth_scores["overlap_ratio"] if name == "B" else truth_scores["unreliable_ratio"]
         maps[(name, "ground truth")] = truth
-        ctx = _Context(name, experiment, data, merged, int(seed), device, batch_size, progress)
+        ctx = MethodContext(name, experiment, data, merged, int(seed), device, batch_size, progress)
+        exp_rows = []
         for method in methods:
             logger.info("Exp. %s: %s", name, method)
             start = time.perf_counter()
-            amap, diag = globals()[METHODS[method]](ctx)
+            amap, diag = METHODS[method](ctx)
             seconds = time.perf_counter() - start
             maps[(name, method)] = amap
             row = {"experiment": name, "method": method}
@@ -444,6 +492,17 @@ def run_benchmark(
             row["model_score"] = diag.get("model_score", math.nan)
             row["n_samples"] = int(diag.get("n_samples", int(n_samples)))
             row["seconds"] = seconds
-            rows.append(row)
+            exp_rows.append(row)
+        # magnitudes relative to the IG SD map, where it was computed
+        sd_map = maps.get((name, "IG SD"))
+        if sd_map is not None:
+            sd_f = float(np.std(ctx.fx()))
+            for row in exp_rows:
+                scale = {"IG mean": 1.0, "IG SD": 1.0}.get(row["method"])
+                if row["method"] in _CORRELATION_MAPS:
+                    scale = sd_f
+                if scale is not None:
+                    row["magnitude"] = magnitude(maps[(name, row["method"])] * scale, sd_map)
+        rows.extend(exp_rows)
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     return (table, maps) if return_maps else table

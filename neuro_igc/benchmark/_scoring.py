@@ -1,17 +1,22 @@
 """Recovery scores of an attribution map against an experiment's ground truth.
 
 * ``truth_corr``: Pearson correlation over all pixels between the map and the ground truth.
+* ``magnitude``: the map's Euclidean norm relative to the IG SD map's (:func:`magnitude`).
+  ``run_benchmark`` fills it for IG mean (whose correlation with the truth can take any sign
+  and size, while its magnitude tends to zero: the paper's footnote 8), IG SD (1) and the
+  correlation maps times ``sd(f)`` (IGC, IGaC, BSC: ``IGC_j sd(f) = corr(IG_j, y) sd(IG_j)``,
+  so at most 1).
 * ``sign_agreement``: for signed ground truths (Exp. A), the fraction of the truth's absolute mass
   (``sum |truth|``) on pixels where the map has the truth's sign; pixels with a zero map count as
   disagreeing.
 * ``overlap_ratio`` (Exp. B, the paper's "sum of individual densities (a, b, c) relative to the
   central area (d)"): ``(mean_a + mean_b + mean_c) / mean_d`` of the map over the pixels in exactly
   one disc (a, b, c) and in all three (d). 1 for the ideal density; the paper reports 0.85 for IGC
-  and 0.57 for IG SD.
+  and 0.57 for "IG SD", which is the variance of per-sample IG in the authors' code (our row
+  "IG variance").
 * ``unreliable_ratio``: Exp. C, mean map over the unreliable pair ``b`` relative to the reliable
   pair ``a`` (paper: about 0.56 for IGC, 1.0 for IGaC, 0.23 for IGC (model)); Exp. D, mean map over
-  the substituted square of class 0 and its matched central pixels relative to the rest of corner
-  disc 0 and the central disc.
+  the permuted square of class 0 and the centre square relative to their rings.
 """
 
 from __future__ import annotations
@@ -25,22 +30,43 @@ __all__ = [
     "sign_agreement",
     "overlap_ratio",
     "unreliable_ratio",
+    "magnitude",
     "score_map",
+    "paper_comparison",
     "PAPER_VALUES",
+    "PAPER_RECOVERY",
+    "PAPER_VANISHING",
     "SCORE_COLUMNS",
 ]
 
 #: the paper's own numbers (Section 4): (experiment, method) -> value of that experiment's ratio
 PAPER_VALUES: dict[tuple[str, str], float] = {
     ("B", "IGC"): 0.85,
-    ("B", "IG SD"): 0.57,
+    ("B", "IG variance"): 0.57,
     ("C", "IGC"): 0.56,
     ("C", "IGaC"): 1.0,
     ("C", "IGC (model)"): 0.23,
 }
 
-#: score columns filled by :func:`score_map` (NaN where a score does not apply)
-SCORE_COLUMNS = ("truth_corr", "sign_agreement", "overlap_ratio", "unreliable_ratio")
+#: the paper's recovery claim (Fig. 1, Exp. A and B): these maps correlate at least this much
+#: with the ground truth
+PAPER_RECOVERY: dict[tuple[str, str], float] = {
+    ("A", "IGC"): 0.9,
+    ("A", "IGaC"): 0.9,
+    ("B", "IGC"): 0.9,
+    ("B", "IGaC"): 0.9,
+}
+
+#: the paper's footnote 8: IG mean tends to zero; counted as vanishing below this magnitude
+PAPER_VANISHING: dict[tuple[str, str], float] = {("A", "IG mean"): 0.1}
+
+#: how far from the paper's ratio ours may be and still count as reproduced
+RATIO_TOLERANCE = 0.1
+
+#: score columns (NaN where a score does not apply); :func:`score_map` fills all but magnitude
+SCORE_COLUMNS = ("truth_corr", "magnitude", "sign_agreement", "overlap_ratio", "unreliable_ratio")
+
+_RATIO_NAMES = {"B": ("overlap_ratio", "(a+b+c)/d"), "C": ("unreliable_ratio", "b/a (unreliable/reliable)")}
 
 
 def _as_map(values, name: str) -> np.ndarray:
@@ -154,6 +180,59 @@ def unreliable_ratio(attribution, regions: dict) -> float:
     else:
         num, den = _region_mean(a, regions["b"], "b"), _region_mean(a, regions["a"], "a")
     return num / den if den != 0 else float("nan")
+
+
+def magnitude(attribution, reference) -> float:
+    """``||attribution|| / ||reference||`` (Euclidean norms over pixels; NaN for a zero reference).
+
+    Examples
+    --------
+    >>> magnitude([[3.0, 4.0]], [[0.0, 10.0]])
+    0.5
+    """
+    a, r = _check_pair(attribution, reference)
+    den = float(np.linalg.norm(r))
+    return float(np.linalg.norm(a) / den) if den > 0 else float("nan")
+
+
+def paper_comparison(table, tolerance: float = RATIO_TOLERANCE):
+    """Our figures beside the paper's: ratios (Exp. B, C), recovery (Exp. A, B), IG mean vanishing.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From ``run_benchmark``.
+    tolerance : float, default=0.1
+        A ratio within this of the paper's counts as reproduced.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns experiment, method, figure, ours, paper (text, e.g. "0.85" or ">= 0.9"),
+        reproduced (bool); one row per paper figure whose method and experiment are in ``table``.
+    """
+    import pandas as pd
+
+    rows = []
+    index = {(r.experiment, r.method): r for r in table.itertuples()}
+    for (exp, method), value in PAPER_VALUES.items():
+        if (exp, method) in index:
+            column, label = _RATIO_NAMES[exp]
+            ours = float(getattr(index[(exp, method)], column))
+            rows.append({"experiment": exp, "method": method, "figure": label, "ours": ours,
+                         "paper": f"{value:.2f}", "reproduced": bool(abs(ours - value) <= tolerance)})
+    for (exp, method), value in PAPER_RECOVERY.items():
+        if (exp, method) in index:
+            ours = float(index[(exp, method)].truth_corr)
+            rows.append({"experiment": exp, "method": method, "figure": "truth_corr", "ours": ours,
+                         "paper": f">= {value:.1f}", "reproduced": bool(ours >= value)})
+    for (exp, method), value in PAPER_VANISHING.items():
+        if (exp, method) in index:
+            ours = float(index[(exp, method)].magnitude)
+            rows.append({"experiment": exp, "method": method, "figure": "magnitude", "ours": ours,
+                         "paper": "-> 0", "reproduced": bool(ours < value)})
+    out = pd.DataFrame(rows, columns=["experiment", "method", "figure", "ours", "paper", "reproduced"])
+    return out.sort_values(["experiment", "figure"], kind="stable").reset_index(drop=True)
 
 
 def score_map(experiment: str, attribution, truth, regions: dict, signed: bool = False) -> dict[str, float]:

@@ -15,9 +15,12 @@ logger = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="neuro-igc synth",
-        description="Write a synthetic NSD-like folder (NSD layout, names, formats and index conventions) "
-        "with a planted retinotopic visual cortex and planted image-statistic ROIs; the truth is written "
-        "to OUTPUT_DIR/synthetic_truth.json and .npz.",
+        description="Write a synthetic NSD-like folder (NSD layout, names, formats, chunking and index conventions: "
+        "native surfaces with their transforms to fsaverage, subject atlases on the native surface, "
+        "fsaverage, native-surface and volume betas) with a planted retinotopic visual cortex and planted "
+        "image-statistic ROIs; the truth is written to OUTPUT_DIR/synthetic_truth.json and .npz. The folder "
+        "is written beside OUTPUT_DIR under a temporary name and renamed when complete: after an interrupted "
+        "run, run the same command again.",
     )
     p.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to write (must be empty unless --force)")
     p.add_argument("--subjects", type=int, default=2, help="number of subjects, subj01..subjNN (default 2)")
@@ -25,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=750, help="trials per session, 1..750 (default 750)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--density", choices=("fsaverage5", "fsaverage"), default="fsaverage5",
-                   help="surface density of the betas and labels (default fsaverage5)")
+                   help="density of the fsaverage betas: fsaverage5 (10,242 vertices, quick; default) or "
+                   "fsaverage (163,842); group atlases and transforms are always at 163,842")
     p.add_argument("--image-size", type=int, default=128, help="stored image size in pixels (default 128)")
     p.add_argument("--volume-spaces", nargs="*", choices=("func1pt8mm", "func1mm"), default=["func1pt8mm"],
                    help="volume spaces to write (default func1pt8mm; none with an empty list)")
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             density=args.density, image_size=args.image_size, volume_spaces=tuple(args.volume_spaces),
             snr=args.snr, overwrite=args.force, progress=not args.no_progress,
         )
-    except (ValueError, FileExistsError) as exc:
+    except (ValueError, FileExistsError, PermissionError) as exc:
         print(f"neuro-igc synth: error: {exc}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start

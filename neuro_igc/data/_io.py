@@ -20,6 +20,7 @@ __all__ = [
     "write_mgh",
     "write_nifti",
     "write_volume_hdf5",
+    "write_native_betas_hdf5",
 ]
 
 VOLUME_SCALE = 300.0  # NSD volume betas: int16 = round(percent signal change * 300)
@@ -109,4 +110,22 @@ def write_volume_hdf5(path: str | Path, data_xyzt: np.ndarray) -> Path:
         with h5py.File(tmp, "w") as f:
             arr = np.ascontiguousarray(np.asarray(data_xyzt).transpose(3, 2, 1, 0))
             f.create_dataset("betas", data=arr, chunks=(arr.shape[0], 1, 1, 1))
+    return Path(path)
+
+
+def write_native_betas_hdf5(path: str | Path, data_tv: np.ndarray) -> Path:
+    """Write native-surface betas (T, V) int16 as NSD's ``{hemi}.betas_sessionNN.hdf5``.
+
+    Dataset ``betas``, h5py shape (T, V) (MATLAB's V×T), one chunk per vertex: (T, 1).
+    """
+    import h5py
+
+    arr = np.asarray(data_tv)
+    per_vertex = np.ascontiguousarray(arr.T)  # row v = chunk v: all trials of vertex v
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            d = f.create_dataset("betas", shape=arr.shape, dtype=arr.dtype, chunks=(arr.shape[0], 1))
+            write = d.id.write_direct_chunk  # whole uncompressed chunks, no scatter through the chunk cache
+            for v in range(per_vertex.shape[0]):
+                write((0, v), per_vertex[v])
     return Path(path)

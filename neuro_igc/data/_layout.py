@@ -170,6 +170,11 @@ def valid_session_path(subject: int, space: str, session: int) -> Path:
     return ppdata_space_dir(subject, space) / f"valid_session{session:02d}.nii.gz"
 
 
+def native_surface_path(subject: int, hemi: str, surface: str) -> Path:
+    """``nsddata/freesurfer/subjAA/surf/{hemi}.<surface>`` (e.g. ``white``, ``sphere.reg``)."""
+    return Path("nsddata/freesurfer") / subject_name(subject) / "surf" / f"{hemi}.{surface}"
+
+
 # ---------------------------------------------------------------------------------------------
 # checks
 

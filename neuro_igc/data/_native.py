@@ -37,6 +37,29 @@ def _labels_of(arr, path) -> np.ndarray:
     return np.rint(arr).astype(np.int64)
 
 
+def density_of(n_vertices: int, path) -> str:
+    for name, n in L.N_VERTICES.items():
+        if n == n_vertices:
+            return name
+    raise ValueError(
+        f"Wrong shape in {path}: {n_vertices} vertices matches no fsaverage density "
+        f"({', '.join(f'{k}: {v}' for k, v in L.N_VERTICES.items())})."
+    )
+
+
+def check_density(name: str, have: str, want: str | None, path) -> str:
+    """Density to use: ``want`` if reachable from ``have`` by decimation, else a ValueError."""
+    if want is None or want == have:
+        return have
+    check_option(name, want, L.DENSITIES)
+    if L.N_VERTICES[want] > L.N_VERTICES[have]:
+        raise ValueError(
+            f"Density mismatch: {path} is at {have} ({L.N_VERTICES[have]} vertices per hemisphere) and "
+            f"cannot give {want} ({L.N_VERTICES[want]}); ask for {name}={have!r} or use data at {want}."
+        )
+    return want
+
+
 class SurfaceMixin:
     """Part of :class:`~neuro_igc.data.NSD`: transforms, native surfaces and ROI labels."""
 
@@ -219,8 +242,6 @@ class SurfaceMixin:
         return counts is not None and all(labels[h].size == counts[h] for h in HEMIS)
 
     def _cut(self, labels, paths, density):
-        from neuro_igc.data._nsd import check_density, density_of
-
         dens = None
         for h in HEMIS:
             have = density_of(labels[h].size, paths[h])

@@ -15,7 +15,7 @@ from neuro_igc.data._betas import Betas, zscore_per_session
 from neuro_igc.data._expdesign import ExpDesign
 from neuro_igc.data._images import resize_images, to_luminance
 from neuro_igc.data._io import VOLUME_SCALE, read_mgh
-from neuro_igc.data._native import SurfaceMixin
+from neuro_igc.data._native import SurfaceMixin, check_density, density_of
 from neuro_igc.data._readers import read_hdf5_columns, read_hdf5_voxels, read_surface_rows
 from neuro_igc.data._roi import ROILabels
 from neuro_igc.data._spaces import HEMIS, NATIVE, SurfaceSpace, VolumeSpace
@@ -31,29 +31,6 @@ NAN_POLICIES = ("drop", "drop-any", "keep", "raise")
 #: voxels marked invalid in a session's valid_sessionNN mask: drop them, NaN in that session, keep as stored
 INVALID_POLICIES = ("drop", "nan", "keep")
 SOURCES = ("auto", "nifti", "hdf5")
-
-
-def density_of(n_vertices: int, path) -> str:
-    for name, n in L.N_VERTICES.items():
-        if n == n_vertices:
-            return name
-    raise ValueError(
-        f"Wrong shape in {path}: {n_vertices} vertices matches no fsaverage density "
-        f"({', '.join(f'{k}: {v}' for k, v in L.N_VERTICES.items())})."
-    )
-
-
-def check_density(name: str, have: str, want: str | None, path) -> str:
-    """Density to use: ``want`` if reachable from ``have`` by decimation, else a ValueError."""
-    if want is None or want == have:
-        return have
-    check_option(name, want, L.DENSITIES)
-    if L.N_VERTICES[want] > L.N_VERTICES[have]:
-        raise ValueError(
-            f"Density mismatch: {path} is at {have} ({L.N_VERTICES[have]} vertices per hemisphere) and "
-            f"cannot give {want} ({L.N_VERTICES[want]}); ask for {name}={have!r} or use data at {want}."
-        )
-    return want
 
 
 class NSD(SurfaceMixin, SplitsMixin):

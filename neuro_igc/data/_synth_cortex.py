@@ -1,11 +1,14 @@
-"""The planted visual cortex of the synthetic NSD folder, laid out on nilearn's fsaverage5 sphere.
+"""The planted visual cortex of the synthetic NSD folder, laid out on the fsaverage sphere.
 
 Geometry
 --------
 For each hemisphere the occipital pole is the pial vertex with the most posterior y; its sphere
 direction, moved a little towards the medial wall, is the centre ``P`` of an azimuthal-equidistant
 chart of the sphere: ``u`` runs anteriorly from the pole, ``v`` superiorly (both in radians of
-the unit sphere; one fsaverage5 vertex spacing is about 0.035).
+the unit sphere; one fsaverage5 vertex spacing is about 0.035). The maps are functions of the
+chart position, so they are evaluated on any mesh registered to the sphere: the subjects' native
+surfaces (their jittered layouts) and fsaverage at full density (the template layout of the group
+atlases).
 
 Retinotopy (a banded map in the chart)
 --------------------------------------
@@ -32,11 +35,11 @@ from functools import lru_cache
 import numpy as np
 
 from neuro_igc.data._layout import EXTENT_DEG, LABEL_TABLES
+from neuro_igc.data._synth_surface import fsaverage5_mesh
 
-__all__ = ["Layout", "TEMPLATE", "chart", "cortex_maps"]
+__all__ = ["Layout", "TEMPLATE", "chart", "cortex_maps", "pial_coordinates"]
 
 HEMIS = ("lh", "rh")
-_PART = {"lh": "left", "rh": "right"}
 _MEDIAL_SIGN = {"lh": 1.0, "rh": -1.0}  # sphere x of the medial wall
 
 #: template layout parameters (subjects jitter them)
@@ -75,28 +78,16 @@ class Layout(dict):
         return out
 
 
-@lru_cache(maxsize=1)
-def _fsaverage5():
-    from nilearn import datasets
-
-    fs = datasets.load_fsaverage("fsaverage5")
-    out = {}
-    for h in HEMIS:
-        sphere = np.asarray(fs["sphere"].parts[_PART[h]].coordinates, dtype=np.float64)
-        pial = np.asarray(fs["pial"].parts[_PART[h]].coordinates, dtype=np.float64)
-        out[h] = (sphere / np.linalg.norm(sphere, axis=1, keepdims=True), pial)
-    return out
-
-
 def pial_coordinates(hemi: str) -> np.ndarray:
     """fsaverage5 pial coordinates (10242, 3) of a hemisphere (mm)."""
-    return _fsaverage5()[hemi][1]
+    return fsaverage5_mesh(hemi).coords
 
 
-def chart(hemi: str) -> tuple[np.ndarray, np.ndarray]:
-    """Azimuthal-equidistant chart ``(u, v)`` (radians) of the fsaverage5 sphere around the pole."""
-    unit, pial = _fsaverage5()[hemi]
-    pole = unit[int(np.argmin(pial[:, 1]))].copy()
+@lru_cache(maxsize=2)
+def _chart_frame(hemi: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre and axes of the chart: the occipital pole of fsaverage5, moved towards the medial wall."""
+    mesh = fsaverage5_mesh(hemi)
+    pole = mesh.unit[int(np.argmin(mesh.coords[:, 1]))].copy()
     pole += 0.25 * np.array([_MEDIAL_SIGN[hemi], 0.0, 0.0])
     pole /= np.linalg.norm(pole)
     e_ant = np.array([0.0, 1.0, 0.0]) - pole[1] * pole
@@ -104,6 +95,18 @@ def chart(hemi: str) -> tuple[np.ndarray, np.ndarray]:
     e_sup = np.cross(pole, e_ant)
     if e_sup[2] < 0:
         e_sup = -e_sup
+    return pole, e_ant, e_sup
+
+
+def chart(hemi: str, unit: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Azimuthal-equidistant chart ``(u, v)`` (radians) around the pole of points on the unit sphere.
+
+    ``unit`` (n, 3) are sphere positions registered to fsaverage (fsaverage at any density, or a
+    native ``sphere.reg``); default: the fsaverage5 vertices.
+    """
+    if unit is None:
+        unit = fsaverage5_mesh(hemi).unit
+    pole, e_ant, e_sup = _chart_frame(hemi)
     cosd = np.clip(unit @ pole, -1.0, 1.0)
     d = np.arccos(cosd)
     tangent = unit - cosd[:, None] * pole
@@ -111,16 +114,17 @@ def chart(hemi: str) -> tuple[np.ndarray, np.ndarray]:
     return d * np.cos(phi), d * np.sin(phi)
 
 
-def cortex_maps(hemi: str, layout: dict, rng: np.random.Generator | None = None) -> dict:
-    """Labels and pRF parameters of every fsaverage5 vertex of a hemisphere.
+def cortex_maps(hemi: str, layout: dict, rng: np.random.Generator | None = None,
+                unit: np.ndarray | None = None) -> dict:
+    """Labels and pRF parameters of every vertex of a hemisphere (sphere positions ``unit``).
 
     Returns
     -------
-    dict with int64 (10242,) label arrays per atlas (keys of ``LABEL_TABLES``), and float64
-    (10242,) ``x``, ``y`` (degrees, image centre 0, +y up), ``sigma``, ``angle`` (0 = right
+    dict with int64 (n,) label arrays per atlas (keys of ``LABEL_TABLES``), and float64
+    (n,) ``x``, ``y`` (degrees, image centre 0, +y up), ``sigma``, ``angle`` (0 = right
     horizontal meridian, 90 = upper vertical, 0..360), ``eccentricity`` (NaN outside V1-hV4).
     """
-    u, v = chart(hemi)
+    u, v = chart(hemi, unit)
     u = u - layout["shift_u"]
     v = v - layout["shift_v"]
     w1, w2, w3, w4 = (layout[k] for k in ("w1", "w2", "w3", "w4"))

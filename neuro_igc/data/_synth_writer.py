@@ -9,34 +9,58 @@ import numpy as np
 
 from neuro_igc._utils import atomic_path
 from neuro_igc.data import _layout as L
-from neuro_igc.data._io import VOLUME_SCALE, write_ctab, write_mgh, write_nifti, write_volume_hdf5
+from neuro_igc.data._io import (VOLUME_SCALE, write_ctab, write_mgh, write_native_betas_hdf5, write_nifti,
+                                write_volume_hdf5)
 from neuro_igc.data._synth_cortex import TEMPLATE, Layout, cortex_maps, pial_coordinates, prf_weights
+from neuro_igc.data._synth_surface import SPHERE_RADIUS, fsaverage_mesh, native_surface
 from neuro_igc.data._synth_design import make_design, responses_table, stim_info_table
 from neuro_igc.data._synth_images import DRIVE_SIZE, HIGHPASS_SIGMA_PX, contrast_energy, render_images
-from neuro_igc.data.synthetic import NOISE_SD_RANGE as _NOISE
-from neuro_igc.data.synthetic import OFFSET_SD as _OFFSET
-from neuro_igc.data.synthetic import PLANTED_STATISTICS, ROI_SNR_FACTOR
+from neuro_igc.data._synth_params import NOISE_SD_RANGE as _NOISE
+from neuro_igc.data._synth_params import OFFSET_SD as _OFFSET
+from neuro_igc.data._synth_params import PLANTED_STATISTICS, ROI_SNR_FACTOR
 
 __all__ = ["write_folder"]
 
 logger = logging.getLogger(__name__)
 
 HEMIS = ("lh", "rh")
-ATLASES = tuple(L.LABEL_TABLES)
-N5 = L.N_VERTICES["fsaverage5"]
+#: atlases drawn per subject: on the native surface (subjAA/label) and in the volumes (roi/)
+SUBJECT_ATLASES = tuple(L.LABEL_TABLES)
+#: group atlases on fsaverage (template layout, 163,842 entries per hemisphere)
+GROUP_ATLASES = ("nsdgeneral", "streams")
+N_FULL = L.N_VERTICES["fsaverage"]
+#: native vertex count per hemisphere, drawn in [low, high) for every subject and hemisphere
+NATIVE_VERTICES = (10500, 13500)
+#: native vertices above this quantile of the white z coordinate (top of the head), outside
+#: nsdgeneral, are outside the functional coverage: NaN in the fsaverage betas
+COVERAGE_TOP_QUANTILE = 0.85
+#: fraction of the brain voxels that carry no vertex marked invalid in each session
+INVALID_FRACTION = 0.03
+
+
+def _mgh(path: Path, data: np.ndarray) -> None:
+    """Surface file (V, 1, 1[, T]) from ``data`` (V,) or (V, T)."""
+    write_mgh(np.asarray(data).T, path)  # write_mgh takes (n_maps, V)
 
 
 def _rng(seed: int, *tags: int) -> np.random.Generator:
     return np.random.default_rng([seed, *tags])
 
 
-def _write_labels(root: Path, subject, maps: dict, n_vertices: int) -> None:
-    for atlas in ATLASES:
-        for h in HEMIS:
-            lab = np.zeros(n_vertices, dtype=np.int32)
-            lab[:N5] = maps[h][atlas]
-            write_mgh(lab, root / L.surface_label_path(subject, h, atlas))
-        write_ctab(root / L.ctab_path(subject, atlas), L.LABEL_TABLES[atlas])
+def _write_group_labels(root: Path) -> None:
+    for h in HEMIS:
+        maps = cortex_maps(h, TEMPLATE, unit=fsaverage_mesh(h).unit)
+        for atlas in GROUP_ATLASES:
+            _mgh(root / L.surface_label_path(None, h, atlas), maps[atlas].astype(np.int32))
+    for atlas in GROUP_ATLASES:
+        write_ctab(root / L.ctab_path(None, atlas), L.LABEL_TABLES[atlas])
+
+
+def _write_geometry(path: Path, coords: np.ndarray, faces: np.ndarray) -> None:
+    import nibabel as nib
+
+    with atomic_path(path, suffix="") as tmp:
+        nib.freesurfer.write_geometry(str(tmp), coords.astype(np.float32), faces.astype(np.int32))
 
 
 def _write_images(root: Path, rng, ids: np.ndarray, size: int):
@@ -70,20 +94,46 @@ def _brainmask(shape) -> np.ndarray:
     return (np.sum(grid**2, axis=-1) <= 0.97).astype(np.uint8)
 
 
-def _voxel_assignment(shape, sig_hemi, sig_vertex) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel (ijk) of each signal vertex's scaled pial position; first vertex per voxel wins."""
-    pial = {h: pial_coordinates(h) for h in HEMIS}
-    allc = np.concatenate([pial["lh"], pial["rh"]])
-    lo, hi = allc.min(0), allc.max(0)
-    coords = np.stack([pial[h][v] for h, v in zip(sig_hemi, sig_vertex)]) if len(sig_vertex) else np.zeros((0, 3))
+def _voxel_assignment(shape, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel (ijk) of each scaled white position (n, 3); the first vertex per voxel wins."""
+    pial = np.concatenate([pial_coordinates(h) for h in HEMIS])
+    lo, hi = pial.min(0), pial.max(0)
     frac = (coords - lo) / (hi - lo)
     inner = np.asarray(shape) - 1
     # shrink into the ellipsoid's inner box
-    ijk = np.rint(0.5 * inner + (frac - 0.5) * 0.62 * inner).astype(np.int64)
+    ijk = np.clip(np.rint(0.5 * inner + (frac - 0.5) * 0.62 * inner), 0, inner).astype(np.int64)
     flat = np.ravel_multi_index(tuple(ijk.T), shape)
     _, first = np.unique(flat, return_index=True)
     first = np.sort(first)
     return first, ijk[first]
+
+
+def _by_hemi(per_hemi: dict, hemi: np.ndarray, vertex: np.ndarray) -> np.ndarray:
+    """``per_hemi[h][vertex]`` for each (hemi, vertex) pair."""
+    first = per_hemi[HEMIS[0]]
+    out = np.empty(len(vertex), dtype=np.asarray(first).dtype)
+    for h in HEMIS:
+        on = hemi == h
+        out[on] = np.asarray(per_hemi[h])[vertex[on]]
+    return out
+
+
+def _to_fsaverage(parent: dict, hemi: np.ndarray, vertex: np.ndarray, columns: dict, prefix: str, arrays: dict):
+    """Expand native rows (hemi, vertex, columns) to the fsaverage vertices that take them."""
+    parts = {k: [] for k in ("hemi", "vertex", "native_vertex", *columns)}
+    for h in HEMIS:
+        on = np.flatnonzero(hemi == h)
+        rowmap = np.full(int(max(vertex[on].max(initial=-1), parent[h].max())) + 1, -1, dtype=np.int64)
+        rowmap[vertex[on]] = on
+        fsv = np.flatnonzero(rowmap[parent[h]] >= 0)
+        rows = rowmap[parent[h][fsv]]
+        parts["hemi"].append(np.full(fsv.size, h))
+        parts["vertex"].append(fsv)
+        parts["native_vertex"].append(parent[h][fsv])
+        for k, v in columns.items():
+            parts[k].append(np.asarray(v)[rows])
+    for k, v in parts.items():
+        arrays[prefix + k] = np.concatenate(v)
 
 
 def write_folder(root: Path, *, subjects, sessions, seed, trials, density, image_size, volume_spaces,
@@ -107,21 +157,42 @@ def write_folder(root: Path, *, subjects, sessions, seed, trials, density, image
     ce, stats, params = _write_images(root, _rng(seed, 1), ids, image_size)
     arrays = {"image_ids": ids, **stats, **{f"gen_{k}": v for k, v in params.items()}}
 
-    template = {h: cortex_maps(h, TEMPLATE) for h in HEMIS}
-    _write_labels(root, None, template, n_vert)
+    _write_group_labels(root)
     meta = {
         "seed": seed, "subjects": subjects, "sessions": sessions, "trials_per_session": trials,
         "density": density, "n_vertices": n_vert, "image_size": image_size, "drive_size": DRIVE_SIZE,
         "highpass_sigma_px": HIGHPASS_SIGMA_PX, "extent_deg": L.EXTENT_DEG, "n_rendered": int(ids.size),
         "n_shared_used": design["n_shared_used"], "shared_fraction": shared_fraction, "snr": snr,
         "volume_spaces": list(volume_spaces), "volume_shapes": {}, "noise_sd_range": list(_NOISE),
-        "offset_sd": _OFFSET, "layouts": {"template": dict(TEMPLATE)},
+        "offset_sd": _OFFSET, "layouts": {"template": dict(TEMPLATE)}, "native_vertices": {},
+        "nan_vertices": {}, "invalid_voxels": {}, "group_atlases": list(GROUP_ATLASES),
+        "subject_atlases": list(SUBJECT_ATLASES), "beta_version": L.BETA_VERSIONS[0],
         "response_model": "beta = offset + gain * (sqrt(G . CE) - mean) / sd + noise_sd * N(0, 1)",
     }
     for s in tqdm(subjects, desc="synthetic subjects", disable=not progress):
         _write_subject(root, s, seed, sessions, trials, n_vert, shown[s], ids, ce, stats, mat, run,
                        volume_spaces, volume_shape, snr, arrays, meta)
     return meta, arrays
+
+
+def _write_native(root: Path, s: int, seed: int, layout: dict, rng) -> tuple[dict, dict]:
+    """Native surfaces, transforms, subject atlases and pRF maps of one subject."""
+    surf, maps = {}, {}
+    for hi, h in enumerate(HEMIS):
+        n = int(rng.integers(*NATIVE_VERTICES))
+        surf[h] = ns = native_surface(h, n, _rng(seed, 11, s, hi))
+        maps[h] = cortex_maps(h, layout, rng, unit=ns.mesh.unit)
+        _write_geometry(root / L.native_surface_path(s, h, "white"), ns.mesh.coords, ns.mesh.faces)
+        _write_geometry(root / L.native_surface_path(s, h, "sphere.reg"), SPHERE_RADIUS * ns.mesh.unit, ns.mesh.faces)
+        _mgh(root / L.transform_path(s, h, "white-to-fsaverage"), (ns.white_to_fsaverage + 1).astype(np.int32))
+        _mgh(root / L.transform_path(s, h, "fsaverage-to-white"), (ns.fsaverage_to_white + 1).astype(np.int32))
+        for atlas in SUBJECT_ATLASES:
+            _mgh(root / L.surface_label_path(s, h, atlas), maps[h][atlas].astype(np.int32))
+        for key, fname in (("angle", "prfangle"), ("eccentricity", "prfeccentricity"), ("sigma", "prfsize")):
+            _mgh(root / L.label_dir(s) / f"{h}.{fname}.mgz", np.nan_to_num(maps[h][key]).astype(np.float32))
+    for atlas in SUBJECT_ATLASES:
+        write_ctab(root / L.ctab_path(s, atlas), L.LABEL_TABLES[atlas])
+    return surf, maps
 
 
 def _write_subject(root, s, seed, sessions, trials, n_vert, shown_ids, ids, ce, stats, mat, run,
@@ -140,16 +211,13 @@ def _write_subject(root, s, seed, sessions, trials, n_vert, shown_ids, ids, ce, 
     name = L.subject_name(s)
     layout = Layout(TEMPLATE).jittered(rng)
     meta["layouts"][name] = dict(layout)
-    maps = {h: cortex_maps(h, layout, rng) for h in HEMIS}
-    _write_labels(root, s, maps, n_vert)
-    for key, fname in (("angle", "prfangle"), ("eccentricity", "prfeccentricity"), ("sigma", "prfsize")):
-        for h in HEMIS:
-            vals = np.zeros(n_vert, dtype=np.float32)
-            vals[:N5] = np.nan_to_num(maps[h][key])
-            write_mgh(vals, root / L.label_dir(s) / f"{h}.{fname}.mgz")
+    surf, maps = _write_native(root, s, seed, layout, rng)
+    n_nat = {h: surf[h].n_vertices for h in HEMIS}
+    meta["native_vertices"][name] = dict(n_nat)
+    parent = {h: surf[h].white_to_fsaverage[:n_vert] for h in HEMIS}  # 0-based native vertex per fsaverage vertex
+    lap("native surfaces and labels")
 
-    lap("labels")
-    # signal vertices: visual (pRF) first, then the planted statistics
+    # signal vertices (native): visual (pRF) first, then the planted statistics
     uniq = np.unique(shown_ids)
     img_pos = np.searchsorted(ids, uniq)  # rows of ce / stats
     vis = {h: np.flatnonzero(maps[h]["prf-visualrois"] > 0) for h in HEMIS}
@@ -161,83 +229,115 @@ def _write_subject(root, s, seed, sessions, trials, n_vert, shown_ids, ids, ce, 
     weights = prf_weights(x, y, sigma, DRIVE_SIZE)
     drive = np.sqrt(np.maximum(ce[img_pos] @ weights.T, 0.0)).astype(np.float64)  # (n_img, n_vis)
     d_mean, d_sd = drive.mean(0), drive.std(0) + 1e-12
-    noise_sd = rng.uniform(*_NOISE, size=(2, n_vert)).astype(np.float32)
-    hidx = np.where(p_hemi == "lh", 0, 1)
+    noise_sd = {h: rng.uniform(*_NOISE, size=n_nat[h]).astype(np.float32) for h in HEMIS}
     ncsnr = snr * np.array([ROI_SNR_FACTOR[int(r)] for r in roi]) * rng.uniform(0.8, 1.2, roi.size)
-    gain = ncsnr * noise_sd[hidx, p_vert]
-    pre = f"{name}_prf_"
-    for k, v in dict(hemi=p_hemi, vertex=p_vert, roi=roi, x=x, y=y, sigma=sigma, angle=pick("angle"),
-                     eccentricity=pick("eccentricity"), gain=gain, ncsnr=ncsnr, drive_mean=d_mean,
-                     drive_sd=d_sd).items():
-        arrays[pre + k] = v
+    gain = ncsnr * _by_hemi(noise_sd, p_hemi, p_vert)
+    prf_cols = dict(roi=roi, x=x, y=y, sigma=sigma, angle=pick("angle"), eccentricity=pick("eccentricity"),
+                    gain=gain, ncsnr=ncsnr, drive_mean=d_mean, drive_sd=d_sd)
+    for k, v in dict(hemi=p_hemi, vertex=p_vert, **prf_cols).items():
+        arrays[f"{name}_native_prf_{k}"] = v
+    _to_fsaverage(parent, p_hemi, p_vert, prf_cols, f"{name}_prf_", arrays)
     sig_hemi, sig_vert = [p_hemi], [p_vert]
     sig_resp = [(drive - d_mean) / d_sd * gain]  # (n_img, n_sig) noise-free responses
-    ncsnr_map = np.zeros((2, n_vert), dtype=np.float32)
-    ncsnr_map[hidx, p_vert] = ncsnr
+    ncsnr_nat = {h: np.zeros(n_nat[h], dtype=np.float32) for h in HEMIS}
+    for h in HEMIS:
+        ncsnr_nat[h][p_vert[p_hemi == h]] = ncsnr[p_hemi == h]
     for stat, where in PLANTED_STATISTICS.items():
         index = {v: k for k, v in L.LABEL_TABLES[where["atlas"]].items()}[where["roi"]]
         sv = {h: np.flatnonzero(maps[h][where["atlas"]] == index) for h in HEMIS}
         sh = np.concatenate([np.full(sv[h].size, h) for h in HEMIS])
         sx = np.concatenate([sv[h] for h in HEMIS])
-        shi = np.where(sh == "lh", 0, 1)
-        g = snr * noise_sd[shi, sx]
+        g = snr * _by_hemi(noise_sd, sh, sx)
         vals = stats[stat][img_pos]
         m, sd = float(vals.mean()), float(vals.std() + 1e-12)
         sig_hemi.append(sh)
         sig_vert.append(sx)
         sig_resp.append(((vals - m) / sd)[:, None] * g[None])
-        ncsnr_map[shi, sx] = snr
-        for k, v in dict(hemi=sh, vertex=sx, gain=g, mean=np.float64(m), sd=np.float64(sd)).items():
-            arrays[f"{name}_{stat}_{k}"] = v
+        for h in HEMIS:
+            ncsnr_nat[h][sv[h]] = snr
+        for k, v in dict(hemi=sh, vertex=sx, gain=g).items():
+            arrays[f"{name}_native_{stat}_{k}"] = v
+        _to_fsaverage(parent, sh, sx, {"gain": g}, f"{name}_{stat}_", arrays)
+        arrays[f"{name}_{stat}_mean"], arrays[f"{name}_{stat}_sd"] = np.float64(m), np.float64(sd)
     sig_hemi, sig_vert = np.concatenate(sig_hemi), np.concatenate(sig_vert)
-    sig_hidx = np.where(sig_hemi == "lh", 0, 1)
     resp = np.concatenate(sig_resp, axis=1).astype(np.float32)  # (n_img, n_sig)
-    offsets = (_OFFSET * rng.standard_normal((sessions, 2, n_vert))).astype(np.float32)
-    arrays[f"{name}_noise_sd"] = noise_sd
-    arrays[f"{name}_session_offset"] = offsets
+    offsets = {h: (_OFFSET * rng.standard_normal((sessions, n_nat[h]))).astype(np.float32) for h in HEMIS}
+    covered = {}
+    for h in HEMIS:
+        z = surf[h].mesh.coords[:, 2]
+        covered[h] = ~((z > np.quantile(z, COVERAGE_TOP_QUANTILE)) & (maps[h]["nsdgeneral"] == 0))
+        arrays[f"{name}_{h}_noise_sd"] = noise_sd[h]
+        arrays[f"{name}_{h}_session_offset"] = offsets[h]
+        arrays[f"{name}_{h}_covered"] = covered[h]
+        arrays[f"{name}_{h}_fsaverage_parent"] = parent[h]
+    fs_nan = {h: ~covered[h][parent[h]] for h in HEMIS}
+    meta["nan_vertices"][name] = {h: int(fs_nan[h].sum()) for h in HEMIS}
 
     lap("signals")
     version = L.BETA_VERSIONS[0]
-    for h, hi in zip(HEMIS, (0, 1)):
-        write_mgh(ncsnr_map[hi], root / L.ncsnr_surface_path(s, h, version))
+    for h in HEMIS:
+        nc = ncsnr_nat[h][parent[h]]
+        nc[fs_nan[h]] = np.nan
+        _mgh(root / L.ncsnr_surface_path(s, h, version), nc)
     with atomic_path(root / L.responses_path(s)) as tmp:
         responses_table(rng, s, mat, run).to_csv(tmp, sep="\t", index=False)
 
     lap("responses")
-    # volumes: voxel assignment per space
+    # volumes: signal vertices first, then the other covered nsdgeneral vertices, one voxel each
+    others = {h: np.setdiff1d(np.flatnonzero((maps[h]["nsdgeneral"] > 0) & covered[h]), sig_vert[sig_hemi == h])
+              for h in HEMIS}
+    v_hemi = np.concatenate([sig_hemi] + [np.full(others[h].size, h) for h in HEMIS])
+    v_vert = np.concatenate([sig_vert] + [others[h] for h in HEMIS])
+    v_sig = np.concatenate([np.arange(sig_vert.size), np.full(v_vert.size - sig_vert.size, -1)])
+    coords = np.empty((v_vert.size, 3))
+    for h in HEMIS:
+        coords[v_hemi == h] = surf[h].mesh.coords[v_vert[v_hemi == h]]
     vol = {}
     for space in volume_spaces:
         shape, affine = _volume_grid(space, volume_shape)
         meta["volume_shapes"][space] = list(shape)
         brain = _brainmask(shape)
-        which, ijk = _voxel_assignment(shape, sig_hemi, sig_vert)
+        which, ijk = _voxel_assignment(shape, coords)
         arrays[f"{name}_{space}_ijk"] = ijk
-        arrays[f"{name}_{space}_hemi"] = sig_hemi[which]
-        arrays[f"{name}_{space}_vertex"] = sig_vert[which]
-        vol[space] = (shape, affine, brain, which, ijk)
-        _write_volume_static(root, s, space, shape, affine, brain, ijk, sig_hemi[which], sig_vert[which],
-                             maps, ncsnr_map, n_vert)
+        arrays[f"{name}_{space}_hemi"] = v_hemi[which]
+        arrays[f"{name}_{space}_native_vertex"] = v_vert[which]
+        carrying = np.zeros(shape, dtype=bool)
+        carrying[tuple(ijk.T)] = True
+        sig = v_sig[which] >= 0
+        vol[space] = (shape, affine, brain, ijk[sig], v_sig[which][sig], carrying)
+        _write_volume_static(root, s, space, shape, affine, brain, ijk, v_hemi[which], v_vert[which], maps,
+                             ncsnr_nat)
+        meta["invalid_voxels"].setdefault(name, {})[space] = []
 
     lap("volume statics")
     noise_rng = _rng(seed, 20, s)
     shown_pos = np.searchsorted(uniq, shown_ids)
+    sig_on = {h: sig_hemi == h for h in HEMIS}
     for ses in range(1, sessions + 1):
         rows = shown_pos[(ses - 1) * trials: ses * trials]
         r = resp[rows]  # (T, n_sig)
-        for h, hi in zip(HEMIS, (0, 1)):
-            data = noise_rng.standard_normal((n_vert, trials), dtype=np.float32)
-            data *= noise_sd[hi][:, None]
-            data += offsets[ses - 1, hi][:, None]
-            on = sig_hidx == hi
-            data[sig_vert[on]] += r[:, on].T
+        for h in HEMIS:
+            nat = noise_rng.standard_normal((n_nat[h], trials), dtype=np.float32)
+            nat *= noise_sd[h][:, None]
+            nat += offsets[h][ses - 1][:, None]
+            nat[sig_vert[sig_on[h]]] += r[:, sig_on[h]].T
             lap("surface noise")
-            write_mgh(data.T, root / L.surface_betas_path(s, h, ses, version))  # (n_trials, V)
+            q = np.clip(np.rint(nat * VOLUME_SCALE), -32768, 32767).astype(np.int16)
+            q[~covered[h]] = 0
+            write_native_betas_hdf5(root / L.native_betas_path(s, h, ses, version), q.T)
+            fs = nat[parent[h]]
+            fs[fs_nan[h]] = np.nan
+            _mgh(root / L.surface_betas_path(s, h, ses, version), fs)
             lap("surface write")
         for space in volume_spaces:
-            shape, affine, brain, which, ijk = vol[space]
+            shape, affine, brain, ijk, cols, carrying = vol[space]
             vox = noise_rng.standard_normal(shape + (trials,), dtype=np.float32) * 2.0
-            vox[tuple(ijk.T)] += r[:, which].T
+            vox[tuple(ijk.T)] += r[:, cols].T
             vox *= brain[..., None]
+            invalid = (brain > 0) & ~carrying & (noise_rng.random(shape) < INVALID_FRACTION)
+            vox[invalid] = 0.0
+            meta["invalid_voxels"][name][space].append(int(invalid.sum()))
+            write_nifti(root / L.valid_session_path(s, space, ses), ((brain > 0) & ~invalid).astype(np.uint8), affine)
             q = np.clip(np.rint(vox * VOLUME_SCALE), -32768, 32767).astype(np.int16)
             lap("volume noise")
             write_nifti(root / L.volume_betas_path(s, space, ses, version, ".nii.gz"), q, affine)
@@ -245,22 +345,23 @@ def _write_subject(root, s, seed, sessions, trials, n_vert, shown_ids, ids, ce, 
             lap("volume write")
 
 
-def _write_volume_static(root, s, space, shape, affine, brain, ijk, v_hemi, v_vert, maps, ncsnr_map, n_vert):
+def _write_volume_static(root, s, space, shape, affine, brain, ijk, v_hemi, v_vert, maps, ncsnr_nat):
     write_nifti(root / L.brainmask_path(s, space), brain, affine)
     idx = tuple(ijk.T)
-    for atlas in ATLASES:
+    for atlas in SUBJECT_ATLASES:
+        vals = _by_hemi({h: maps[h][atlas] for h in HEMIS}, v_hemi, v_vert).astype(np.int16)
         for hemi in (None, "lh", "rh"):
             lab = np.where(brain > 0, 0, -1).astype(np.int16)
             sel = np.ones(len(v_vert), dtype=bool) if hemi is None else (v_hemi == hemi)
-            vals = np.array([maps[h][atlas][v] for h, v in zip(v_hemi, v_vert)], dtype=np.int16)
+            lab[tuple(ijk[~sel].T)] = -1  # the other hemisphere's cortex
             lab[tuple(ijk[sel].T)] = vals[sel]
             write_nifti(root / L.volume_roi_path(s, space, atlas, hemi), lab, affine)
     for key, fname in (("angle", "angle"), ("eccentricity", "eccentricity"), ("sigma", "size")):
         m = np.zeros(shape, dtype=np.float32)
-        m[idx] = np.nan_to_num([maps[h][key][v] for h, v in zip(v_hemi, v_vert)])
+        m[idx] = np.nan_to_num(_by_hemi({h: maps[h][key] for h in HEMIS}, v_hemi, v_vert))
         write_nifti(root / L.volume_prf_path(s, space, fname), m, affine)
+    nc = _by_hemi(ncsnr_nat, v_hemi, v_vert)
     r2 = np.zeros(shape, dtype=np.float32)
-    nc = ncsnr_map[np.where(v_hemi == "lh", 0, 1), v_vert]
     r2[idx] = 100.0 * nc**2 / (1.0 + nc**2)
     write_nifti(root / L.volume_prf_path(s, space, "R2"), r2, affine)
     nmap = np.zeros(shape, dtype=np.float32)

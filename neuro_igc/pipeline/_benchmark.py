@@ -25,8 +25,17 @@ SIDECAR = {
     "experiment": {"Description": "Exp. A-D of the paper's Section 4"},
     "method": {"Description": "attribution method"},
     "truth_corr": {"Description": "Pearson correlation of the method's map with the ground-truth mask or density"},
+    "magnitude": {"Description": "norm of the map relative to the IG SD map's (correlation maps times sd(f))"},
     "paper_value": {"Description": "the paper's value of the experiment's ratio, where it gives one"},
     "seconds": {"Description": "computation time", "Units": "s"},
+}
+
+
+PAPER_SIDECAR = {
+    "figure": {"Description": "the paper's figure: a ratio of region means, or the correlation with the truth"},
+    "ours": {"Description": "this run's value"},
+    "paper": {"Description": "the paper's value (Section 4, Fig. 1)"},
+    "reproduced": {"Description": "ratio within 0.1 of the paper's, or truth correlation >= 0.9, or magnitude < 0.1"},
 }
 
 
@@ -34,6 +43,7 @@ def _paths(deriv, label):
     folder = deriv.root / "benchmark"
     return {
         "tsv": folder / bids_name("scores", ".tsv", desc=label),
+        "paper": folder / bids_name("paper", ".tsv", desc=label),
         "md": folder / bids_name("scores", ".md", desc=label),
         "npz": folder / bids_name("maps", ".npz", desc=label),
         "png": folder / "figures" / bids_name("maps", ".png", desc=label),
@@ -43,6 +53,7 @@ def _paths(deriv, label):
 def participant(ctx) -> None:
     from neuro_igc.benchmark._report import plot_benchmark, table_to_markdown
     from neuro_igc.benchmark._run import run_benchmark
+    from neuro_igc.benchmark._scoring import paper_comparison
 
     cfg = ctx.config.benchmark
     settings = ctx.config.to_dict()["benchmark"]
@@ -54,7 +65,9 @@ def participant(ctx) -> None:
             progress=ctx.progress, return_maps=True, **cfg.params,
         )
         write_tsv(paths["tsv"], table, SIDECAR)
-        atomic_write_text(paths["md"], table_to_markdown(table) + "\n")
+        paper = paper_comparison(table)
+        write_tsv(paths["paper"], paper, PAPER_SIDECAR)
+        atomic_write_text(paths["md"], table_to_markdown(table) + "\n\n" + table_to_markdown(paper) + "\n")
         with atomic_path(paths["npz"]) as tmp:
             np.savez_compressed(tmp, **{f"{e}|{m}": v for (e, m), v in maps.items()})
         methods = list(dict.fromkeys(table["method"]))
@@ -78,13 +91,18 @@ def _report(ctx, paths) -> None:
     import pandas as pd
 
     table = pd.read_csv(paths["tsv"], sep="\t", na_values="n/a")
-    cols = [c for c in ("experiment", "method", "truth_corr", "sign_agreement", "overlap_ratio",
+    cols = [c for c in ("experiment", "method", "truth_corr", "magnitude", "sign_agreement", "overlap_ratio",
                         "unreliable_ratio", "paper_value", "ig_error", "igc_error", "seconds") if c in table]
+    tables = [("Scores", table[cols])]
+    if paths["paper"].exists():
+        tables.insert(0, ("Ours beside the paper's figures", pd.read_csv(paths["paper"], sep="\t", na_values="n/a")))
     ctx.sections.append(ReportSection(
         "Synthetic benchmark",
         text=["Each method's map is scored by its correlation with the ground-truth mask or density "
-              "(truth_corr); the paper's own ratios are in paper_value."],
-        tables=[("Scores", table[cols])],
+              "(truth_corr) and by its magnitude relative to IG SD; the paper's own ratios are in "
+              "paper_value, and the first table puts ours beside them. The paper's \"IG SD\" is the "
+              "variance of per-sample IG (row \"IG variance\")."],
+        tables=tables,
         figures=[(paths["png"], "Rows: experiments; columns: ground truth, then each method (paper's Fig. 1 layout).")],
     ))
     igc = table[table["method"] == "IGC"]

@@ -145,8 +145,8 @@ def test_synthetic_nsd_folder_visual_atlas(tmp_path):
     synthetic = pytest.importorskip("neuro_igc.data.synthetic")
     truth = synthetic.make_nsd_like(tmp_path, subjects=1, sessions=1, trials=8, image_size=64,
                                     volume_spaces=(), progress=False)
-    atlas = Atlas.from_nsd(tmp_path, "prf-visualrois", subject=1)
-    assert atlas.density == "fsaverage5"
+    atlas = Atlas.from_nsd(tmp_path, "prf-visualrois", subject=1, density="fsaverage5")
+    assert atlas.density == "fsaverage5" and "white-to-fsaverage" in atlas.source
     assert atlas.roi_names == list(nsd_table("prf-visualrois").values())
     a = truth.arrays
     got = atlas.labels_for(a["subj01_prf_hemi"].astype(str), a["subj01_prf_vertex"].astype(int), density="fsaverage5")

@@ -15,13 +15,17 @@ def test_small_run_writes_figure_tables_and_maps(tmp_path, capsys):
     assert rc == 0
     table = pd.read_csv(out / "benchmark_scores.csv")
     assert list(table["method"]) == ["IGC", "correlation"] and (table["experiment"] == "A").all()
+    paper = pd.read_csv(out / "benchmark_paper.csv")
+    assert list(paper["method"]) == ["IGC"] and paper["paper"].tolist() == [">= 0.9"]
+    assert paper["ours"].iloc[0] == table.set_index("method").loc["IGC", "truth_corr"]
     assert (out / "benchmark_scores.md").read_text().startswith("| experiment | method |")
     assert (out / "benchmark_maps.png").stat().st_size > 1000
     import numpy as np
 
     maps = np.load(out / "benchmark_maps.npz")
     assert set(maps.files) == {"A|ground truth", "A|IGC", "A|correlation"}
-    assert "wrote" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "Ours beside the paper's figures" in printed
 
 
 def test_dispatch_from_the_top_level_command(tmp_path):

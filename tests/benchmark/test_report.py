@@ -17,6 +17,11 @@ def test_tables_round_trip(tmp_path):
     md = paths["md"].read_text()
     assert "| A | IGC | 0.97 |" in md
     assert not list((tmp_path / "out").glob(".*tmp*"))  # no temporary file left behind
+    paper = pd.DataFrame({"experiment": ["B"], "method": ["IGC"], "figure": ["(a+b+c)/d"], "ours": [0.84],
+                          "paper": ["0.85"], "reproduced": [True]})
+    paths = write_tables(table, tmp_path / "out", paper=paper)
+    assert "| B | IGC | (a+b+c)/d | 0.84 | 0.85 | True |" in paths["paper_md"].read_text()
+    pd.testing.assert_frame_equal(pd.read_csv(paths["paper_csv"], dtype={"paper": str}), paper)
 
 
 def test_figure_in_the_fig1_layout(tmp_path):
@@ -31,7 +36,9 @@ def test_figure_in_the_fig1_layout(tmp_path):
     assert img.shape[1] > img.shape[0]  # three columns, two rows
 
 
-def test_importing_the_package_does_not_import_matplotlib():
-    code = "import sys, neuro_igc.benchmark; print('matplotlib' in sys.modules)"
+def test_no_matplotlib_at_import_and_plotting_leaves_the_backend_alone(tmp_path):
+    code = ("import sys, neuro_igc.benchmark as b; print('matplotlib' in sys.modules); "
+            "import matplotlib, numpy as np; matplotlib.use('svg'); "
+            "b.plot_benchmark({('A', 'IGC'): np.eye(4)}, r'%s'); print(matplotlib.get_backend())" % (tmp_path / "f.png"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split() == ["False", "svg"] and (tmp_path / "f.png").exists()

@@ -3,7 +3,17 @@
 import numpy as np
 import pytest
 
-from neuro_igc.benchmark import overlap_ratio, score_map, sign_agreement, truth_correlation, unreliable_ratio
+import pandas as pd
+
+from neuro_igc.benchmark import (
+    magnitude,
+    overlap_ratio,
+    paper_comparison,
+    score_map,
+    sign_agreement,
+    truth_correlation,
+    unreliable_ratio,
+)
 from neuro_igc.benchmark._report import table_to_markdown
 
 
@@ -62,6 +72,35 @@ def test_score_map_fills_the_scores_of_each_experiment():
     assert np.isnan(a["overlap_ratio"]) and np.isnan(a["unreliable_ratio"])
     b = score_map("B", np.abs(t), np.abs(t), reg)
     assert np.isfinite(b["overlap_ratio"]) and np.isnan(b["sign_agreement"])
+
+
+def test_magnitude_is_a_norm_ratio():
+    rng = np.random.default_rng(2)
+    a, r = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
+    assert magnitude(a, r) == pytest.approx(np.sqrt((a**2).sum() / (r**2).sum()))
+    assert magnitude(0.01 * r, r) == pytest.approx(0.01) and np.isnan(magnitude(a, np.zeros((5, 5))))
+
+
+def test_paper_comparison_puts_ours_beside_the_papers():
+    nan = float("nan")
+    table = pd.DataFrame([
+        {"experiment": "A", "method": "IGC", "truth_corr": 0.95, "magnitude": 0.5, "overlap_ratio": nan,
+         "unreliable_ratio": nan},
+        {"experiment": "A", "method": "IG mean", "truth_corr": -0.6, "magnitude": 0.02, "overlap_ratio": nan,
+         "unreliable_ratio": nan},
+        {"experiment": "B", "method": "IG variance", "truth_corr": 0.9, "magnitude": nan, "overlap_ratio": 0.70,
+         "unreliable_ratio": nan},
+        {"experiment": "C", "method": "IGaC", "truth_corr": 0.9, "magnitude": 0.5, "overlap_ratio": nan,
+         "unreliable_ratio": 0.95},
+    ])
+    comp = paper_comparison(table).set_index(["experiment", "method", "figure"])
+    assert comp.loc[("A", "IGC", "truth_corr"), "paper"] == ">= 0.9" and comp.loc[("A", "IGC", "truth_corr"), "reproduced"]
+    assert comp.loc[("A", "IG mean", "magnitude"), "reproduced"]  # vanishing, whatever its correlation
+    row = comp.loc[("B", "IG variance", "(a+b+c)/d")]
+    assert row.paper == "0.57" and row.ours == 0.70 and not row.reproduced  # 0.13 away
+    row = comp.loc[("C", "IGaC", "b/a (unreliable/reliable)")]
+    assert row.paper == "1.00" and row.reproduced
+    assert len(comp) == 4
 
 
 @pytest.mark.parametrize(

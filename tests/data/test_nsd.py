@@ -13,7 +13,7 @@ from scipy.io import loadmat
 
 from neuro_igc.data import NSD, average_repeats, make_nsd_like, split_shared, train_val_split
 from neuro_igc.data import _layout as L
-from neuro_igc.data._io import write_mgh, write_nifti
+from neuro_igc.data._io import write_ctab, write_mgh, write_nifti
 
 V5 = L.N_VERTICES["fsaverage5"]
 VERSION = L.BETA_VERSIONS[0]
@@ -30,6 +30,7 @@ def planted(tmp_path_factory):
             code = sign * (np.arange(V5)[:, None] + 20000 * t[None] + 500000 * ses)
             write_mgh(code.T.astype(np.float32), root / L.surface_betas_path(1, h, ses, VERSION))
         mask = nib.load(str(root / L.brainmask_path(1, "func1pt8mm")))
+        (root / L.valid_session_path(1, "func1pt8mm", ses)).unlink()  # the planted code has no invalid voxels
         i, j, k = np.indices((8, 8, 8))
         code = (i + 8 * j + 64 * k)[..., None] + 512 * (t + 12 * (ses - 1))[None, None, None]
         write_nifti(root / L.volume_betas_path(1, "func1pt8mm", ses, VERSION, ".nii.gz"), code.astype(np.int16), mask.affine)
@@ -110,15 +111,32 @@ def test_stimuli_lazy_reads_resize_and_luminance(tiny, tiny_nsd):
         tiny_nsd.stimuli([0.5])
 
 
+def subject_labels_on_fsaverage(root, s, atlas, n):
+    """Independent reference: a subject's native labels at the 1-based white-to-fsaverage indices,
+    read with nibabel alone and cut to ``n`` vertices (the nested prefix)."""
+    out = {}
+    for h in ("lh", "rh"):
+        native = np.asarray(nib.load(str(root / L.surface_label_path(s, h, atlas))).dataobj).ravel()
+        fmap = np.asarray(nib.load(str(root / L.transform_path(s, h, "white-to-fsaverage"))).dataobj).ravel()
+        out[h] = native[np.rint(fmap).astype(np.int64) - 1][:n]
+    return out
+
+
 def test_roi_labels_align_with_features(tiny, tiny_nsd):
     root, _ = tiny
     b = tiny_nsd.betas(1, sessions=1)
-    for subject in (None, 1):
-        labels = tiny_nsd.roi("prf-visualrois", subject=subject, like=b)
-        for h in ("lh", "rh"):
-            ondisk = np.asarray(nib.load(str(root / L.surface_label_path(subject, h, "prf-visualrois"))).dataobj).ravel()
-            on = b.hemi == h
-            np.testing.assert_array_equal(labels.labels[on], ondisk[b.vertex[on]])
+    with pytest.raises(ValueError, match="'prf-visualrois' is a subject atlas"):
+        tiny_nsd.roi("prf-visualrois", like=b)
+    labels = tiny_nsd.roi("prf-visualrois", subject=1, like=b)
+    ref = subject_labels_on_fsaverage(root, 1, "prf-visualrois", V5)
+    for h in ("lh", "rh"):
+        on = b.hemi == h
+        np.testing.assert_array_equal(labels.labels[on], ref[h][b.vertex[on]])
+    assert "white-to-fsaverage" in labels.source
+    group = tiny_nsd.roi("nsdgeneral", like=b)
+    for h in ("lh", "rh"):
+        ondisk = np.asarray(nib.load(str(root / L.surface_label_path(None, h, "nsdgeneral"))).dataobj).ravel()
+        np.testing.assert_array_equal(group.labels[b.hemi == h], ondisk[b.vertex[b.hemi == h]])
     labels = tiny_nsd.roi("prf-visualrois", subject=1, like=b)
     assert labels.names == ["V1v", "V1d", "V2v", "V2d", "V3v", "V3d", "hV4"]
     v1 = tiny_nsd.betas(1, sessions=1, roi=("prf-visualrois", ["V1v", "V1d"]))
@@ -177,18 +195,21 @@ def test_decimation_and_density_mismatch(tmp_path, tiny_nsd):
     make_nsd_like(root, subjects=1, sessions=1, trials=3, image_size=32, density="fsaverage",
                   volume_spaces=(), progress=False)
     nsd = NSD(root, progress=False)
-    full = nsd.betas(1)
+    full = nsd.betas(1, nan="keep")
     assert full.n_features == 2 * L.N_VERTICES["fsaverage"] and full.density == "fsaverage"
-    dec = nsd.betas(1, density="fsaverage5", roi="nsdgeneral")
-    keep = (full.vertex < V5) & nsd.roi("nsdgeneral", subject=1, like=full).mask()
-    np.testing.assert_array_equal(dec.data, full.data[:, keep])
+    dec = nsd.betas(1, density="fsaverage5", roi="nsdgeneral", nan="keep")
+    keep = (full.vertex < V5) & nsd.roi("nsdgeneral", like=full).mask()
+    np.testing.assert_array_equal(dec.data, full.data[:, keep], strict=False)
     assert dec.density == "fsaverage5"
-    labels5 = nsd.roi("prf-visualrois", density="fsaverage5")
+    labels5 = nsd.roi("prf-visualrois", subject=1, density="fsaverage5")
     assert labels5.labels.size == 2 * V5
     with pytest.raises(ValueError, match="Density mismatch"):
         tiny_nsd.betas(1, density="fsaverage")
-    with pytest.raises(ValueError, match="Density mismatch"):  # fsaverage5 labels, full-density betas
-        tiny_nsd.roi("prf-visualrois", like=full)
+    for h in ("lh", "rh"):  # a label file at fsaverage5 cannot label full-density betas
+        write_mgh(np.ones(V5, np.int32), root / L.surface_label_path(None, h, "toy"))
+    write_ctab(root / L.ctab_path(None, "toy"), {1: "one"})
+    with pytest.raises(ValueError, match="Density mismatch"):
+        nsd.roi("toy", like=full)
 
 
 def test_missing_files_name_path_and_part(tmp_path, tiny):
@@ -240,18 +261,24 @@ def test_bad_subject_session_roi_and_options(tiny_nsd):
 def test_nan_betas_raise_or_drop(tmp_path, tiny):
     root = tmp_path / "nan"
     shutil.copytree(tiny[0], root)
+    nsd = NSD(root, progress=False)
+    before = nsd.betas(1, nan="keep")
+    outside = np.isnan(before.data).all(0)  # the folder's vertices outside coverage
+    assert outside.any() and not (np.isnan(before.data).any(0) & ~outside).any()
+    v = int(np.flatnonzero(~outside & (before.hemi == "rh"))[0])
+    rh_vertex = int(before.vertex[v])
     path = root / L.surface_betas_path(1, "rh", 2, VERSION)
     data = np.asarray(nib.load(str(path)).dataobj)[:, 0, 0, :]
-    data[11, 4] = np.nan
+    data[rh_vertex, 4] = np.nan
     write_mgh(data.T, path)
-    nsd = NSD(root, progress=False)
-    with pytest.raises(ValueError, match=r"NaN betas in 1 of 20484 features.*rh vertex 11.*nan='drop'"):
+    with pytest.raises(ValueError, match=rf"NaN betas in {int(outside.sum()) + 1} of 20484 features.*nan='drop'"):
         nsd.betas(1, nan="raise")
     # NaN in one trial only: not the all-trials NaN of NSD's coverage gaps, so the default raises
-    with pytest.raises(ValueError, match=r"only some trials of 1 features.*rh vertex 11, NaN in 1 of 80.*drop-any"):
+    with pytest.raises(ValueError, match=rf"only some trials of 1 features.*rh vertex {rh_vertex}, NaN in 1 of 80.*drop-any"):
         nsd.betas(1)
     b = nsd.betas(1, nan="drop-any")
-    assert b.n_features == 2 * V5 - 1 and not ((b.hemi == "rh") & (b.vertex == 11)).any()
+    assert b.n_features == 2 * V5 - int(outside.sum()) - 1
+    assert not ((b.hemi == "rh") & (b.vertex == rh_vertex)).any()
     assert nsd.betas(1, nan="keep").n_features == 2 * V5
 
 

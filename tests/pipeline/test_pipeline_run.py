@@ -42,7 +42,7 @@ def decoding(nsd, tmp_path_factory):
     return cfg, out, first
 
 
-def test_decoding_derivatives(decoding):
+def test_decoding_derivatives(nsd, decoding):
     cfg, out, res = decoding
     root = out / "neuro-igc"
     assert res.subjects == ["01", "02"] and not any(r.skipped for r in res.records)
@@ -77,6 +77,14 @@ def test_decoding_derivatives(decoding):
             np.testing.assert_allclose(totals, igc.attributions.sum(axis=1), rtol=1e-9, atol=1e-12)
         v1 = pd.read_csv(d / f"sub-{sub}_atlas-prfvisualrois_desc-imagestats_roisums.tsv", sep="\t")
         assert {"V1", "V2", "V3", "hV4"} <= set(v1["roi"])  # V1v + V1d merged
+        # V1-hV4 come from the subject's native labels through white-to-fsaverage (1-based): the V1 sum
+        # is the IGC over the vertices an independent nibabel mapping labels V1v or V1d
+        ref = subject_labels_on_fsaverage(nsd, int(sub), "prf-visualrois")
+        lab = np.array([ref[h][v] for h, v in zip(vert["hemi"], vert["vertex"])])
+        np.testing.assert_allclose(v1.loc[v1["roi"] == "V1", "value"].to_numpy(),
+                                   igc.attributions[:, np.isin(lab, [1, 2])].sum(axis=1), rtol=1e-9, atol=1e-12)
+        side = json.loads((d / f"sub-{sub}_atlas-prfvisualrois_desc-imagestats_roisums.json").read_text())
+        assert "white-to-fsaverage" in side["Sources"][0] and f"subj{sub}/label" in side["Sources"][0]
     assert list((root / "models" / "imagestats").glob("member-00_model.pt"))
     assert list((root / "logs").glob("decoding_image_stats_participant_*.log"))
 
