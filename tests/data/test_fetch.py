@@ -195,18 +195,20 @@ def test_fetch_errors(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_pipeline_runs_on_exactly_the_fetched_files(bucket, tmp_path):
-    """Nothing but the manifest's files is needed: a participant-level run on a fresh fetch succeeds."""
-    import yaml
+    """Nothing but the manifest's files is needed: a shipped pipeline, whose ROI sums come from the
+    subjects' native labels through the transforms, runs at both levels on a fresh fetch."""
+    from neuro_igc.pipeline import load_config, run_pipeline
 
-    from neuro_igc.pipeline import config_from_dict, run_pipeline
-
-    data = yaml.safe_load(CONFIG)
-    data["outputs"].update({"surface": False, "figures": False, "report": False})
-    cfg = config_from_dict(data)
+    cfg = load_config("decoding_ridge", overrides={"outputs.surface": False, "outputs.figures": False,
+                                                   "outputs.report": False})
     dest = tmp_path / "nsd"
-    report = fetch_nsd(dest, nsd_manifest(cfg, subjects=[1, 2], sessions=[1, 2]), endpoint_url=bucket.url,
-                       progress=False)
+    manifest = nsd_manifest(cfg, subjects=[1, 2], sessions=[1, 2])
+    assert any(p.endswith("lh.white-to-fsaverage.mgz") for p in manifest.paths())
+    report = fetch_nsd(dest, manifest, endpoint_url=bucket.url, progress=False)
     assert report.ok and {f.status for f in report.files} == {"downloaded"}
-    result = run_pipeline(dest, tmp_path / "out", "participant", cfg, progress=False, device="cpu")
-    assert result.subjects == ["01", "02"]
-    assert (tmp_path / "out/neuro-igc/sub-01").is_dir()
+    assert _files(dest) == set(manifest.paths())
+    for level in ("participant", "group"):
+        result = run_pipeline(dest, tmp_path / "out", level, cfg, progress=False, device="cpu")
+        assert result.subjects == ["01", "02"]
+    sidecar = tmp_path / "out/neuro-igc/sub-01/sub-01_atlas-prfvisualrois_desc-ridge_roisums.json"
+    assert "white-to-fsaverage" in sidecar.read_text()  # the ROI sums came through the subject's maps
