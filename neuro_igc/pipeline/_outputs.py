@@ -253,9 +253,13 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
 
 
 def _outline(ctx, subject):
+    """ROI outlines for a subject's figures: the subject's visual ROIs (native labels through the
+    transforms). Group figures have no subject: they take the group ``streams`` atlas on fsaverage,
+    since NSD has no visual-ROI atlas there."""
+    atlas = "prf-visualrois" if subject is not None else "streams"
     try:
-        return load_atlas(ctx, "prf-visualrois", subject)
-    except (FileNotFoundError, ValueError) as exc:  # an NSD folder without these labels on fsaverage
+        return load_atlas(ctx, atlas, subject)
+    except (FileNotFoundError, ValueError) as exc:  # an NSD folder without these labels
         logger.info("no ROI outlines on the figures: %s", exc)
         return None
 

@@ -1,5 +1,6 @@
 """Lookup tables: shipped NSD tables, ctab reading."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,21 @@ def test_shipped_tables_match_the_nsd_manual(atlas):
     assert LABEL_TABLES[atlas] == nsd_table(atlas) and isinstance(LABEL_TABLES[atlas], LookupTable)
 
 
+def _tracked_files(pattern):
+    """Files of the source tree matching ``pattern`` (what git tracks when this is a checkout, so
+    that outputs such as a ``make demo`` folder in the checkout are not counted)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", pattern],
+                             cwd=REPO, capture_output=True, text=True, check=True).stdout
+        return [line for line in out.splitlines() if line]
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout (e.g. an unpacked sdist)
+        return [p.relative_to(REPO).as_posix() for p in REPO.rglob(pattern)
+                if not {".git", "node_modules", "demo_output", "build"} & set(p.parts)]
+
+
 def test_one_copy_of_the_label_tables():
     """One ctab reader and one copy of the tables: the package data, nowhere else in the tree."""
-    copies = sorted(p.relative_to(REPO).as_posix() for p in REPO.rglob("*.mgz.ctab")
-                    if ".git" not in p.parts and "node_modules" not in p.parts)
+    copies = sorted(_tracked_files("*.mgz.ctab"))
     assert copies == sorted(f"neuro_igc/data/tables/{a}.mgz.ctab" for a in NSD_TABLES)
     from neuro_igc.atlas import read_ctab as atlas_reader
     from neuro_igc.data import read_ctab as data_reader
