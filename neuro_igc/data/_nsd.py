@@ -277,8 +277,6 @@ class NSD(SurfaceMixin, SplitsMixin):
     # fsaverage .mgh
 
     def _fsaverage_betas(self, s, ses_list, version, roi, mask, density) -> Betas:
-        from tqdm.auto import tqdm
-
         opened, dens, rows = [], None, None
         for ses in ses_list:  # headers only: shapes, dtypes, densities, trial counts
             imgs = {}
@@ -299,25 +297,35 @@ class NSD(SurfaceMixin, SplitsMixin):
             opened.append((ses, imgs, n_t["lh"]))
         space = SurfaceSpace.full(dens)
         rows = self._surface_keep(s, space, roi, mask)
+        opened = [(ses, imgs, n_t, imgs["lh"][1]) for ses, imgs, n_t in opened]
+        data = self._read_selected_rows(s, opened, rows, "fsaverage betas",
+                                        lambda h, imgs: read_surface_rows(imgs[h][0], rows[h]))
+        fs = SurfaceSpace.from_indices(rows, dens)
+        return self._assemble(s, data, fs, version)
+
+    def _read_selected_rows(self, s, opened, rows, what, read):
+        """Fill (n_trials, n_selected) float32 betas session by session, lh columns then rh:
+        ``opened`` holds (session, per-hemisphere handles, n_trials, path for the trial table) and
+        ``read(hemi, handles)`` returns one session's selected columns of one hemisphere."""
+        from tqdm.auto import tqdm
+
         n_sel = {h: rows[h].size for h in HEMIS}
         data = np.empty((sum(o[2] for o in opened), n_sel["lh"] + n_sel["rh"]), dtype=np.float32)
         metas, t0 = [], 0
-        for ses, imgs, n_t in tqdm(opened, desc=f"{L.subject_name(s)} fsaverage betas", disable=not self.progress):
+        for ses, handles, n_t, meta_path in tqdm(opened, desc=f"{L.subject_name(s)} {what}",
+                                                 disable=not self.progress):
             c0 = 0
             for h in HEMIS:
-                data[t0:t0 + n_t, c0:c0 + n_sel[h]] = read_surface_rows(imgs[h][0], rows[h])
+                data[t0:t0 + n_t, c0:c0 + n_sel[h]] = read(h, handles)
                 c0 += n_sel[h]
-            metas.append(self._trial_meta(s, ses, n_t, imgs["lh"][1]))
+            metas.append(self._trial_meta(s, ses, n_t, meta_path))
             t0 += n_t
-        fs = SurfaceSpace.from_indices(rows, dens)
-        return self._assemble(s, (data, metas), fs, version)
+        return data, metas
 
     # -----------------------------------------------------------------------------------------
     # native surface .hdf5
 
     def _native_betas(self, s, ses_list, version, roi, mask) -> Betas:
-        from tqdm.auto import tqdm
-
         counts = None
         have_tr = (self.root / L.transform_path(s, "lh", "fsaverage-to-white")).is_file()
         opened = []
@@ -344,20 +352,16 @@ class NSD(SurfaceMixin, SplitsMixin):
             opened.append((ses, {h: shapes[h][1] for h in HEMIS}, shapes["lh"][0][0]))
         space = SurfaceSpace.full(NATIVE, subject=s, n_vertices=counts)
         rows = self._surface_keep(s, space, roi, mask)
-        n_sel = {h: rows[h].size for h in HEMIS}
-        data = np.empty((sum(o[2] for o in opened), n_sel["lh"] + n_sel["rh"]), dtype=np.float32)
-        metas, t0 = [], 0
-        for ses, paths, n_t in tqdm(opened, desc=f"{L.subject_name(s)} native-surface betas", disable=not self.progress):
-            c0 = 0
-            for h in HEMIS:
-                with open_hdf5(paths[h], "native-surface betas") as f, reading(paths[h], "native-surface betas"):
-                    raw = read_hdf5_columns(hdf5_dataset(f, "betas", "native-surface betas"), rows[h])
-                data[t0:t0 + n_t, c0:c0 + n_sel[h]] = raw.astype(np.float32) / np.float32(VOLUME_SCALE)
-                c0 += n_sel[h]
-            metas.append(self._trial_meta(s, ses, n_t, paths["lh"]))
-            t0 += n_t
+
+        def read(h, paths):
+            with open_hdf5(paths[h], "native-surface betas") as f, reading(paths[h], "native-surface betas"):
+                raw = read_hdf5_columns(hdf5_dataset(f, "betas", "native-surface betas"), rows[h])
+            return raw.astype(np.float32) / np.float32(VOLUME_SCALE)
+
+        opened = [(ses, paths, n_t, paths["lh"]) for ses, paths, n_t in opened]
+        data = self._read_selected_rows(s, opened, rows, "native-surface betas", read)
         fs = SurfaceSpace.from_indices(rows, NATIVE, subject=s, n_vertices=counts)
-        return self._assemble(s, (data, metas), fs, version)
+        return self._assemble(s, data, fs, version)
 
     # -----------------------------------------------------------------------------------------
     # volumes
