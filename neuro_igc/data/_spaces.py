@@ -48,6 +48,32 @@ def _check_density(density) -> str:
     return density
 
 
+def check_feature_arrays(hemi, vertex):
+    """``(hemi, vertex)`` as arrays, checked as every list of surface features needs them: 1-D,
+    one entry per feature, hemispheres 'lh'/'rh'."""
+    hemi = np.asarray(hemi)
+    vertex = np.asarray(vertex)
+    if hemi.ndim != 1 or vertex.ndim != 1 or hemi.shape != vertex.shape:
+        raise ValueError(
+            f"'hemi' and 'vertex' must be 1-D arrays of the same length (one entry per feature); "
+            f"got shapes {hemi.shape} and {vertex.shape}."
+        )
+    bad = ~np.isin(hemi, HEMIS)
+    if bad.any():
+        raise ValueError(f"Invalid value in 'hemi': allowed are 'lh', 'rh'; got {np.unique(hemi[bad])[:5].tolist()}.")
+    return hemi, vertex
+
+
+def check_unique_vertices(hemi: str, vertex: np.ndarray) -> None:
+    """Raise when a vertex of one hemisphere holds more than one feature."""
+    uniq, counts = np.unique(vertex, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(
+            f"Duplicate vertex indices in {hemi}: {uniq[counts > 1][:5].tolist()} appear more than once; each "
+            "vertex may hold one feature (a later value would silently overwrite an earlier one)."
+        )
+
+
 class SurfaceSpace:
     """Features that are vertices of the left and right hemispheres (lh first, then rh).
 
@@ -79,16 +105,7 @@ class SurfaceSpace:
     def __init__(self, density: str, hemi, vertex, *, subject: int | None = None, n_vertices=None):
         self.density = _check_density(density)
         self.subject = None if subject is None else int(subject)
-        hemi = np.asarray(hemi)
-        vertex = np.asarray(vertex)
-        if hemi.ndim != 1 or vertex.ndim != 1 or hemi.shape != vertex.shape:
-            raise ValueError(
-                f"'hemi' and 'vertex' must be 1-D arrays of the same length (one entry per feature); "
-                f"got shapes {hemi.shape} and {vertex.shape}."
-            )
-        bad = ~np.isin(hemi, HEMIS)
-        if bad.any():
-            raise ValueError(f"Invalid value in 'hemi': allowed are 'lh', 'rh'; got {np.unique(hemi[bad])[:5].tolist()}.")
+        hemi, vertex = check_feature_arrays(hemi, vertex)
         if vertex.size and not np.issubdtype(vertex.dtype, np.integer):
             raise ValueError(f"'vertex' must hold integer vertex indices; got dtype {vertex.dtype}.")
         vertex = vertex.astype(np.int64)
@@ -115,13 +132,7 @@ class SurfaceSpace:
                     f"'vertex' of {h} goes from {int(v.min())} to {int(v.max())}, outside 0..{self.n_vertices[h] - 1} "
                     f"({self._where()}); the vertex indices and the density do not match."
                 )
-            uniq, counts = np.unique(v, return_counts=True)
-            if (counts > 1).any():
-                dup = uniq[counts > 1]
-                raise ValueError(
-                    f"Duplicate vertex indices in {h}: {dup[:5].tolist()} appear more than once; each vertex may "
-                    "hold one feature (a later value would silently overwrite an earlier one)."
-                )
+            check_unique_vertices(h, v)
         self.hemi = hemi.astype("<U2")
         self.vertex = vertex
         for arr in (self.hemi, self.vertex):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuro_igc.data._spaces import check_feature_arrays, check_unique_vertices
+
 __all__ = [
     "DENSITIES",
     "HEMIS",
@@ -48,32 +50,18 @@ def density_name(count: int) -> str | None:
 
 
 def _check_hemi_vertex(hemi, vertex, n_features: int | None = None):
-    hemi = np.asarray(hemi)
-    vertex = np.asarray(vertex)
-    if hemi.ndim != 1 or vertex.ndim != 1 or hemi.shape != vertex.shape:
-        raise ValueError(
-            f"'hemi' and 'vertex' must be 1-D arrays of the same length (one entry per feature); "
-            f"got shapes {hemi.shape} and {vertex.shape}."
-        )
+    hemi, vertex = check_feature_arrays(hemi, vertex)
     if n_features is not None and len(hemi) != n_features:
         raise ValueError(
             f"'values' has {n_features} features on its last axis but 'hemi'/'vertex' describe "
             f"{len(hemi)}; pass the hemi/vertex arrays that came with the data."
         )
-    bad = ~np.isin(hemi, HEMIS)
-    if bad.any():
-        raise ValueError(f"Invalid value in 'hemi': allowed are 'lh', 'rh'; got {np.unique(hemi[bad])[:5].tolist()}.")
     if not np.issubdtype(vertex.dtype, np.integer):
         raise ValueError(f"'vertex' must hold integer vertex indices; got dtype {vertex.dtype}.")
     if len(vertex) and vertex.min() < 0:
         raise ValueError("'vertex' has negative indices; vertex indices are 0-based and non-negative.")
     for h in HEMIS:
-        uniq, counts = np.unique(vertex[hemi == h], return_counts=True)
-        if (counts > 1).any():
-            raise ValueError(
-                f"Duplicate vertex indices in {h}: {uniq[counts > 1][:5].tolist()} appear more than once; each "
-                "vertex may hold one feature (a later value would silently overwrite an earlier one)."
-            )
+        check_unique_vertices(h, vertex[hemi == h])
     return hemi, vertex
 
 
