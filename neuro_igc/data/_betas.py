@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from neuro_igc.data._spaces import SurfaceSpace, VolumeSpace
+from neuro_igc.data._spaces import InFeatureSpace, SurfaceSpace, VolumeSpace
 
 __all__ = [
     "Betas",
@@ -29,7 +29,7 @@ _TRIAL_ARRAYS = ("image_ids", "session", "trial", "global_trial", "n_repeats")
 
 
 @dataclass
-class Betas:
+class Betas(InFeatureSpace):
     """Single-trial (or repeat-averaged) responses of one subject.
 
     Attributes
@@ -90,35 +90,6 @@ class Betas:
             raise ValueError(
                 f"Betas.feature_space describes {self.feature_space.n_features} features; data has {self.data.shape[1]} columns."
             )
-
-    # where the features live (read from the space)
-    @property
-    def space(self) -> str:
-        return self.feature_space.name
-
-    @property
-    def hemi(self):
-        return getattr(self.feature_space, "hemi", None)
-
-    @property
-    def vertex(self):
-        return getattr(self.feature_space, "vertex", None)
-
-    @property
-    def density(self):
-        return getattr(self.feature_space, "density", None)
-
-    @property
-    def ijk(self):
-        return getattr(self.feature_space, "ijk", None)
-
-    @property
-    def affine(self):
-        return getattr(self.feature_space, "affine", None)
-
-    @property
-    def volume_shape(self):
-        return getattr(self.feature_space, "shape", None)
 
     @property
     def n_trials(self) -> int:

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuro_igc.data._spaces import SurfaceSpace, VolumeSpace
+from neuro_igc.data._spaces import InFeatureSpace, SurfaceSpace, VolumeSpace
 from neuro_igc.data._tables import LookupTable
 
 __all__ = ["ROILabels"]
 
 
 @dataclass
-class ROILabels:
+class ROILabels(InFeatureSpace):
     """Integer ROI label of each feature (0 = outside, -1 = outside the brain in volumes).
 
     Attributes
@@ -45,26 +45,6 @@ class ROILabels:
             raise ValueError(
                 f"ROI labels of {self.atlas!r}: {self.labels.shape} labels for {self.feature_space.n_features} features."
             )
-
-    @property
-    def space(self) -> str:
-        return self.feature_space.name
-
-    @property
-    def hemi(self):
-        return getattr(self.feature_space, "hemi", None)
-
-    @property
-    def vertex(self):
-        return getattr(self.feature_space, "vertex", None)
-
-    @property
-    def ijk(self):
-        return getattr(self.feature_space, "ijk", None)
-
-    @property
-    def density(self):
-        return getattr(self.feature_space, "density", None)
 
     @property
     def names(self) -> list[str]:

@@ -74,6 +74,40 @@ def check_unique_vertices(hemi: str, vertex: np.ndarray) -> None:
         )
 
 
+class InFeatureSpace:
+    """Where the features of an object with a ``feature_space`` live, read from that space:
+    ``space`` (its name), ``hemi``/``vertex``/``density`` on a surface, ``ijk``/``affine``/
+    ``volume_shape`` in a volume (None where the space has no such attribute)."""
+
+    @property
+    def space(self) -> str:
+        return self.feature_space.name
+
+    @property
+    def hemi(self):
+        return getattr(self.feature_space, "hemi", None)
+
+    @property
+    def vertex(self):
+        return getattr(self.feature_space, "vertex", None)
+
+    @property
+    def density(self):
+        return getattr(self.feature_space, "density", None)
+
+    @property
+    def ijk(self):
+        return getattr(self.feature_space, "ijk", None)
+
+    @property
+    def affine(self):
+        return getattr(self.feature_space, "affine", None)
+
+    @property
+    def volume_shape(self):
+        return getattr(self.feature_space, "shape", None)
+
+
 class SurfaceSpace:
     """Features that are vertices of the left and right hemispheres (lh first, then rh).
 
