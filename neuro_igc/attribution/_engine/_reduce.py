@@ -151,24 +151,40 @@ class WeightedSums:
                 self._apply(S, coef, self.shared.reshape(self.n_baselines, -1), group)
         return S
 
+    def _output_blocks(self, n_outputs: int) -> range:
+        """Blocks of outputs whose ``(o D, m)`` float64 products fit the accumulator budget."""
+        return range(0, n_outputs, max(1, _ACC_BUDGET // max(self.space.size * self.n_inputs, 1)))
+
     def _apply(self, S: torch.Tensor, coef: torch.Tensor, rows: torch.Tensor, group) -> None:
         """``S[o] += sum_d A_d * sum_r coef[r, o, d] rows[r]`` (float64)."""
-        A = self.space.weight(group)  # (D, m)
         r, O, D = coef.shape
-        m = self.n_inputs
-        step = max(1, _ACC_BUDGET // max(D * m, 1))
         rows = rows.double()
-        for o0 in range(0, O, step):
+        step = self._output_blocks(O).step
+        for o0 in self._output_blocks(O):
             C = coef[:, o0:o0 + step].permute(1, 2, 0).reshape(-1, r) @ rows  # (o D, m)
-            S[o0:o0 + step] += (C.reshape(-1, D, m) * A[None]).sum(1)
+            self._times_weight(S[o0:o0 + step], C, group)
+
+    def _times_weight(self, S_block: torch.Tensor, C: torch.Tensor, group) -> None:
+        """``S_block[o] += sum_d A_d * C[o, d]``: the input-linear map's transpose, applied once."""
+        A = self.space.weight(group)  # (D, m)
+        D, m = A.shape
+        S_block += torch.einsum("odm,dm->om", C.reshape(-1, D, m), A)
 
     def _apply_on_data(self, S: torch.Tensor, coef: torch.Tensor, group) -> None:
+        """:meth:`_apply` over the data rows with a coefficient, read in chunks; ``A`` once per output block."""
         used = np.flatnonzero((coef.abs().sum((1, 2)) > 0).cpu().numpy())
-        step = max(1, min(ROW_BUDGET // self.n_inputs, _ACC_BUDGET // max(self.n_inputs, 1)))
-        for s in range(0, used.size, step):
-            r = used[s:s + step]
-            rows = self.source.get_x(r).to(device=self.device).reshape(r.size, -1)
-            self._apply(S, coef[torch.as_tensor(r, device=self.device)], rows, group)
+        rows_step = max(1, ROW_BUDGET // self.n_inputs)
+        O, D = coef.shape[1], coef.shape[2]
+        step = self._output_blocks(O).step
+        for o0 in self._output_blocks(O):
+            o = min(O, o0 + step) - o0
+            C = torch.zeros(o * D, self.n_inputs, dtype=torch.float64, device=self.device)
+            for s in range(0, used.size, rows_step):
+                r = used[s:s + rows_step]
+                rows = self.source.get_x(r).to(device=self.device).reshape(r.size, -1).double()
+                block = coef[torch.as_tensor(r, device=self.device), o0:o0 + o]  # (r, o, D)
+                C.addmm_(block.permute(1, 2, 0).reshape(-1, r.size), rows)
+            self._times_weight(S[o0:o0 + o], C, group)
 
 
 def per_sample_ig(space, integrals, output_grads, mixing, x: torch.Tensor, baseline_inputs: torch.Tensor,
