@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from neuro_igc.attribution._model import ModelFunction, select_output
 
@@ -372,6 +374,26 @@ def _verify(fn: ModelFunction, fac: Factorization, use_in: bool, use_ro: bool, x
 
 
 # ---------------------------------------------------------------------- the work of each choice
+class MatmulFlops(TorchDispatchMode):
+    """Counts the floating-point operations of matrix products and convolutions run inside it.
+
+    The counting rules are those of :mod:`torch.utils.flop_counter` (its ``flop_registry``);
+    element-wise operations count zero.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        rule = flop_registry.get(func._overloadpacket)
+        if rule is not None:
+            self.total += int(rule(*args, **kwargs, out_val=out))
+        return out
+
+
 _COMBOS = {(False, False): "plain", (True, False): "input_linear", (False, True): "readout", (True, True): "both"}
 
 
@@ -384,10 +406,8 @@ def work_per_sample(fn: ModelFunction, fac: Factorization, use_in: bool, use_ro:
     the quadrature's weighted sum of each target's gradient in the attribution space (the input,
     or the input-linear map's output). Per sample, with the input-linear factorization: mapping
     the sample's row once and the final ``A^T`` on its coefficients. Counted with
-    ``torch.utils.flop_counter`` on one probe point (matrix products and convolutions).
+    :class:`MatmulFlops` on one probe point (matrix products and convolutions).
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     x, extra, key, group = _probe_group(fac, use_in, use_ro, x[:1], {k: v[:1] for k, v in extra.items()})
     n_inputs = x[0].numel()
     kwargs = fn.kwargs(extra)
@@ -398,16 +418,16 @@ def work_per_sample(fn: ModelFunction, fac: Factorization, use_in: bool, use_ro:
     u = u.detach().requires_grad_(True)
     target = fac.target_function(use_in, use_ro)
     with torch.enable_grad():
-        with FlopCounterMode(display=False) as count:
+        with MatmulFlops() as count:
             if target is None:
                 out = fn.outputs(fn.model(u, **kwargs))
             else:
                 out = target(u, **kwargs).reshape(1, -1)
                 out = out if use_ro else fn.outputs(out)
-        forward = count.get_total_flops()
-        with FlopCounterMode(display=False) as count:
+        forward = count.total
+        with MatmulFlops() as count:
             torch.autograd.grad(out[:, 0].sum(), u, allow_unused=True)
-        backward = count.get_total_flops()
+        backward = count.total
     n_targets, size = out.shape[1], u[0].numel()
     per_point = forward + n_targets * (backward + 2 * size)
     fixed = 2 * n_inputs * size * (1 + fn.n_attributed) if use_in else 0

@@ -80,8 +80,13 @@ _COMMON_DOC = """
         Exact factorizations through the model's first linear map and its linear readout,
         declared (the protocol of ``neuro_igc.models``), named here, or found by observing one
         forward pass; always checked on probe points (outputs and input gradients) before use.
-        "auto" uses them when they reduce the work and falls back, with the reason in
-        ``result.settings["factorizations"]``, when they are absent or fail the check.
+        A found, declared or named one is used only when it reduces the work (multiply-adds per
+        sample, counted with and without it, in ``result.settings["factorizations"]
+        ["work_per_sample"]``); otherwise, or when it is absent or fails the check, the plain path
+        is taken and the reason is in ``result.settings["factorizations"]`` and one log line.
+        ``True`` forces it (an error when unavailable). Fast models have a narrow layer before a
+        linear readout with more outputs than units, and a first linear layer that shrinks the
+        input; the probes run once per model and settings.
     vjp : {"auto", "batched", "loop"}, default="auto"
         One forward pass per chunk, then the targets' vector-Jacobian products batched
         (``is_grads_batched``) or in a loop. "auto": batched, except convolutional models on CPU.

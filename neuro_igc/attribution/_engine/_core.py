@@ -201,9 +201,16 @@ class Engine:
 
     def _add_batch(self, sums: Sums, group, idx: np.ndarray, weights, per_sample) -> None:
         plan, dev = self.plan, self.device
-        x, kw = self.batch(idx)
+        kw = {k: v[torch.as_tensor(idx)].to(dev) for k, v in self.source.extra.items()}
+        kept: list = []
+
+        def inputs() -> torch.Tensor:  # read only where needed (not for input-linear data rows)
+            if not kept:
+                kept.append(self.source.get_x(idx).to(device=dev, dtype=self.dtype))
+            return kept[0]
+
         baselines = self.baselines_for(idx)
-        ends, starts = plan.space.endpoints(x, baselines, group)
+        ends, starts = plan.space.endpoints(inputs, baselines, group)
         integrals = integrate_paths(self.path, self.rule, plan.targets, plan.vjp, ends, starts, kw,
                                     plan.chunk_points(), plan.space.factorized)
         mixing = plan.targets.mixing(group)
@@ -219,9 +226,9 @@ class Engine:
         if weights is not None:
             wb = weights[it]
             sums.weighted_baseline_output += (c * wb).sum(0)
-            self.reduction.add(sums, group, integrals, grads, mixing, x, baselines, wb)
+            self.reduction.add(sums, group, integrals, grads, mixing, inputs, baselines, wb)
         if per_sample is not None:
-            per_sample(idx, per_sample_ig(plan.space, integrals, grads, mixing, x, baselines.inputs(), group))
+            per_sample(idx, per_sample_ig(plan.space, integrals, grads, mixing, inputs(), baselines.inputs(), group))
 
     def finish(self, sums: Sums) -> dict:
         """Maps and errors from the (possibly process-summed) sums."""

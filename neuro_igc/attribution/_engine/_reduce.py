@@ -102,16 +102,15 @@ class WeightedSums:
                 D = self.space.size
                 self.keep_row_coefficients = self.source.n * O * D <= _COEF_BUDGET
                 for g in groups:
-                    if per_sample_baselines:
-                        if self.keep_row_coefficients:
-                            sums.row_coefficients[g] = z(self.source.n, O, D)
-                    else:
+                    if self.keep_row_coefficients:
+                        sums.row_coefficients[g] = z(self.source.n, O, D)
+                    if not per_sample_baselines:
                         sums.shared_baseline_coefficients[g] = z(self.n_baselines, O, D)
         return sums
 
-    def add(self, sums: Sums, group, integrals, output_grads, mixing, x: torch.Tensor, baselines,
+    def add(self, sums: Sums, group, integrals, output_grads, mixing, inputs, baselines,
             weights: torch.Tensor) -> None:
-        """``weighted_ig[o] += sum_i weights[i, o] IG_io`` for the batch (``x`` its inputs)."""
+        """``weighted_ig[o] += sum_i weights[i, o] IG_io`` for the batch (``inputs()`` reads its inputs)."""
         nb, K, O = weights.shape[0], self.n_baselines, self.n_attributed
         if not self.space.factorized:
             ig_t = integrals.ig.permute(1, 0, 2).double() / K  # (nb, T, m): IG of the targets
@@ -125,19 +124,20 @@ class WeightedSums:
         D = self.space.size
         on_baselines = (weights.T[:, :, None, None] * output_grads / K).permute(1, 2, 0, 3)  # (nb, K, O, D)
         on_inputs = on_baselines.sum(1)  # (nb, O, D)
+        keep = self.keep_row_coefficients
+        if keep:
+            sums.row_coefficients[group].index_add_(0, torch.as_tensor(baselines.samples, device=self.device),
+                                                    on_inputs)
+        else:
+            self._apply(sums.weighted_ig, on_inputs, inputs().reshape(nb, -1), group)
         if baselines.indices is None:
             sums.shared_baseline_coefficients[group] -= on_baselines.sum(0)
-            self._apply(sums.weighted_ig, on_inputs, x.reshape(nb, -1), group)
-            return
-        it = torch.as_tensor(baselines.samples, device=self.device)
-        ib = torch.as_tensor(baselines.indices.reshape(-1), device=self.device)
-        if self.keep_row_coefficients:
-            coef = sums.row_coefficients[group]
-            coef.index_add_(0, it, on_inputs)
-            coef.index_add_(0, ib, -on_baselines.reshape(nb * K, O, D))
-            return
-        rows = torch.cat([x.reshape(nb, -1), baselines.inputs().reshape(nb * K, -1)])
-        self._apply(sums.weighted_ig, torch.cat([on_inputs, -on_baselines.reshape(nb * K, O, D)]), rows, group)
+        elif keep:
+            ib = torch.as_tensor(baselines.indices.reshape(-1), device=self.device)
+            sums.row_coefficients[group].index_add_(0, ib, -on_baselines.reshape(nb * K, O, D))
+        else:
+            self._apply(sums.weighted_ig, -on_baselines.reshape(nb * K, O, D),
+                        baselines.inputs().reshape(nb * K, -1), group)
 
     def finish(self, sums: Sums) -> torch.Tensor | None:
         """``(O, m)`` float64 weighted IG from the (possibly process-summed) sums; they stay as they are."""
@@ -145,10 +145,9 @@ class WeightedSums:
             return None
         S = sums.weighted_ig.clone()
         if self.space.factorized:
-            for group, coef in sums.row_coefficients.items():
-                self._apply_on_data(S, coef, group)
-            for group, coef in sums.shared_baseline_coefficients.items():
-                self._apply(S, coef, self.shared.reshape(self.n_baselines, -1), group)
+            rows, shared = sums.row_coefficients, sums.shared_baseline_coefficients
+            for group in sorted(set(rows) | set(shared), key=lambda g: (g is None, g)):
+                self._map_back(S, group, rows.get(group), shared.get(group))
         return S
 
     def _output_blocks(self, n_outputs: int) -> range:
@@ -170,11 +169,15 @@ class WeightedSums:
         D, m = A.shape
         S_block += torch.einsum("odm,dm->om", C.reshape(-1, D, m), A)
 
-    def _apply_on_data(self, S: torch.Tensor, coef: torch.Tensor, group) -> None:
-        """:meth:`_apply` over the data rows with a coefficient, read in chunks; ``A`` once per output block."""
-        used = np.flatnonzero((coef.abs().sum((1, 2)) > 0).cpu().numpy())
+    def _map_back(self, S: torch.Tensor, group, row_coef: torch.Tensor | None,
+                  shared_coef: torch.Tensor | None) -> None:
+        """``S[o] += sum_d A_d * (sum_r C_rod x_r + sum_k C_kod b_k)`` over the data rows with a
+        coefficient (read in chunks) and the shared baselines; ``A`` applied once per output block."""
+        coefs = [c for c in (row_coef, shared_coef) if c is not None]
+        O, D = coefs[0].shape[1], coefs[0].shape[2]
+        used = (np.array([], dtype=np.int64) if row_coef is None
+                else np.flatnonzero((row_coef.abs().sum((1, 2)) > 0).cpu().numpy()))
         rows_step = max(1, ROW_BUDGET // self.n_inputs)
-        O, D = coef.shape[1], coef.shape[2]
         step = self._output_blocks(O).step
         for o0 in self._output_blocks(O):
             o = min(O, o0 + step) - o0
@@ -182,8 +185,11 @@ class WeightedSums:
             for s in range(0, used.size, rows_step):
                 r = used[s:s + rows_step]
                 rows = self.source.get_x(r).to(device=self.device).reshape(r.size, -1).double()
-                block = coef[torch.as_tensor(r, device=self.device), o0:o0 + o]  # (r, o, D)
+                block = row_coef[torch.as_tensor(r, device=self.device), o0:o0 + o]  # (r, o, D)
                 C.addmm_(block.permute(1, 2, 0).reshape(-1, r.size), rows)
+            if shared_coef is not None:
+                rows = self.shared.reshape(self.n_baselines, -1).double()
+                C.addmm_(shared_coef[:, o0:o0 + o].permute(1, 2, 0).reshape(-1, self.n_baselines), rows)
             self._times_weight(S[o0:o0 + o], C, group)
 
 

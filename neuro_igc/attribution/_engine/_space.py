@@ -10,8 +10,8 @@ Interface used by the engine:
 
 - ``size``: the number of components a path point has in this space (``m`` or ``D``);
 - ``factorized``: True for ``z``; the reduction then maps results back with ``weight``;
-- ``endpoints(x, baseline_batch, group)``: the batch's inputs ``(nb, *space)`` and baselines
-  ``(nb, K, *space)`` in this space;
+- ``endpoints(inputs, baseline_batch, group)``: the batch's inputs ``(nb, *space)`` and baselines
+  ``(nb, K, *space)`` in this space (``inputs()`` reads the batch's inputs when they are needed);
 - ``weight(group)`` (``z`` only): ``A`` ``(D, m)`` float64 for the subject ``group``.
 """
 
@@ -35,8 +35,8 @@ class InputSpace:
     def __init__(self, n_inputs: int):
         self.size = n_inputs
 
-    def endpoints(self, x: torch.Tensor, baselines, group) -> tuple[torch.Tensor, torch.Tensor]:
-        return x, baselines.inputs()
+    def endpoints(self, inputs, baselines, group) -> tuple[torch.Tensor, torch.Tensor]:
+        return inputs(), baselines.inputs()
 
 
 class InputLinearSpace:
@@ -95,12 +95,11 @@ class InputLinearSpace:
             self._z_rows[group] = Z
         return self._z_rows[group]
 
-    def endpoints(self, x: torch.Tensor, baselines, group) -> tuple[torch.Tensor, torch.Tensor]:
-        nb = x.shape[0]
+    def endpoints(self, inputs, baselines, group) -> tuple[torch.Tensor, torch.Tensor]:
+        Z = self.data_rows(group)
+        ends = Z[torch.as_tensor(baselines.samples, device=Z.device)]
         if baselines.indices is None:
             if group not in self._z_shared:
                 self._z_shared[group] = self.map(self.shared, group)
-            return self.map(x, group), self._z_shared[group].unsqueeze(0).expand(nb, -1, -1)
-        Z = self.data_rows(group)
-        dev = Z.device
-        return Z[torch.as_tensor(baselines.samples, device=dev)], Z[torch.as_tensor(baselines.indices, device=dev)]
+            return ends, self._z_shared[group].unsqueeze(0).expand(ends.shape[0], -1, -1)
+        return ends, Z[torch.as_tensor(baselines.indices, device=Z.device)]
