@@ -24,7 +24,7 @@ from ._export import (
 )
 from ._mapping import DENSITIES, HEMIS, density_name, from_hemispheres, from_volume, n_vertices, to_hemispheres, to_volume
 from ._plot import SURFACE_VIEWS, plot_surface_maps
-from ._view import view_surface_maps
+from ._view import best_view, view_surface_maps
 
 __all__ = [
     "DENSITIES",
@@ -52,4 +52,5 @@ __all__ = [
     "write_surface_maps",
     "plot_surface_maps",
     "view_surface_maps",
+    "best_view",
 ]
