@@ -48,7 +48,9 @@ def participant(ctx) -> None:
 
 
 def group(ctx) -> None:
-    from neuro_igc.pipeline._group import group_maps, group_roi
+    from neuro_igc.pipeline._group import group_maps, group_roi, participant_settings
+
+    participant_settings(ctx)
 
     names = list(ctx.config.data.targets)
     table = group_roi(ctx, names, kind="IGC")

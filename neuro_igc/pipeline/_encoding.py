@@ -68,7 +68,8 @@ def prf_step(ctx, sub: str, igc_rec, res, vert: pd.DataFrame):
         table["correlation"] = np.asarray(res.correlation, dtype=float)
         write_tsv(_prf_path(deriv, cfg.label, sub), table,
                   {**PRF_SIDECAR, "ExtentDeg": p.extent_deg, "Sign": p.sign})
-        info = {"n_vertices": int(len(table)), "median_r2": float(table["r2"].median())}
+        info = {"n_vertices": int(len(table)), "median_r2": float(table["r2"].median()),
+                "config": {"outputs": {"prf": cfg.to_dict()["outputs"]["prf"]}}}
         if cfg.outputs.figures:
             fig = deriv.figure_path(sub, "prfexamples", desc=cfg.label)
             _plot_examples(maps, table, fig, p.extent_deg, f"sub-{sub}")
@@ -158,7 +159,9 @@ def participant(ctx) -> None:
 
 
 def group(ctx) -> None:
-    from neuro_igc.pipeline._group import group_maps, group_roi
+    from neuro_igc.pipeline._group import group_maps, group_roi, participant_settings
+
+    participant_settings(ctx)
 
     if not ctx.config.outputs.prf.enabled:
         ctx.sections.append(ReportSection("Group", text=["pRF outputs are disabled in this config: nothing to summarize."]))

@@ -17,7 +17,7 @@ from neuro_igc.pipeline._errors import PipelineError
 from neuro_igc.pipeline._layout import camel, write_tsv
 from neuro_igc.pipeline._report import ReportSection
 
-__all__ = ["group_roi", "group_maps", "subjects_with_outputs"]
+__all__ = ["group_roi", "group_maps", "subjects_with_outputs", "participant_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,108 @@ def subjects_with_outputs(ctx, what: str = "roi") -> list[str]:
             f"{' '.join(ctx.labels)}: run the participant level first."
         )
     return found
+
+
+#: participant-level steps whose records keep the config sections they ran with (``info["config"]``)
+SETTINGS_STEPS = ("igc", "roi", "prf")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v and k != "params" and k != "merge":
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _merge(into: dict, part: dict) -> None:
+    for k, v in part.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
+def _show(value) -> str:
+    import json
+
+    return json.dumps(value, default=str)
+
+
+def participant_settings(ctx) -> dict | None:
+    """The settings the participant level used for the selected subjects (from their step records),
+    checked against each other and against this run's config.
+
+    Subjects summarized together must have been processed with the same settings (else
+    :class:`PipelineError`). When this run's config (the command line) differs from them, a loud
+    warning says which keys, the group report shows the participants' settings, and a flagged
+    section lists the differences: the group level only summarizes the participants' outputs, so
+    the participants' settings are the ones that made them. Returns the participants' config (a
+    dict like ``PipelineConfig.to_dict()``), or None when no record says (outputs of an older
+    version).
+    """
+    cfg = ctx.config
+    used: dict[str, dict] = {}
+    for s in ctx.subjects:
+        sub = f"{s:02d}"
+        merged: dict = {}
+        for step in SETTINGS_STEPS:
+            data = ctx.cache._read(f"{cfg.label}/sub-{sub}/{step}")
+            part = ((data or {}).get("info") or {}).get("config")
+            if isinstance(part, dict):
+                _merge(merged, part)
+        if merged:
+            used[sub] = _flatten(merged)
+    if not used:
+        logger.info("group level: no participant-level record says which settings it used")
+        return None
+    subs = list(used)
+    first = used[subs[0]]
+    for sub in subs[1:]:
+        diff = sorted(k for k in set(first) | set(used[sub]) if first.get(k) != used[sub].get(k))
+        if diff:
+            shown = "; ".join(f"{k}: sub-{subs[0]} {_show(first.get(k))}, sub-{sub} {_show(used[sub].get(k))}"
+                              for k in diff[:4])
+            raise PipelineError(
+                f"The participant level of {cfg.name} ran with different settings for sub-{subs[0]} and "
+                f"sub-{sub} ({shown}); a group summary needs one setting: rerun the participant level of "
+                "these subjects with the same config and --set options."
+            )
+    current = _flatten(cfg.to_dict())
+    diff = sorted(k for k in first if k in current and current[k] != first[k])
+    participants = cfg.to_dict()
+    for k, v in first.items():  # the participants' values in place of this run's
+        node = participants
+        *path, last = k.split(".")
+        for p in path:
+            node = node.setdefault(p, {})
+        node[last] = v
+    ctx.report_config = participants
+    ctx.summary.append(("settings", "as used by the participant level (step records)"))
+    if diff:
+        overrides = " ".join(f"--set {k}={_show(first[k])}" for k in diff)
+        lines = [f"{k}: participants {_show(first[k])}, this command {_show(current[k])}" for k in diff]
+        logger.warning(
+            "group level: the participant outputs of %s were made with other settings than this command's "
+            "(%s). The group level summarizes them as they are and reports the participants' settings; "
+            "to match, run the group level with %s (or rerun the participant level).",
+            cfg.name, "; ".join(lines), overrides)
+        ctx.summary.append(("settings differ", "; ".join(lines)))
+        from neuro_igc.pipeline._report import ReportSection
+
+        ctx.sections.insert(0, ReportSection(
+            "Settings differ",
+            text=["This group run was started with settings that differ from those the participant level "
+                  "used. The group outputs summarize the participants' outputs as they are; the Settings "
+                  "section shows the participants' settings. To match, add: " + overrides],
+            tables=[("Participant level vs this command", pd.DataFrame(
+                {"setting": diff, "participant level": [_show(first[k]) for k in diff],
+                 "this command": [_show(current[k]) for k in diff]}))],
+            warn=True,
+        ))
+    return participants
 
 
 def _upstream_hashes(ctx, subs: list[str], step: str) -> list[str]:

@@ -157,6 +157,14 @@ class Derivatives:
         return self.figures_dir(sub) / bids_name(suffix, ".png", sub=sub, **entities)
 
     # -- dataset description ---------------------------------------------------------------
+    def described(self, name: str) -> bool:
+        """Whether ``dataset_description.json`` has a GeneratedBy entry for pipeline ``name``."""
+        try:
+            desc = json.loads((self.root / "dataset_description.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return False
+        return any(isinstance(g, dict) and g.get("Description") == name for g in desc.get("GeneratedBy", []))
+
     def write_description(self, config: dict[str, Any], source: str | None = None) -> Path:
         """Create or update ``dataset_description.json``: one GeneratedBy entry per pipeline name
         (package version + the config as run)."""

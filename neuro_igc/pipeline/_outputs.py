@@ -33,6 +33,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: the config sections an IGC step's result depends on; kept in its record (``info["config"]``) so
+#: that the group level can summarize with the settings the participant level actually used
+IGC_CONFIG_SECTIONS = ("task", "data", "model", "training", "attribution")
+
 VERTICES_SIDECAR = {
     "index": {"Description": "column of the model's input (decoding) or output (encoding) vector"},
     "hemi": {"Description": "hemisphere", "Levels": {"lh": "left", "rh": "right"}},
@@ -139,7 +143,8 @@ def igc_step(ctx, data: LazyData, train, subject: int):
 
     cfg = ctx.config
     sub = f"{subject:02d}"
-    settings = {"train": train.hash, "attribution": cfg.to_dict()["attribution"], "data_files": ctx.data_hash}
+    d_cfg = cfg.to_dict()
+    settings = {"train": train.hash, "attribution": d_cfg["attribution"], "data_files": ctx.data_hash}
 
     def work(deriv):
         from neuro_igc.pipeline._train import compute_igc, load_models
@@ -160,6 +165,7 @@ def igc_step(ctx, data: LazyData, train, subject: int):
             "n_samples": int(len(d.val_arrays(subject, cfg.attribution.n_samples)[1])),
             "n_steps": res.settings.get("n_steps"),
             "density": info.density,
+            "config": {k: d_cfg[k] for k in IGC_CONFIG_SECTIONS},  # what the group level checks
         }
 
     rec = ctx.step(f"sub-{sub}/igc", settings, work, collective=True)
@@ -318,7 +324,8 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
             tables.append(t)
             order += [r for r in atlas.roi_names if r in set(t["roi"])]
         table = pd.concat(tables, ignore_index=True)
-        info = {"tables": files, "top": {}, "sources": sources}
+        info = {"tables": files, "top": {}, "sources": sources,
+                "config": {"outputs": {"roi": cfg.to_dict()["outputs"]["roi"]}}}
         real = table[table["roi"] != OTHER]
         for out in names:
             part = real[(real["output"] == out) & (real["n_features"] > 0)]

@@ -57,6 +57,9 @@ class RunContext:
     sections: list[ReportSection] = field(default_factory=list)
     summary: list[tuple[str, str]] = field(default_factory=list)
     scores: dict[str, Any] = field(default_factory=dict)
+    #: the settings the report shows when not this run's config (the group level shows those the
+    #: participant level used)
+    report_config: dict[str, Any] | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -400,7 +403,8 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
                 )
             subjects = parse_participants(participants, available_subjects(nsd_root, config))
             data_hash = data_fingerprint(nsd_root, subjects, config)
-        if dist.is_main():
+        if dist.is_main() and (level == "participant" or not deriv.described(config.name)):
+            # the group level only summarizes: the participant level's entry says what made the maps
             deriv.write_description(config.to_dict(), source=config.source)
         ctx = RunContext(
             nsd_root=nsd_root, deriv=deriv, config=config, level=level, subjects=subjects,
@@ -415,7 +419,8 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
                        ("NSD root", str(nsd_root)), ("config file", config.source)]
             steps = _steps_table(ctx.cache.records)
             sections = ctx.sections + ([ReportSection("Steps", tables=[("", steps)])] if steps is not None else [])
-            write_report(report, title=f"neuro-igc: {config.name} ({level})", config=config.to_dict(),
+            write_report(report, title=f"neuro-igc: {config.name} ({level})",
+                         config=ctx.report_config or config.to_dict(),
                          sections=sections, summary=summary + ctx.summary)
             logger.info("report: %s", report)
     return RunResult(level, config, deriv.root, ctx.labels, ctx.cache.records, report, ctx.scores, log_path)

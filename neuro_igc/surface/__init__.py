@@ -5,6 +5,8 @@
 - :func:`decimate`, :func:`decimate_features`, :func:`upsample`: nested fsaverage densities.
 - :func:`write_mgz`, :func:`write_gifti`, :func:`write_annot`, :func:`write_surface_maps`,
   :func:`bids_name`, :func:`freeview_command`: files for freeview and BIDS derivatives.
+- :func:`to_surface_image` / :func:`from_surface_image`: nilearn ``SurfaceImage`` objects (mesh +
+  data per hemisphere) on the right fsaverage (or native) mesh, for nilearn's plots and maskers.
 - :func:`plot_surface_maps`: PNG figures on the bundled fsaverage5 inflated mesh;
   :func:`view_surface_maps`: an interactive offline HTML view of the same maps.
 """
@@ -22,6 +24,7 @@ from ._export import (
     write_mgz,
     write_surface_maps,
 )
+from ._nilearn import MESH_TYPES, from_surface_image, load_template_mesh, to_surface_image
 from ._mapping import DENSITIES, HEMIS, density_name, from_hemispheres, from_volume, n_vertices, to_hemispheres, to_volume
 from ._plot import SURFACE_VIEWS, plot_surface_maps
 from ._view import view_surface_maps
@@ -52,4 +55,8 @@ __all__ = [
     "write_surface_maps",
     "plot_surface_maps",
     "view_surface_maps",
+    "MESH_TYPES",
+    "to_surface_image",
+    "from_surface_image",
+    "load_template_mesh",
 ]

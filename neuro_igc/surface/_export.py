@@ -283,8 +283,8 @@ def write_surface_maps(
 
     Parameters
     ----------
-    maps : dict {"lh": (n_vertices,) or (n_maps, n_vertices), "rh": ...}
-        Full hemispheres (see :func:`to_hemispheres`); NaN is kept in GIFTI and written as 0 in
+    maps : dict {"lh": (n_vertices,) or (n_maps, n_vertices), "rh": ...}, or nilearn SurfaceImage
+        Full hemispheres (see :func:`to_hemispheres`, :func:`to_surface_image`); NaN is kept in GIFTI and written as 0 in
         ``.mgz`` (freeview shows NaN as 0 anyway, and thresholds behave).
     out_dir : path
     name : str
@@ -311,6 +311,10 @@ def write_surface_maps(
     for f in formats:
         check_option("formats", f, SURFACE_FORMATS)
     _label("name", name)
+    if not isinstance(maps, dict):
+        from ._nilearn import from_surface_image
+
+        maps = from_surface_image(maps)
     if not maps or any(h not in HEMIS for h in maps):
         raise ValueError(f"'maps' must be a dict with keys among 'lh', 'rh'; got {sorted(maps)}.")
     out_dir = Path(out_dir)
