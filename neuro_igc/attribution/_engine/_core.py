@@ -164,7 +164,7 @@ class Engine:
             ``S`` (the weighted sum or None), ``ig_error``, ``ig_error_relative``, ``cw`` (the
             weighted baseline outputs ``sum_i w_io c_io``) and ``sums`` (the :class:`Sums`).
         """
-        from tqdm.auto import tqdm
+        from neuro_igc._utils import progress_bar as tqdm
 
         plan, dev = self.plan, self.device
         groups = [(g, dist.shard(gidx, active=self.distributed))
