@@ -75,8 +75,8 @@ print(sum(r.skipped for r in again.records), "of", len(again.records), "steps sk
 
 # %%
 root = participant.root
-res = AttributionResult.load(root / "sub-01" / "sub-01_desc-imagestats_igc.npz")
-vertices = pd.read_csv(root / "sub-01" / "sub-01_desc-imagestats_vertices.tsv", sep="\t")
+res = AttributionResult.load(root / "sub-01" / "func" / "sub-01_desc-imagestats_igc.npz")
+vertices = pd.read_csv(root / "sub-01" / "func" / "sub-01_desc-imagestats_vertices.tsv", sep="\t")
 print(res)
 print("maps sum to the correlation:", np.round(res.attributions.sum(axis=1), 4), np.round(res.correlation, 4))
 
@@ -85,8 +85,9 @@ print("maps sum to the correlation:", np.round(res.attributions.sum(axis=1), 4),
 # the group mean +/- SD across subjects.
 
 # %%
-rois = pd.concat([pd.read_csv(p, sep="\t") for p in sorted((root / "sub-01").glob("*_roisums.tsv"))])
-summary = pd.concat([pd.read_csv(p, sep="\t") for p in sorted((root / "group").glob("*_roisummary.tsv"))])
+rois = pd.concat([pd.read_csv(p, sep="\t") for p in sorted((root / "sub-01" / "func").glob("*_roisums.tsv"))])
+summary = pd.concat([pd.read_csv(p, sep="\t").assign(atlas=p.name.split("atlas-")[1].split("_")[0])  # atlas-<name>
+                     for p in sorted((root / "group").glob("*_roisummary.tsv"))])
 best = summary[summary["roi"] != "(other)"].sort_values("mean", ascending=False).groupby("output").head(3)
 best[["output", "atlas", "roi", "mean", "sd", "n_subjects"]]
 
@@ -94,10 +95,10 @@ best[["output", "atlas", "roi", "mean", "sd", "n_subjects"]]
 # The surface maps are GIFTI (and .mgz for freeview); nilearn and nibabel read them directly.
 
 # %%
-gii = sorted((root / "sub-01").glob("sub-01_hemi-L_*LuminanceContrast_stat.func.gii"))[0]
+gii = sorted((root / "sub-01" / "func").glob("sub-01_hemi-L_*LuminanceContrast_statmap.func.gii"))[0]
 lh = nib.load(gii).darrays[0].data
-print(gii.name, lh.shape, "vertices with a value:", int(np.isfinite(lh).sum()))
-print((root / "sub-01" / "sub-01_desc-imagestatsLuminanceContrast_freeview.txt").read_text())
+print(gii.name, lh.shape, "vertices with a value (0 elsewhere, see the _dseg):", int((lh != 0).sum()))
+print((root / "sub-01" / "func" / "sub-01_desc-imagestatsLuminanceContrast_freeview.txt").read_text())
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 3))

@@ -59,7 +59,7 @@ print(result.summary_text())
 
 # %%
 root = result.root
-params = pd.read_csv(root / "sub-01" / "sub-01_desc-prf_prf.tsv", sep="\t")
+params = pd.read_csv(root / "sub-01" / "func" / "sub-01_desc-prf_prf.tsv", sep="\t")
 params.head()
 
 # %% [markdown]
@@ -90,7 +90,7 @@ fig.tight_layout()
 # settings, e.g. the signed map instead of its positive part.
 
 # %%
-res = AttributionResult.load(root / "sub-01" / "sub-01_desc-prf_igc.npz")
+res = AttributionResult.load(root / "sub-01" / "func" / "sub-01_desc-prf_igc.npz")
 maps = res.attributions.sum(axis=1)  # (n_vertices, H, W)
 signed = fit_prf(maps[:50], extent_deg=8.4, sign="signed", progress=False)
 signed[["x", "y", "sigma", "r2"]].describe()
