@@ -317,5 +317,8 @@ def group_maps(ctx, names: list[str], *, kind: str, prefix: str = "") -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Mean of empty slice")
         rec = ctx.step(f"group/{prefix}maps", settings, work)
-    S.maps_section(ctx, f"Group {kind} maps", f"Mean across subjects {' '.join(subs)} of the {kind} maps.",
-                   {"": rec})
+    text = (f"Mean across subjects {' '.join('sub-' + s for s in subs)} of the {kind} maps (vertices where any "
+            "subject has a value); outlines: NSD's group 'streams' atlas, the only visual atlas NSD has on "
+            "fsaverage (the subject-drawn ROIs are on each subject's figures)."
+            if len(subs) > 1 else f"The {kind} maps of sub-{subs[0]} (a group of one subject).")
+    S.maps_section(ctx, f"Group {kind} maps", text, {"": rec})
