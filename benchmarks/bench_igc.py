@@ -19,6 +19,10 @@ Not run by CI. Two parts:
     ours at its defaults, theirs at 64 steps). When ``int_grad_corr`` is not installed that
     part is skipped with a message.
 
+``gpu``
+    The paper's NSD workloads at full size on one GPU (see :func:`gpu`); run by
+    ``benchmarks/gpu_check.sh``.
+
 ``overhead``
     The engine against a bare loop of the same vector-Jacobian products (same points, same
     chunks, same number of backward passes, no accumulation beyond a sum), on a small conv
@@ -115,7 +119,7 @@ def _targets(model, x, seed=1):
     with torch.no_grad():
         f = torch.cat([model(x[i:i + 64]) for i in range(0, x.shape[0], 64)])
     gen = torch.Generator().manual_seed(seed)
-    return f + f.std(0, keepdim=True) * torch.randn(f.shape, generator=gen)
+    return f + f.std(0, keepdim=True) * torch.randn(f.shape, generator=gen).to(f.device)
 
 
 class _TheirDataset(torch.utils.data.TensorDataset):
@@ -153,8 +157,9 @@ def floor_decoding(model: DecodingNet, x: torch.Tensor, y: torch.Tensor, K: int,
     applied once at the end. Same per-sample baseline draws as the package, so the maps agree.
     """
     nodes, weights = np.polynomial.legendre.leggauss(n_steps)
-    t = torch.tensor((nodes + 1) / 2, dtype=x.dtype)
-    w = torch.tensor(weights / 2, dtype=x.dtype)
+    dev = x.device
+    t = torch.tensor((nodes + 1) / 2, dtype=x.dtype, device=dev)
+    w = torch.tensor(weights / 2, dtype=x.dtype, device=dev)
     A, c = model.inp.weight.detach(), model.inp.bias.detach()
     rest = lambda z: model.out(model.blocks(model.act(model.norm(z))))  # noqa: E731
     n, n_out = x.shape[0], y.shape[1]
@@ -162,15 +167,15 @@ def floor_decoding(model: DecodingNet, x: torch.Tensor, y: torch.Tensor, K: int,
         Z = x @ A.T + c  # (n, D): one projection per data row
         fx = rest(Z).double()
     yc = (y.double() - y.double().mean(0))
-    bidx = torch.as_tensor(_draws(n, K))
-    coef = torch.zeros(n, n_out, A.shape[0], dtype=torch.float64)
+    bidx = torch.as_tensor(_draws(n, K), device=dev)
+    coef = torch.zeros(n, n_out, A.shape[0], dtype=torch.float64, device=dev)
     for s in range(0, n, chunk):
-        i = torch.arange(s, min(n, s + chunk))
+        i = torch.arange(s, min(n, s + chunk), device=dev)
         zb = Z[bidx[i]]  # (b, K, D)
         dz = Z[i][:, None] - zb
         pts = (zb[:, :, None] + t.view(1, 1, -1, 1) * dz[:, :, None]).reshape(-1, A.shape[0]).requires_grad_(True)
         out = rest(pts)
-        M = torch.empty(i.numel(), K, n_out, A.shape[0], dtype=torch.float64)
+        M = torch.empty(i.numel(), K, n_out, A.shape[0], dtype=torch.float64, device=dev)
         for o in range(n_out):
             (g,) = torch.autograd.grad(out[:, o].sum(), pts, retain_graph=o < n_out - 1)
             G = (g.reshape(i.numel(), K, n_steps, -1) * w.view(1, 1, -1, 1)).sum(2).double()  # (b, K, D)
@@ -179,7 +184,7 @@ def floor_decoding(model: DecodingNet, x: torch.Tensor, y: torch.Tensor, K: int,
         coef.index_add_(0, bidx[i].reshape(-1), -M.reshape(-1, n_out, A.shape[0]))  # their baselines' rows
     C = coef.permute(1, 2, 0).reshape(-1, n) @ x.double()  # (O D, m)
     S = (C.reshape(n_out, A.shape[0], -1) * A.double()[None]).sum(1)
-    return (S / (n * fx.std(0, unbiased=False) * yc.std(0, unbiased=False))[:, None]).numpy()
+    return (S / (n * fx.std(0, unbiased=False) * yc.std(0, unbiased=False))[:, None]).cpu().numpy()
 
 
 def _timed(fn):
@@ -382,6 +387,66 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------- GPU
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed_on(device, fn):
+    _sync(device)
+    t = time.perf_counter()
+    out = fn()
+    _sync(device)
+    return out, time.perf_counter() - t
+
+
+def gpu(args) -> list[dict]:
+    """The paper's NSD workloads (Table A5 models) on one device: ours, and the floor for decoding.
+
+    - decoding: the Table A5 MLP for one subject (39,548 inputs -> 128 -> 64-32-16-8 -> 2),
+      ``--gpu-decoding-samples`` (1,000) samples x 12 baselines, ours at its defaults against the
+      hand-written floor on the same device;
+    - encoding: the zoo's ConvNeXt at the paper's size (64x64, stem 32, widths 64-512, depth 3,
+      256 units, 4,321 outputs), ``--gpu-encoding-samples`` (100, a tenth of the paper's 1,000)
+      samples x 6 baselines, ours at ``--gpu-encoding-steps`` Gauss-Legendre nodes, readout found.
+    """
+    from neuro_igc.models import EncodingConvNeXt
+
+    device = torch.device(args.device)
+    rows = []
+    torch.manual_seed(0)
+    model = _trained_like(DecodingNet(n_in=39548), 0).to(device)
+    n, K = args.gpu_decoding_samples, 12
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(n, 39548)), dtype=torch.float32, device=device)
+    y = _targets(model, x)
+    igc(model, x[:16], y[:16], baselines=2, n_steps=2, device=device, progress=False, warn=False)
+    floor_decoding(model, x[:16], y[:16], 2)
+    ours, t_ours = _timed_on(device, lambda: igc(model, x, y, baselines=K, device=device, progress=False,
+                                                 warn=False))
+    fl, t_floor = _timed_on(device, lambda: floor_decoding(model, x, y, K))
+    rows.append({"part": "decoding (Table A5 MLP)", "n": n, "K": K, "steps": 16, "ours_s": t_ours,
+                 "floor_s": t_floor, "ratio": t_ours / t_floor,
+                 "map_rel_diff": float(np.abs(ours.attributions - fl).max() / np.abs(fl).max()),
+                 "ig_error": float(np.max(ours.ig_error)), "igc_error": float(np.max(ours.igc_error))})
+    print(rows[-1], flush=True)
+    torch.manual_seed(0)
+    zoo = _trained_like(EncodingConvNeXt(4321, input_size=64), 0).to(device)
+    n, K = args.gpu_encoding_samples, 6
+    img = _data_encoding(n).to(device)
+    y = _targets(zoo, img)
+    igc(zoo, img[:2], y[:2], baselines=2, n_steps=2, device=device, progress=False, warn=False)
+    res, t = _timed_on(device, lambda: igc(zoo, img, y, baselines=K, n_steps=args.gpu_encoding_steps,
+                                           device=device, progress=False, warn=False))
+    rows.append({"part": "encoding (Table A5 ConvNeXt, 4321 outputs)", "n": n, "K": K,
+                 "steps": args.gpu_encoding_steps, "ours_s": t, "per_sample_s": t / n,
+                 "paper_1000_s": t / n * 1000, "ig_error": float(np.max(res.ig_error)),
+                 "igc_error": float(np.max(res.igc_error)), "readout": res.settings["readout"]})
+    print(rows[-1], flush=True)
+    return rows
+
+
 # ---------------------------------------------------------------------- overhead
 def _bare_loop(model, x, base, n_steps, chunk, n_out):
     """The same vector-Jacobian products as the engine: one forward per chunk, a backward per output."""
@@ -431,7 +496,12 @@ def overhead(args) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("compare", "overhead", "all"), default="all")
+    p.add_argument("--part", choices=("compare", "overhead", "gpu", "all"), default="all")
+    p.add_argument("--device", default="cuda", help="device of the gpu part")
+    p.add_argument("--gpu-decoding-samples", type=int, default=1000)
+    p.add_argument("--gpu-encoding-samples", type=int, default=100)
+    p.add_argument("--gpu-encoding-steps", type=int, default=8)
+    p.add_argument("--json", default=None, help="write the gpu part's rows to this JSON file")
     p.add_argument("--only", choices=("decoding", "encoding"), default=None)
     p.add_argument("--decoding-samples", type=int, nargs="+", default=[100, 1000])
     p.add_argument("--encoding-samples", type=int, default=32)
@@ -456,6 +526,13 @@ def main(argv=None) -> int:
         compare(args)
     if args.part in ("overhead", "all"):
         overhead(args)
+    if args.part == "gpu":
+        rows = gpu(args)
+        if args.json:
+            import json
+
+            with open(args.json, "w") as fh:
+                json.dump(rows, fh, indent=1)
     return 0
 
 

@@ -408,6 +408,13 @@ def work_per_sample(fn: ModelFunction, fac: Factorization, use_in: bool, use_ro:
     the sample's row once and the final ``A^T`` on its coefficients. Counted with
     :class:`MatmulFlops` on one probe point (matrix products and convolutions).
     """
+    per_point, per_sample = _costs(fn, fac, use_in, use_ro, x, extra)
+    return n_points * per_point + per_sample
+
+
+def _costs(fn: ModelFunction, fac: Factorization, use_in: bool, use_ro: bool, x: torch.Tensor,
+           extra: dict) -> tuple[float, float]:
+    """Multiply-adds per path point and per sample (see :func:`work_per_sample`)."""
     x, extra, key, group = _probe_group(fac, use_in, use_ro, x[:1], {k: v[:1] for k, v in extra.items()})
     n_inputs = x[0].numel()
     kwargs = fn.kwargs(extra)
@@ -430,8 +437,8 @@ def work_per_sample(fn: ModelFunction, fac: Factorization, use_in: bool, use_ro:
         backward = count.total
     n_targets, size = out.shape[1], u[0].numel()
     per_point = forward + n_targets * (backward + 2 * size)
-    fixed = 2 * n_inputs * size * (1 + fn.n_attributed) if use_in else 0
-    return float(n_points * per_point + fixed) / 2  # flops -> multiply-adds
+    per_sample = 2 * n_inputs * size * (1 + fn.n_attributed) if use_in else 0
+    return per_point / 2, per_sample / 2  # flops -> multiply-adds
 
 
 # ---------------------------------------------------------------------- planning
@@ -512,8 +519,13 @@ def _is_forced(value) -> bool:
     return value is True
 
 
-def _choose(fn, fac: Factorization, can_in: bool, can_ro: bool, input_linear, readout, x, extra, n_points: int):
-    """The combination with the least work among those allowed (a forced one is always taken)."""
+def _choose(fn, fac: Factorization, can_in: bool, can_ro: bool, input_linear, readout, x, extra, n_points: int,
+            costs: dict):
+    """The combination with the least work among those allowed (a forced one is always taken).
+
+    ``costs`` keeps each combination's (per point, per sample) multiply-adds, or why it failed,
+    across calls: they do not depend on ``n_points``.
+    """
     options_in = [True] if _is_forced(input_linear) else ([False, True] if can_in else [False])
     options_ro = [True] if _is_forced(readout) else ([False, True] if can_ro else [False])
     if len(options_in) == 1 and len(options_ro) == 1:
@@ -521,10 +533,17 @@ def _choose(fn, fac: Factorization, can_in: bool, can_ro: bool, input_linear, re
     failed = {}
     for use_in in options_in:
         for use_ro in options_ro:
-            try:
-                fac.work[_COMBOS[use_in, use_ro]] = work_per_sample(fn, fac, use_in, use_ro, x, extra, n_points)
-            except Exception as exc:  # a function around the layer failed: that combination is out
-                failed[use_in, use_ro] = f"the factorized model failed on a probe point ({type(exc).__name__}: {exc})"
+            if (use_in, use_ro) not in costs:
+                try:
+                    costs[use_in, use_ro] = _costs(fn, fac, use_in, use_ro, x, extra)
+                except Exception as exc:  # a function around the layer failed: that combination is out
+                    costs[use_in, use_ro] = (f"the factorized model failed on a probe point "
+                                             f"({type(exc).__name__}: {exc})")
+            if isinstance(costs[use_in, use_ro], str):
+                failed[use_in, use_ro] = costs[use_in, use_ro]
+            else:
+                per_point, per_sample = costs[use_in, use_ro]
+                fac.work[_COMBOS[use_in, use_ro]] = n_points * per_point + per_sample
     work = {c: fac.work[_COMBOS[c]] for c in _COMBOS if _COMBOS[c] in fac.work}
     if not work:
         return options_in[0], options_ro[0]
@@ -549,8 +568,21 @@ def _why(fac: Factorization, key: str, fn: ModelFunction) -> str:
             f"{fac.in_features(fac.input_linear)} inputs")
 
 
-def _plan(fn: ModelFunction, input_shape: tuple, input_linear, readout, x, extra, n_points: int) -> Factorization:
-    fac, can_in, can_ro = _candidates(fn, input_shape, input_linear, readout, x, extra)
+def _plan(fn: ModelFunction, input_shape: tuple, input_linear, readout, x, extra, n_points: int,
+          kept: dict | None) -> tuple[Factorization, dict]:
+    """Choose and check the factorizations; ``kept``: what earlier calls with this model and these
+    settings found (candidates, costs, checks), reused without new probes. Returns the
+    factorization and the updated record."""
+    if kept is None:
+        fac, can_in, can_ro = _candidates(fn, input_shape, input_linear, readout, x, extra)
+        names = {m: n for n, m in fn.model.named_modules()}
+        kept = {"names": dict(fac.names), "sources": dict(fac.sources), "reasons": dict(fac.reasons),
+                "can": (can_in, can_ro), "costs": {}, "checks": {},
+                "by_name": all(getattr(fac, k) is None or getattr(fac, k) in names
+                               for k in ("input_linear", "readout"))}
+    else:
+        fac = _rebuild(fn, input_shape, kept)
+        can_in, can_ro = kept["can"]
     if _is_forced(input_linear) and not can_in:
         raise ValueError(
             f"input_linear={_show(input_linear)} cannot be used: {fac.reasons.get('input_linear', 'not found')}. "
@@ -561,22 +593,28 @@ def _plan(fn: ModelFunction, input_shape: tuple, input_linear, readout, x, extra
             f"readout={_show(readout)} cannot be used: {fac.reasons.get('readout', 'the model has no readout')}. "
             "Name the final nn.Linear (readout=<module or attribute name>) or pass readout=False."
         )
-    use_in, use_ro = _choose(fn, fac, can_in, can_ro, input_linear, readout, x, extra, n_points)
+    use_in, use_ro = _choose(fn, fac, can_in, can_ro, input_linear, readout, x, extra, n_points, kept["costs"])
     for key, can, used in (("input_linear", can_in, use_in), ("readout", can_ro, use_ro)):
         if can and not used and key in fac.reasons:
             logger.info("Not using the %s factorization through %s (%s): %s.", key.replace("_", "-"),
                         fac.names.get(key), fac.sources.get(key), fac.reasons[key])
+
+    def check(a: bool, b: bool) -> str:
+        if (a, b) not in kept["checks"]:
+            kept["checks"][a, b] = _verify(fn, fac, a, b, x, extra)
+        return kept["checks"][a, b]
+
     # verify, dropping what fails
     if use_in or use_ro:
-        why = _verify(fn, fac, use_in, use_ro, x, extra)
+        why = check(use_in, use_ro)
         if why:
             which = " and ".join(n for n, u in (("input-linear", use_in), ("readout", use_ro)) if u)
             msg = f"the {which} factorization was checked and rejected: {why}"
             drop_in, drop_ro = use_in, use_ro
             if use_in and use_ro:
-                if not _verify(fn, fac, False, True, x, extra):
+                if not check(False, True):
                     drop_ro = False
-                elif not _verify(fn, fac, True, False, x, extra):
+                elif not check(True, False):
                     drop_in = False
             explicit_in = input_linear is True or (isinstance(input_linear, (str, nn.Module)) and input_linear != "auto")
             explicit_ro = readout is True or (isinstance(readout, (str, nn.Module)) and readout != "auto")
@@ -593,7 +631,7 @@ def _plan(fn: ModelFunction, input_shape: tuple, input_linear, readout, x, extra
     fac.uses_input_linear, fac.uses_readout = use_in, use_ro
     used = [fac.sources.get(k, "") for k, u in (("input_linear", use_in), ("readout", use_ro)) if u]
     fac.source = "+".join(sorted(set(used))) if used else "none"
-    return fac
+    return fac, kept
 
 
 # ---------------------------------------------------------------------- the verdicts, kept per model
@@ -614,32 +652,29 @@ def _fingerprint(value):
     return value
 
 
-def _settings_key(fn: ModelFunction, input_shape, input_linear, readout, extra: dict, n_points: int):
+def _settings_key(fn: ModelFunction, input_shape, input_linear, readout, extra: dict):
     weights = tuple((id(t), t._version) for t in (*fn.model.parameters(), *fn.model.buffers()))
     return (tuple(input_shape), str(fn.dtype), str(fn.device), _fingerprint(fn.selector), _fingerprint(fn.transform),
             tuple(fn.output_idx), _fingerprint(input_linear), _fingerprint(readout),
-            _fingerprint(fn.constant_kwargs), tuple(sorted(extra)), int(n_points), weights)
+            _fingerprint(fn.constant_kwargs), tuple(sorted(extra)), weights)
 
 
-def _rebuild(fn: ModelFunction, input_shape: tuple, verdict: dict) -> Factorization:
-    """A Factorization from a kept verdict: the layers by name, their functions, no probe."""
+def _rebuild(fn: ModelFunction, input_shape: tuple, kept: dict) -> Factorization:
+    """A Factorization from a kept record: the layers by name, their functions, no probe."""
     model = fn.model
     fac = _declared(model)
     for key, attr in (("input_linear", "rest_from_z"), ("readout", "features")):
-        source = verdict["sources"].get(key)
-        if source in ("given", "found"):
-            setattr(fac, key, model.get_submodule(verdict["names"][key]))
+        if kept["sources"].get(key) in ("given", "found"):
+            setattr(fac, key, model.get_submodule(kept["names"][key]))
             setattr(fac, attr, None)
             fac.features_from_z = None
     if fac.readout is not None and fac.input_linear is not None and fac.features_from_z is None:
-        if verdict["sources"].get("input_linear") == "declared":
+        if kept["sources"].get("input_linear") == "declared":
             ro, rest = fac.readout, fac.rest_from_z
             fac.features_from_z = lambda z, **kw: _captured(ro, lambda: rest(z, **kw))
     _found_functions(model, input_shape, fac)
-    for key in ("names", "sources", "reasons", "work"):
-        setattr(fac, key, dict(verdict[key]))
-    fac.uses_input_linear, fac.uses_readout = verdict["uses"]
-    fac.source = verdict["source"]
+    for key in ("names", "sources", "reasons"):
+        setattr(fac, key, dict(kept[key]))
     return fac
 
 
@@ -648,25 +683,21 @@ def plan_factorizations(fn: ModelFunction, input_shape: tuple, input_linear, rea
     """Find, check and choose the factorizations of ``fn``'s model (see the module docstring).
 
     ``x`` / ``extra``: a few samples to observe and probe; ``n_points``: path points per sample
-    (baselines x steps), which sets the weight of the per-sample fixed costs. A verdict for the
-    same model (same weights), settings and ``n_points`` is reused without new probes.
+    (baselines x steps), which sets the weight of the per-sample fixed costs. What was found for
+    the same model (same weights) and settings is reused: no new probe.
     """
     check_switch("input_linear", input_linear)
     check_switch("readout", readout)
-    key = _settings_key(fn, input_shape, input_linear, readout, extra, n_points)
-    kept = _VERDICTS.get(fn.model, {})
-    if key in kept:
+    key = _settings_key(fn, input_shape, input_linear, readout, extra)
+    records = _VERDICTS.get(fn.model, {})
+    kept = records.get(key)
+    try:
+        fac, kept = _plan(fn, input_shape, input_linear, readout, x, extra, n_points, kept)
+    except (AttributeError, KeyError):  # the model changed its modules since: plan afresh
+        fac, kept = _plan(fn, input_shape, input_linear, readout, x, extra, n_points, None)
+    if kept["by_name"]:
         try:
-            return _rebuild(fn, input_shape, kept[key])
-        except (AttributeError, KeyError):  # the model changed its modules: plan again
-            pass
-    fac = _plan(fn, input_shape, input_linear, readout, x, extra, n_points)
-    names = {m: n for n, m in fn.model.named_modules()}
-    if all(getattr(fac, k) is None or getattr(fac, k) in names for k in ("input_linear", "readout")):
-        verdict = {"names": dict(fac.names), "sources": dict(fac.sources), "reasons": dict(fac.reasons),
-                   "work": dict(fac.work), "uses": (fac.uses_input_linear, fac.uses_readout), "source": fac.source}
-        try:
-            _VERDICTS.setdefault(fn.model, {})[key] = verdict
+            _VERDICTS.setdefault(fn.model, {})[key] = kept
         except TypeError:  # a model that cannot be weakly referenced: plan every time
             pass
     return fac

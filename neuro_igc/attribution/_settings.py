@@ -11,6 +11,7 @@ against the outputs, a named module) is checked where those are known.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 from collections.abc import Callable, Mapping
@@ -73,30 +74,43 @@ class AttributionSettings:
     n_permutations: int = 16
 
     def __post_init__(self):
+        self._check()
+
+    def _check(self, names=None) -> None:
+        """Raise a ValueError naming the first invalid setting among ``names`` (default: all)."""
         from neuro_igc.attribution._factorize import check_switch
         from neuro_igc.attribution._model import OUTPUT_TRANSFORMS
         from neuro_igc.attribution._quadrature import check_method, check_steps
 
-        check_method(self.method)
-        if not (isinstance(self.n_steps, str) and self.n_steps == "auto"):
+        names = set(_FIELDS if names is None else names)
+        if "method" in names:
+            check_method(self.method)
+            names.add("n_steps")  # the steps a rule needs depend on it
+        if "n_steps" in names and not (isinstance(self.n_steps, str) and self.n_steps == "auto"):
             check_steps(self.n_steps, self.method)
-        check_option("baseline_mode", self.baseline_mode, BASELINE_MODES)
-        if self.batch_size is not None:
+        if "baseline_mode" in names:
+            check_option("baseline_mode", self.baseline_mode, BASELINE_MODES)
+        if "batch_size" in names and self.batch_size is not None:
             _positive_int("batch_size", self.batch_size, what="a positive int or None")
-        check_option("vjp", self.vjp, VJP_MODES)
-        check_switch("input_linear", self.input_linear)
-        check_switch("readout", self.readout)
+        if "vjp" in names:
+            check_option("vjp", self.vjp, VJP_MODES)
+        for name in ("input_linear", "readout"):
+            if name in names:
+                check_switch(name, getattr(self, name))
         for name in ("freeze", "progress", "warn", "check_coupling"):
-            if getattr(self, name) not in (True, False):
+            if name in names and getattr(self, name) not in (True, False):
                 raise ValueError(f"Invalid value for {name!r}: allowed are True, False; got {getattr(self, name)!r}.")
         transform = self.output_transform
-        if not (transform is None or callable(transform) or (isinstance(transform, str) and transform == "auto")):
+        if "output_transform" in names and not (transform is None or callable(transform)
+                                                or (isinstance(transform, str) and transform == "auto")):
             check_option("output_transform", transform, [None, *OUTPUT_TRANSFORMS])
         tol = self.auto_tol
-        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not 0 < tol < 1:
+        if "auto_tol" in names and (isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating))
+                                    or not 0 < tol < 1):
             raise ValueError(f"Invalid value for 'auto_tol': expected a number in (0, 1); got {tol!r}.")
         for name in ("auto_max_steps", "auto_start", "probe_size", "n_permutations"):
-            _positive_int(name, getattr(self, name))
+            if name in names:
+                _positive_int(name, getattr(self, name))
 
     def replace(self, **changes) -> AttributionSettings:
         """A copy with some settings changed (unknown names raise a TypeError)."""
@@ -123,11 +137,16 @@ def resolve_settings(fn_name: str, options: Mapping[str, Any], base: Attribution
         raise TypeError(
             f"Invalid value for 'settings' in {fn_name}(): expected an AttributionSettings; got {type(base).__name__}."
         )
-    values = {} if base is None else {f: getattr(base, f) for f in _FIELDS}  # no deep copy of tensors
     given = dict(options)
-    start = AttributionSettings()
+    start = AttributionSettings() if defaults else None
     for key, value in (defaults or {}).items():
         if key not in given and (base is None or getattr(base, key) == getattr(start, key)):
             given[key] = value
-    values.update(given)
-    return AttributionSettings(**values)
+    if base is None:
+        return AttributionSettings(**given)
+    # the base was checked when it was built: only the changed settings are checked
+    out = copy.copy(base)  # no deep copy of tensors
+    for key, value in given.items():
+        object.__setattr__(out, key, value)
+    out._check(given)
+    return out

@@ -10,7 +10,7 @@ these sections::
     data: {...}                     # which betas, vertices, targets or image size
     model: {name: ..., params: {...}, checkpoint: null}
     training: {epochs: ..., batch_size: ..., ...}
-    attribution: {method: ..., n_steps: ..., baselines: ..., n_samples: ...}
+    attribution: {method: ..., n_steps: ..., baselines: ..., n_samples: ..., params: {...}}
     outputs: {surface: true, figures: true, roi: {...}, prf: {...}, report: true}
     benchmark: {...}                # task "benchmark" only
     synthetic: {...}                # the synthetic NSD-like folder made by --make-synthetic
@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import yaml
 
+from neuro_igc.attribution import AttributionSettings
 from neuro_igc.pipeline._schema import ConfigError, from_dict, path_field, to_dict
 
 __all__ = [
@@ -120,16 +121,29 @@ class TrainingSettings:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class AttributionSettings:
-    """IGC settings (see ``neuro_igc.attribution.igc``)."""
+_ATTRIBUTION_DEFAULTS = AttributionSettings()
+#: what a pipeline changes from ``AttributionSettings``'s defaults (its own one-line error report)
+_PIPELINE_ATTRIBUTION = {"warn": False}
+#: keys of the ``attribution:`` block that are settings of the same name
+_ATTRIBUTION_KEYS = ("method", "n_steps", "baselines", "batch_size", "seed")
 
-    method: str = "gauss-legendre"
-    n_steps: int | Literal["auto"] = 16
-    baselines: int = 8
+
+@dataclass
+class _AttributionBlock:
+    """The ``attribution:`` block as a config file writes it; loaded into an
+    :class:`neuro_igc.attribution.AttributionSettings` (``PipelineConfig.attribution``).
+
+    ``method``, ``n_steps``, ``baselines``, ``batch_size``, ``seed`` are the settings of that
+    name; ``params`` any other setting of it (``readout``, ``auto_tol``, ...); ``n_samples`` the
+    validation samples attributed (all when null), the pipeline's own.
+    """
+
+    method: str = _ATTRIBUTION_DEFAULTS.method
+    n_steps: int | Literal["auto"] = _ATTRIBUTION_DEFAULTS.n_steps
+    baselines: int = _ATTRIBUTION_DEFAULTS.baselines
     n_samples: int | None = None
-    batch_size: int | None = None
-    seed: int = 0
+    batch_size: int | None = _ATTRIBUTION_DEFAULTS.batch_size
+    seed: int = _ATTRIBUTION_DEFAULTS.seed
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -201,7 +215,11 @@ class PipelineConfig:
     data: DataSettings = field(default_factory=DataSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
-    attribution: AttributionSettings = field(default_factory=AttributionSettings)
+    #: the ``attribution:`` block, checked once when the config loads and given to ``igc`` as is
+    attribution: AttributionSettings = field(
+        default_factory=lambda: AttributionSettings(**_PIPELINE_ATTRIBUTION), metadata={"internal": True})
+    #: ``attribution.n_samples``: validation samples attributed (all when None)
+    attribution_samples: int | None = field(default=None, metadata={"internal": True})
     outputs: OutputSettings = field(default_factory=OutputSettings)
     benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
     synthetic: SyntheticSettings = field(default_factory=SyntheticSettings)
@@ -211,6 +229,8 @@ class PipelineConfig:
         """Plain dict (the config as run, defaults filled in), without the source path."""
         d = to_dict(self)
         d.pop("source", None)
+        d.pop("attribution_samples", None)
+        d["attribution"] = _attribution_block(self.attribution, self.attribution_samples)
         return d
 
     def section_hash(self, *sections: str) -> str:
@@ -236,20 +256,12 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
     positive = {
         "training.epochs": t.epochs,
         "training.batch_size": t.batch_size,
-        "attribution.baselines": cfg.attribution.baselines,
         "data.image_size": cfg.data.image_size,
         "benchmark.n_samples": cfg.benchmark.n_samples,
         "synthetic.subjects": cfg.synthetic.subjects,
         "synthetic.sessions": cfg.synthetic.sessions,
     }
-    if isinstance(cfg.attribution.n_steps, int):
-        positive["attribution.n_steps"] = cfg.attribution.n_steps
-    for opt in ("n_samples", "batch_size"):
-        if getattr(cfg.attribution, opt) is not None:
-            positive[f"attribution.{opt}"] = getattr(cfg.attribution, opt)
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"Invalid value for {key!r} in {source}: expected >= 1; got {value!r}.")
+    _check_positive(positive, source)
     if cfg.task in ("decoding", "encoding") and not cfg.model.name and not cfg.model.checkpoint:
         raise ConfigError(
             f"Missing required key 'model.name' in {source}: a {cfg.task} pipeline needs a model "
@@ -260,12 +272,6 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
     _check_free_params(cfg, source)
     if cfg.task == "decoding" and not cfg.data.targets:
         raise ConfigError(f"Invalid value for 'data.targets' in {source}: give at least one target.")
-    if cfg.attribution.method not in _quadrature_methods():
-        allowed = ", ".join(repr(m) for m in _quadrature_methods())
-        raise ConfigError(
-            f"Invalid value for 'attribution.method' in {source}: allowed are {allowed}; "
-            f"got {cfg.attribution.method!r}."
-        )
 
 
 # arguments the pipeline fills in from the data (sizes, subjects)
@@ -331,20 +337,22 @@ def _free_params_targets():
 
 def _check_free_params(cfg: PipelineConfig, source: str) -> None:
     """Every ``params`` block names arguments of the function it is passed to (found when the
-    config loads, not after training)."""
-    import inspect
-
+    config loads, not after training); ``attribution.params`` is checked with its block."""
     blocks = {
         "data.params": cfg.data.params, "training.params": cfg.training.params,
-        "attribution.params": cfg.attribution.params, "outputs.prf.params": cfg.outputs.prf.params,
+        "outputs.prf.params": cfg.outputs.prf.params,
         "benchmark.params": cfg.benchmark.params, "synthetic.params": cfg.synthetic.params,
     }
-    blocks = {k: v for k, v in blocks.items() if v}
-    if not blocks:
-        return
-    targets = _free_params_targets()
     for dotted, params in blocks.items():
-        func, reserved, extra = targets[dotted]()
+        _check_params_block(dotted, params, source)
+
+
+def _check_params_block(dotted: str, params: dict[str, Any], source: str) -> None:
+    """The keys of one ``params`` block are arguments of the function it is passed to."""
+    import inspect
+
+    if params:
+        func, reserved, extra = _free_params_targets()[dotted]()
         sig = inspect.signature(func)
         named = [n for n, p in sig.parameters.items()
                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in reserved]
@@ -386,10 +394,62 @@ def config_from_dict(
         Unknown key, wrong type, value not allowed or missing file; the message names the key.
     """
     base_path = Path(base) if base is not None else None
+    if isinstance(data, dict):
+        data = dict(data)
+        block = data.pop("attribution", None)
+    else:
+        block = None
     cfg = from_dict(PipelineConfig, data, source=source, base=base_path)
     cfg.source = source
     _check_semantics(cfg, source)
+    cfg.attribution, cfg.attribution_samples = _attribution_settings(block, source, base_path)
     return cfg
+
+
+def _check_positive(values: dict[str, Any], source: str) -> None:
+    for key, value in values.items():
+        if value < 1:
+            raise ConfigError(f"Invalid value for {key!r} in {source}: expected >= 1; got {value!r}.")
+
+
+def _attribution_settings(block: Any, source: str, base: Path | None) -> tuple[AttributionSettings, int | None]:
+    """The ``attribution:`` block as an :class:`AttributionSettings` (built, hence checked, once here)
+    and the number of validation samples it asks for."""
+    b = from_dict(_AttributionBlock, block, source=source, prefix="attribution", base=base)
+    positive = {"attribution.baselines": b.baselines}
+    for key in ("n_steps", "n_samples", "batch_size"):
+        if isinstance(getattr(b, key), int):
+            positive[f"attribution.{key}"] = getattr(b, key)
+    _check_positive(positive, source)
+    if b.method not in _quadrature_methods():
+        allowed = ", ".join(repr(m) for m in _quadrature_methods())
+        raise ConfigError(
+            f"Invalid value for 'attribution.method' in {source}: allowed are {allowed}; got {b.method!r}."
+        )
+    _check_params_block("attribution.params", b.params, source)
+    values = {**_PIPELINE_ATTRIBUTION, **{k: getattr(b, k) for k in _ATTRIBUTION_KEYS}, **b.params}
+    try:
+        return AttributionSettings(**values), b.n_samples
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"Invalid 'attribution' settings in {source}: {exc}") from exc
+
+
+def _attribution_block(settings: AttributionSettings, n_samples: int | None) -> dict[str, Any]:
+    """The ``attribution:`` block (as a config file writes it) of ``settings``."""
+    block = {k: getattr(settings, k) for k in _ATTRIBUTION_KEYS}
+    block["n_samples"] = n_samples
+    defaults = {**{f.name: getattr(_ATTRIBUTION_DEFAULTS, f.name) for f in dataclasses.fields(settings)},
+                **_PIPELINE_ATTRIBUTION}
+    block["params"] = {f.name: to_dict(getattr(settings, f.name)) for f in dataclasses.fields(settings)
+                       if f.name not in _ATTRIBUTION_KEYS and not _same(getattr(settings, f.name), defaults[f.name])}
+    return block
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except (TypeError, ValueError, RuntimeError):  # tensors, arrays
+        return False
 
 
 def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> PipelineConfig:

@@ -169,7 +169,7 @@ def igc_step(ctx, data: LazyData, train, subject: int):
             "map_sum": _summary(res.attributions.reshape(res.attributions.shape[0], -1).sum(axis=1)),
             "baseline_term": None if res.baseline_term is None else _summary(res.baseline_term),
             "ig_error_relative": None if res.ig_error_relative is None else _summary(res.ig_error_relative),
-            "n_samples": int(len(d.val_arrays(subject, cfg.attribution.n_samples)[1])),
+            "n_samples": int(len(d.val_arrays(subject, cfg.attribution_samples)[1])),
             "n_steps": res.settings.get("n_steps"),
             "density": info.density,
             "config": {k: d_cfg[k] for k in IGC_CONFIG_SECTIONS},  # what the group level checks

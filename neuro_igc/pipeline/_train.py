@@ -116,23 +116,20 @@ def compute_igc(ctx, models: list, data, subject: int, position: int):
     Per-subject layers get the subject's ``position`` in the model as a constant ``subject``
     keyword, so the baselines' predictions use the same subject (no baseline term).
     """
-    from neuro_igc.attribution import AttributionResult, igc
+    from neuro_igc.attribution import IGC_ERROR_WARN, AttributionResult, igc
 
-    a = ctx.config.attribution
-    x, y = data.val_arrays(subject, a.n_samples)
+    settings = ctx.config.attribution  # an AttributionSettings, checked when the config loaded
+    x, y = data.val_arrays(subject, ctx.config.attribution_samples)
     kwargs = {} if ctx.config.model.name in PER_SUBJECT_MODELS else {"subject": int(position)}
-    params = {"warn": False, **a.params}  # the error is reported below in one line (and in the report)
-    results = [
-        igc(model, x, y, baselines=a.baselines, n_steps=a.n_steps, method=a.method, seed=a.seed,
-            batch_size=a.batch_size, device=ctx.device, model_kwargs=kwargs, progress=ctx.progress, **params)
-        for model in models
-    ]
+    # the error is reported below in one line (and in the report): the settings say warn=False
+    results = [igc(model, x, y, settings=settings, device=ctx.device, model_kwargs=kwargs, progress=ctx.progress)
+               for model in models]
     for res in results:
-        bad = np.flatnonzero(np.asarray(res.igc_error) > 0.01)
+        bad = np.flatnonzero(np.asarray(res.igc_error) > IGC_ERROR_WARN)
         if bad.size:
             logger.warning(
-                "subject %02d: IGC error above 0.01 for %d of %d outputs (max %.3g, IG error %.3g); raise "
-                "attribution.n_steps (or use 'auto') or attribution.n_samples.", subject, bad.size,
+                "subject %02d: IGC error above %s for %d of %d outputs (max %.3g, IG error %.3g); raise "
+                "attribution.n_steps (or use 'auto') or attribution.n_samples.", subject, IGC_ERROR_WARN, bad.size,
                 len(res.igc_error), float(np.max(res.igc_error)), float(np.max(res.ig_error)))
     if len(results) == 1:
         return results[0]

@@ -112,7 +112,9 @@ def test_probes_run_once_per_model_and_settings(data, monkeypatch):
     attr.ig(x[:3])  # same settings, per-sample IG
     assert len(calls) == n_first
     assert again.settings["factorizations"] == first.settings["factorizations"]
-    igc(model, x, yy, n_steps=6, baselines=3, **QUIET)  # other settings: probed again
+    other = igc(model, x, yy, n_steps=6, baselines=5, **QUIET)  # other path points: the kept costs re-weighed
+    assert len(calls) == n_first and other.settings["readout"]
+    igc(model, x, yy, n_steps=4, baselines=3, readout=False, **QUIET)  # other switches: probed again
     assert len(calls) == n_first + 1
     with torch.no_grad():  # other weights: probed again
         model[0].weight.mul_(1.5)
