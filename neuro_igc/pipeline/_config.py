@@ -370,19 +370,6 @@ def _check_params_block(dotted: str, params: dict[str, Any], source: str) -> Non
                 raise ConfigError(f"Unknown key '{dotted}.{key}' in {source}: {where} accepts {shown}.")
 
 
-def _quadrature_methods() -> tuple[str, ...]:
-    """The attribution engine's quadrature rules (its own table when available)."""
-    try:
-        from neuro_igc import attribution
-
-        methods = getattr(attribution, "QUADRATURE_RULES", None)
-        if methods:
-            return tuple(methods)
-    except ImportError:  # pragma: no cover
-        pass
-    return ("gauss-legendre", "riemann-trapezoid", "riemann-middle", "riemann-left", "riemann-right")
-
-
 def config_from_dict(
     data: dict[str, Any], *, source: str = "<dict>", base: str | os.PathLike | None = None
 ) -> PipelineConfig:
@@ -416,22 +403,21 @@ def _attribution_settings(block: Any, source: str, base: Path | None) -> tuple[A
     """The ``attribution:`` block as an :class:`AttributionSettings` (built, hence checked, once here)
     and the number of validation samples it asks for."""
     b = from_dict(_AttributionBlock, block, source=source, prefix="attribution", base=base)
-    positive = {"attribution.baselines": b.baselines}
-    for key in ("n_steps", "n_samples", "batch_size"):
-        if isinstance(getattr(b, key), int):
-            positive[f"attribution.{key}"] = getattr(b, key)
+    positive = {"attribution.baselines": b.baselines}  # checked against the data's size later
+    if b.n_samples is not None:
+        positive["attribution.n_samples"] = b.n_samples
     _check_positive(positive, source)
-    if b.method not in _quadrature_methods():
-        allowed = ", ".join(repr(m) for m in _quadrature_methods())
-        raise ConfigError(
-            f"Invalid value for 'attribution.method' in {source}: allowed are {allowed}; got {b.method!r}."
-        )
     _check_params_block("attribution.params", b.params, source)
     values = {**_PIPELINE_ATTRIBUTION, **{k: getattr(b, k) for k in _ATTRIBUTION_KEYS}, **b.params}
     try:
-        return AttributionSettings(**values), b.n_samples
+        return AttributionSettings(**values), b.n_samples  # the settings' own checks, once
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"Invalid 'attribution' settings in {source}: {exc}") from exc
+        found = re.match(r"Invalid value for '(\w+)': (.*)", str(exc), re.S)
+        if found is None:
+            raise ConfigError(f"Invalid 'attribution' settings in {source}: {exc}") from exc
+        key = found.group(1)
+        dotted = f"attribution.{key}" if key in _ATTRIBUTION_KEYS else f"attribution.params.{key}"
+        raise ConfigError(f"Invalid value for {dotted!r} in {source}: {found.group(2)}") from exc
 
 
 def _attribution_block(settings: AttributionSettings, n_samples: int | None) -> dict[str, Any]:
