@@ -32,7 +32,8 @@ t2=$(date +%s)
 import json, os, sys
 path, tests_rc, tests_line, bench_rc, t_tests, t_bench = sys.argv[1:]
 import torch
-print(f"\ngpu_check on {torch.cuda.get_device_name(0)} (torch {torch.__version__})")
+name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
+print(f"\ngpu_check on {name} (torch {torch.__version__})")
 print("| check | result | seconds |")
 print("| --- | --- | --- |")
 print(f"| pytest -m gpu | {'ok' if tests_rc == '0' else 'FAILED (rc ' + tests_rc + ')'}: {tests_line.strip()} | {t_tests} |")
