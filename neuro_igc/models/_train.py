@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
+import numbers
 import os
 from dataclasses import dataclass, field
 
@@ -14,7 +14,16 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, default_collate
 
 from neuro_igc import _distributed as dist
-from neuro_igc._utils import check_option, resolve_device
+from neuro_igc._utils import (
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    SWITCH,
+    Interval,
+    Options,
+    check_param,
+    check_params,
+    resolve_device,
+)
 from neuro_igc.models._checkpoint import read_checkpoint, save_checkpoint
 from neuro_igc.models._layers import PerSubjectBatchNorm1d, PerSubjectLinear
 from neuro_igc.models._metrics import accuracy, pearson_r, r2_score
@@ -31,7 +40,7 @@ LOSSES = {
 }
 _CLASSIFICATION = {"nll", "cross_entropy"}
 #: how batches are drawn: "auto" (per subject when the model has per-subject layers), or forced
-GROUPINGS = ("auto", True, False)
+GROUPINGS = SWITCH.values
 
 
 @dataclass
@@ -80,7 +89,7 @@ def _has_subject_layers(model: nn.Module) -> bool:
 
 
 def _grouping(model, group_by_subject, subjects) -> bool:
-    check_option("group_by_subject", group_by_subject, GROUPINGS)
+    check_param("group_by_subject", group_by_subject, SWITCH)
     if subjects is None:
         if group_by_subject is True:
             raise ValueError(
@@ -271,7 +280,7 @@ def evaluate(model: nn.Module, dataset: Dataset, loss: str = "mse", batch_size: 
         differ (per-subject vertices), ``r``/``r2`` concatenate the subjects' outputs in subject
         order (``score`` is their mean; ``loss`` is sample-weighted).
     """
-    check_option("loss", loss, LOSSES)
+    check_param("loss", loss, Options(*LOSSES))
     _check_model_and_data(model, {"dataset": dataset})
     if len(dataset):
         _check_items(dataset, "dataset")
@@ -312,10 +321,23 @@ def _set_rng_state(state, device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def _check_positive(**values):
-    for name, value in values.items():
-        if not (isinstance(value, (int, float)) and value > 0) or (isinstance(value, float) and not math.isfinite(value)):
-            raise ValueError(f"Invalid value for {name!r}: must be a positive number; got {value!r}.")
+_POSITIVE = Interval(numbers.Real, 0, None, closed="neither")
+
+#: the declared constraints of :func:`fit`'s numeric and switch arguments
+FIT_CONSTRAINTS = {
+    "loss": (Options(*LOSSES),),
+    "epochs": (NON_NEGATIVE_INT,),
+    "batch_size": (POSITIVE_INT,),
+    "eval_batch_size": (POSITIVE_INT,),
+    "lr": (_POSITIVE,),
+    "min_lr": (_POSITIVE,),
+    "factor": (Interval(numbers.Real, 0, 1, closed="neither"),),
+    "weight_decay": (Interval(numbers.Real, 0),),
+    "patience": (NON_NEGATIVE_INT,),
+    "num_workers": (NON_NEGATIVE_INT,),
+    "group_by_subject": (SWITCH,),
+    "distributed": (SWITCH,),
+}
 
 
 def _check_model_and_data(model, datasets: dict) -> None:
@@ -459,13 +481,8 @@ def fit(
     """
     from tqdm.auto import tqdm
 
-    check_option("loss", loss, LOSSES)
+    check_params(FIT_CONSTRAINTS, locals())
     _check_model_and_data(model, {"train": train, "val": val})
-    _check_positive(lr=lr, min_lr=min_lr, factor=factor, batch_size=batch_size, eval_batch_size=eval_batch_size)
-    if int(epochs) < 0:
-        raise ValueError(f"Invalid value for 'epochs': must be >= 0; got {epochs!r}.")
-    if not 0 < factor < 1:
-        raise ValueError(f"Invalid value for 'factor': must be in (0, 1); got {factor!r}.")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs a 'checkpoint' path to resume from.")
     if len(train) < 2:
