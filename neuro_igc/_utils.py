@@ -66,8 +66,16 @@ class InvalidParameterError(NeuroIGCError, ValueError, TypeError):
     """A parameter that does not meet its declared constraints.
 
     Both a ``ValueError`` and a ``TypeError``, so that callers catching either keep working
-    whether the value had the wrong type or the wrong value.
+    whether the value had the wrong type or the wrong value. ``param`` is the parameter's name
+    and ``reason`` the message after it (a config loader re-words it with the file and key).
     """
+
+    def __init__(self, message: str, param: str = "", reason: str = ""):
+        super().__init__(message)
+        self.param, self.reason = param, reason
+
+    def __reduce__(self):  # picklable across processes
+        return (type(self), (str(self), self.param, self.reason))
 
 
 class Interval:
@@ -197,8 +205,8 @@ def _describe(constraint) -> str:
     return " or ".join(f"a {t.__name__}" for t in types)
 
 
-def _invalid_message(name: str, value, constraints, hint: str = "") -> str:
-    """The one message of a failed check (see :func:`check_param`)."""
+def _invalid_reason(name: str, value, constraints, hint: str = "") -> str:
+    """What is wrong, after "Invalid value for 'name': " (see :func:`check_param`)."""
     shown = repr(value)
     if len(shown) > 80:  # arrays, tensors, datasets: their type says enough
         shown = f"a {type(value).__name__}"
@@ -210,7 +218,12 @@ def _invalid_message(name: str, value, constraints, hint: str = "") -> str:
     else:
         text = "expected " + " or ".join(_describe(c) for c in constraints)
     hint = f" {hint.strip()}" if hint else ""
-    return f"Invalid value for {name!r}: {text}; got {shown}.{hint}"
+    return f"{text}; got {shown}.{hint}"
+
+
+def _invalid(name: str, value, constraints, hint: str = "") -> InvalidParameterError:
+    reason = _invalid_reason(name, value, constraints, hint)
+    return InvalidParameterError(f"Invalid value for {name!r}: {reason}", name, reason)
 
 
 def check_param(name: str, value, *constraints, hint: str = ""):
@@ -245,7 +258,7 @@ def check_param(name: str, value, *constraints, hint: str = ""):
         raise TypeError("check_param needs at least one constraint.")
     if any(_satisfies(c, value) for c in constraints):
         return value
-    raise InvalidParameterError(_invalid_message(name, value, constraints, hint))
+    raise _invalid(name, value, constraints, hint)
 
 
 def check_params(constraints: Mapping[str, tuple], values: Mapping[str, Any] | Any) -> None:
@@ -276,7 +289,7 @@ def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     """
     allowed = list(allowed)
     if value not in allowed:
-        raise InvalidParameterError(_invalid_message(name, value, (Options(*allowed),)))
+        raise _invalid(name, value, (Options(*allowed),))
     return value
 
 
