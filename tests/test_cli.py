@@ -49,7 +49,10 @@ def test_input_errors_exit_1_with_message(tmp_path, capsys):
     assert bids_main([str(tmp_path), out, "participant", "--config", str(bad)]) == 1
     assert "Invalid value for 'training.epochs'" in capsys.readouterr().err
     assert bids_main([str(tmp_path), out, "participant", "--set", "training.epoch=3"]) == 1
-    assert "Unknown key 'training.epoch'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # the mistake is the override's, not the config file's
+    assert "Unknown key 'training.epoch' in --set training.epoch=3 (overriding " in err
+    assert "in /" not in err.split("(overriding")[0]
     assert bids_main([str(tmp_path), out, "participant", "--set", "noequals"]) == 1
     assert "expected KEY=VALUE" in capsys.readouterr().err
     # an empty folder has no subjects
@@ -104,7 +107,8 @@ def test_failed_step_leaves_no_final_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         bids_main([str(tmp_path), str(out), "participant", *TINY_BENCHMARK])
     root = out / "neuro-igc"
-    leftovers = [p for p in root.rglob("*") if p.is_file() and (p.name.startswith(".") or "tmp" in p.name)]
+    leftovers = [p for p in root.rglob("*") if p.is_file() and p.name != ".bidsignore"  # the dataset's own
+                 and (p.name.startswith(".") or "tmp" in p.name)]
     assert leftovers == []
     assert not list((root / "logs" / "steps").glob("*.json")) if (root / "logs" / "steps").exists() else True
     assert not (root / "synthetic_benchmark_participant_report.html").exists()

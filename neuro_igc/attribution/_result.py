@@ -93,8 +93,9 @@ class AttributionResult:
         return list(self.settings.get("output_idx") or range(n_out))
 
     def __repr__(self) -> str:
-        corr = "" if self.correlation is None else f", correlation={np.round(self.correlation, 4).tolist()}"
-        return f"AttributionResult(kind={self.kind!r}, attributions{tuple(self.attributions.shape)}{corr})"
+        corr = "" if self.correlation is None else f", correlation={_brief(self.correlation)}"
+        err = "" if self.igc_error is None else f", max igc_error={float(np.nanmax(self.igc_error)):.3g}"
+        return f"AttributionResult(kind={self.kind!r}, attributions{tuple(self.attributions.shape)}{corr}{err})"
 
     # ------------------------------------------------------------------ ROI sums
     def roi_sum(self, labels, names: Mapping[int, str] | Sequence[str] | None = None):
@@ -160,6 +161,70 @@ class AttributionResult:
                     rows.append(row)
         return pd.DataFrame(rows)
 
+    # ------------------------------------------------------------------ surface images
+    def to_surface_image(self, space, *, output=None, what: str = "attributions", **kwargs):
+        """The maps (or a per-output value) on the cortical surface as a nilearn ``SurfaceImage``.
+
+        Parameters
+        ----------
+        space : SurfaceSpace, vertex table or object with ``feature_space``
+            Where the features live: for ``what="attributions"`` the model's inputs (decoding:
+            ``betas.feature_space``, or the ``_vertices.tsv`` a pipeline wrote beside the result);
+            for a per-output value the model's outputs (encoding: one output per vertex).
+        output : int, optional
+            Position of one map among :attr:`output_idx` (a 1-D image); default every map
+            (data ``(n_vertices, n_maps)`` per hemisphere).
+        what : str, default "attributions"
+            ``"attributions"`` (maps over the inputs), or a per-output array: ``"correlation"``,
+            ``"ig_error"``, ``"igc_error"``, ``"ig_error_relative"``, ``"baseline_term"``,
+            ``"reference_correlation"`` or an ``extras`` key.
+        **kwargs
+            ``density``, ``mesh``, ``surf_dir``, ``fill`` of
+            :func:`neuro_igc.surface.to_surface_image`.
+
+        Returns
+        -------
+        nilearn.surface.SurfaceImage
+
+        Examples
+        --------
+        >>> from neuro_igc.data import SurfaceSpace
+        >>> res = AttributionResult(np.array([[0.1, 0.2, 0.3]]), settings={"output_idx": [0]})
+        >>> img = res.to_surface_image(SurfaceSpace("fsaverage5", ["lh", "lh", "rh"], [0, 1, 2]), output=0)
+        >>> img.shape, float(img.data.parts["right"][2])
+        ((20484,), 0.3)
+        """
+        from neuro_igc.surface import to_surface_image
+
+        if what == "attributions":
+            if self.per_sample:
+                raise ValueError("Per-sample IG has one map per sample; aggregate it first (naive_ig) or pick "
+                                 "samples: AttributionResult(res.attributions[i]).to_surface_image(...).")
+            values = self.attributions
+            if values.ndim != 2:
+                raise ValueError(
+                    f"The attributions have input shape {tuple(values.shape[1:])}, not one value per vertex: they are "
+                    "maps over images. Put a per-output value on the surface instead (what='correlation', "
+                    "one output per vertex for an encoding model)."
+                )
+            if output is not None:
+                n = values.shape[0]
+                if not isinstance(output, (int, np.integer)) or not -n <= output < n:
+                    raise ValueError(f"Invalid value for 'output': a position among the {n} maps "
+                                     f"(model outputs {self.output_idx}); got {output!r}.")
+                values = values[int(output)]
+        else:
+            if output is not None:
+                raise ValueError(f"'output' selects a map of the attributions; what={what!r} is one value per output.")
+            values = self.extras.get(what) if what in self.extras else (
+                getattr(self, what, None) if what in _ARRAYS else None)
+            if values is None:
+                have = [k for k in _ARRAYS if getattr(self, k) is not None and k != "attributions"] + list(self.extras)
+                raise ValueError(f"Invalid value for 'what': 'attributions' or a per-output array of this result "
+                                 f"({', '.join(have) or 'none'}); got {what!r}.")
+            values = np.asarray(values, dtype=np.float64).reshape(-1)
+        return to_surface_image(values, space, **kwargs)
+
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike) -> Path:
         """Write the result to one ``.npz`` file (arrays + settings as JSON), atomically.
@@ -208,3 +273,18 @@ class NaiveIG(NamedTuple):
 
     mean: AttributionResult
     sd: AttributionResult
+
+
+#: at most this many values are listed in a repr; more are summarised
+REPR_MAX_VALUES = 8
+
+
+def _brief(values) -> str:
+    """A few values as a list; many as their count, median and range (a repr stays one line)."""
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size <= REPR_MAX_VALUES:
+        return str(np.round(v, 4).tolist())
+    if not np.isfinite(v).any():
+        return f"<{v.size} values, all NaN>"
+    return (f"<{v.size} values: median {np.nanmedian(v):.4g}, min {np.nanmin(v):.4g}, "
+            f"max {np.nanmax(v):.4g}>")

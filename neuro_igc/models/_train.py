@@ -537,7 +537,7 @@ def fit(
     >>> len(res.history)
     2
     """
-    from tqdm.auto import tqdm
+    from neuro_igc._utils import progress_bar as tqdm
 
     st = resolve_training("fit", options, base=settings)
     _check_model_and_data(model, {"train": train, "val": val})

@@ -22,6 +22,7 @@ the file.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import importlib.resources
@@ -480,7 +481,10 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
         raise ConfigError(f"Cannot read config {str(p)!r}: {exc}; check the file and its permissions.") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"Invalid config {str(p)!r}: expected a mapping at the top level.")
-    for key, value in (overrides or {}).items():
+    if not overrides:
+        return config_from_dict(data, source=str(p), base=p.parent)
+    config_from_dict(copy.deepcopy(data), source=str(p), base=p.parent)  # the file's own mistakes first
+    for key, value in overrides.items():  # then each override's, named as such
         node = data
         parts = key.split(".")
         for part in parts[:-1]:
@@ -488,7 +492,14 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
             if not isinstance(node, dict):
                 raise ConfigError(f"Invalid override {key!r}: {part!r} is not a section.")
         node[parts[-1]] = value
-    return config_from_dict(data, source=str(p), base=p.parent)
+        config_from_dict(copy.deepcopy(data), source=f"--set {key}={_yaml_inline(value)} (overriding {p})",
+                         base=p.parent)
+    cfg = config_from_dict(data, source=str(p), base=p.parent)
+    return cfg
+
+
+def _yaml_inline(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("\n...").strip()
 
 
 def shipped_pipelines() -> list[str]:

@@ -68,7 +68,8 @@ def prf_step(ctx, sub: str, igc_rec, res, vert: pd.DataFrame):
         table["correlation"] = np.asarray(res.correlation, dtype=float)
         write_tsv(_prf_path(deriv, cfg.label, sub), table,
                   {**PRF_SIDECAR, "ExtentDeg": p.extent_deg, "Sign": p.sign})
-        info = {"n_vertices": int(len(table)), "median_r2": float(table["r2"].median())}
+        info = {"n_vertices": int(len(table)), "median_r2": float(table["r2"].median()),
+                "config": {"outputs": {"prf": cfg.to_dict()["outputs"]["prf"]}}}
         if cfg.outputs.figures:
             fig = deriv.figure_path(sub, "prfexamples", desc=cfg.label)
             _plot_examples(maps, table, fig, p.extent_deg, f"sub-{sub}")
@@ -123,6 +124,9 @@ def participant(ctx) -> None:
     cfg = ctx.config
     data = O.LazyData(ctx)
     train = O.train_step(ctx, data)
+    from neuro_igc.pipeline._modelfigs import model_step
+
+    model = model_step(ctx, data, train, None)
     igc_recs, prf_recs, surf_recs, roi_recs, prf_tables = {}, {}, {}, {}, {}
     for s in ctx.subjects:
         sub = f"{s:02d}"
@@ -138,7 +142,7 @@ def participant(ctx) -> None:
                                         MAP_COLUMNS, vert, kind="pRF")
         roi_recs[sub] = O.roi_step(ctx, sub, prf_recs[sub], _map_values(ctx, params, ROI_COLUMNS), ROI_COLUMNS,
                                    vert, mean=True, kind="pRF")
-    S.model_section(ctx, train, None)
+    S.model_section(ctx, train, None, model=model)
     S.attribution_section(ctx, igc_recs, None)
     if prf_recs:
         figures = [(ctx.deriv.root / r.info["figure"], f"sub-{sub}: example vertices")
@@ -158,7 +162,10 @@ def participant(ctx) -> None:
 
 
 def group(ctx) -> None:
-    from neuro_igc.pipeline._group import group_maps, group_roi
+    from neuro_igc.pipeline._group import group_maps, group_roi, participant_settings, participants_section
+
+    participant_settings(ctx)
+    participants_section(ctx, None)
 
     if not ctx.config.outputs.prf.enabled:
         ctx.sections.append(ReportSection("Group", text=["pRF outputs are disabled in this config: nothing to summarize."]))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from neuro_igc.attribution import IGC_ERROR_WARN
 from neuro_igc.pipeline._errors import PipelineError
 from neuro_igc.pipeline._layout import bids_name, camel, write_tsv
 
@@ -33,14 +34,19 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: the config sections an IGC step's result depends on; kept in its record (``info["config"]``) so
+#: that the group level can summarize with the settings the participant level actually used
+IGC_CONFIG_SECTIONS = ("task", "data", "model", "training", "attribution")
+
 VERTICES_SIDECAR = {
     "index": {"Description": "column of the model's input (decoding) or output (encoding) vector"},
     "hemi": {"Description": "hemisphere", "Levels": {"lh": "left", "rh": "right"}},
     "vertex": {"Description": "vertex index on the fsaverage mesh of the data's density"},
 }
+#: columns of the ROI tables that the file name holds (``sub-``, ``atlas-`` entities): not written
+#: (a sidecar describing a column named like a BIDS entity clashes with that entity in pybids)
+ROI_FILE_COLUMNS = ("subject", "atlas")
 ROI_SIDECAR = {
-    "subject": {"Description": "participant label"},
-    "atlas": {"Description": "atlas the ROIs come from (NSD label files)"},
     "output": {"Description": "model output the map belongs to"},
     "roi": {"Description": "ROI name; '(other)' = the vertices of the map outside this atlas' ROIs"},
     "value": {"Description": "sum of the IGC attributions over the ROI's vertices (IGC is additive: "
@@ -130,7 +136,9 @@ def _summary(values) -> dict:
     v = np.asarray(values, dtype=float)
     if v.size <= 8:
         return {"values": v.tolist()}
-    return {"mean": float(np.nanmean(v)), "median": float(np.nanmedian(v)), "max": float(np.nanmax(v))}
+    return {"mean": float(np.nanmean(v)), "median": float(np.nanmedian(v)), "max": float(np.nanmax(v)),
+            "max_abs": float(np.nanmax(np.abs(v))), "n": int(v.size),
+            "n_above_target": int(np.sum(v > IGC_ERROR_WARN))}
 
 
 def igc_step(ctx, data: LazyData, train, subject: int):
@@ -139,7 +147,8 @@ def igc_step(ctx, data: LazyData, train, subject: int):
 
     cfg = ctx.config
     sub = f"{subject:02d}"
-    settings = {"train": train.hash, "attribution": cfg.to_dict()["attribution"], "data_files": ctx.data_hash}
+    d_cfg = cfg.to_dict()
+    settings = {"train": train.hash, "attribution": d_cfg["attribution"], "data_files": ctx.data_hash}
 
     def work(deriv):
         from neuro_igc.pipeline._train import compute_igc, load_models
@@ -157,9 +166,13 @@ def igc_step(ctx, data: LazyData, train, subject: int):
             "correlation": _summary(res.correlation),
             "ig_error": _summary(res.ig_error),
             "igc_error": _summary(res.igc_error),
+            "map_sum": _summary(res.attributions.reshape(res.attributions.shape[0], -1).sum(axis=1)),
+            "baseline_term": None if res.baseline_term is None else _summary(res.baseline_term),
+            "ig_error_relative": None if res.ig_error_relative is None else _summary(res.ig_error_relative),
             "n_samples": int(len(d.val_arrays(subject, cfg.attribution.n_samples)[1])),
             "n_steps": res.settings.get("n_steps"),
             "density": info.density,
+            "config": {k: d_cfg[k] for k in IGC_CONFIG_SECTIONS},  # what the group level checks
         }
 
     rec = ctx.step(f"sub-{sub}/igc", settings, work, collective=True)
@@ -201,14 +214,64 @@ FIGURE_STYLE = {
     "angle": {"cmap": "hsv", "signed": False, "vmax": 360.0, "colorbar_label": "polar angle (deg)"},
     "eccentricity": {"cmap": "viridis", "signed": False, "colorbar_label": "eccentricity (deg)"},
     "size": {"cmap": "plasma", "signed": False, "colorbar_label": "pRF size (deg)"},
-    "r2": {"cmap": "magma", "signed": False, "colorbar_label": "pRF fit R2"},
+    "r2": {"cmap": "magma", "signed": False, "colorbar_label": "pRF fit R2 (fraction of the map's variance)"},
+    "correlation": {"colorbar_label": "model correlation r (prediction vs betas, validation images)"},
 }
+
+
+def _colorbar_label(kind: str, name: str) -> str:
+    """What a map's colours mean, with the unit."""
+    style = FIGURE_STYLE.get(name)
+    if style is not None:
+        return ("mean " if kind.startswith("mean") else "") + style["colorbar_label"]
+    if "IGC" in kind:
+        return f"{kind} per vertex (units of r)"
+    return kind
+
+
+def stat_label(kind: str) -> str:
+    """BIDS ``stat-`` label of a map kind: "IGC" -> "igc", "mean IGC" -> "meanigc", "pRF" -> "prf"."""
+    return camel(kind).lower()
+
+
+MASK_TABLE = {0: "outside", 1: "covered"}
+
+
+def write_mask(deriv, sub: str | None, hemi, vertex, density: str, label: str) -> dict[str, Path]:
+    """The dseg of the vertices the maps of ``label`` cover (1) on each hemisphere, as ``.label.gii``
+    plus the BIDS ``_dseg.tsv`` of its labels; returns the ``.label.gii`` paths."""
+    from neuro_igc.surface import n_vertices, write_gifti_labels
+
+    hemi, vertex = np.asarray(hemi), np.asarray(vertex)
+    nv = n_vertices(density)
+    out = {}
+    for h in ("lh", "rh"):
+        labels = np.zeros(nv, dtype=np.int32)
+        labels[vertex[hemi == h]] = 1
+        out[h] = write_gifti_labels(labels, MASK_TABLE, deriv.mask_path(sub, h, density, label), hemi=h)
+        write_tsv(deriv.mask_path(sub, h, density, label, ext=".tsv"),
+                  pd.DataFrame({"index": list(MASK_TABLE), "name": list(MASK_TABLE.values())}))
+        from neuro_igc.pipeline._layout import write_json
+
+        write_json(deriv.mask_path(sub, h, density, label, ext=".json"), {
+            "Description": (f"the vertices the '{label}' maps cover: 1 = a vertex of the model's input "
+                            "(decoding) or output (encoding), 0 = not part of the model (the maps hold a fill "
+                            "value there)"),
+            "Density": f"{density} ({nv} vertices per hemisphere)",
+            "SpatialReference": f"FreeSurfer {density} template surface, {h}",
+        })
+    return out
 
 
 def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str], hemi, vertex, density: str,
                *, kind: str, outline=None) -> list[dict]:
-    """Write each row of ``values`` (n_maps, n_vertices) as lh/rh ``.func.gii`` + ``.mgz``, its
-    freeview command (``_freeview.txt``) and a figure; returns what the report shows."""
+    """Write each row of ``values`` (n_maps, n_vertices) as lh/rh ``.func.gii`` + ``.mgz`` with a
+    ``.json`` sidecar, the dseg of the vertices they cover, the freeview command
+    (``_freeview.txt``) and a figure; returns what the report shows.
+
+    Both formats hold the same numbers: the map at its vertices (NaN where it has no estimate) and
+    ``FILL_VALUE`` (0) at every other vertex, which the dseg tells apart."""
+    from neuro_igc.pipeline._layout import FILL_VALUE
     from neuro_igc.surface import (
         freeview_command,
         plot_surface_maps,
@@ -219,16 +282,36 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
     )
 
     cfg = ctx.config
-    hemis = to_hemispheres(np.atleast_2d(values), hemi, vertex, density=density)
+    values = np.atleast_2d(values)
+    hemis = to_hemispheres(values, hemi, vertex, density=density)  # NaN outside: what the figures show
+    inside = {h: ~np.isnan(to_hemispheres(np.zeros(values.shape[1]), hemi, vertex, density=density)[h])
+              for h in ("lh", "rh")}
+    masks = write_mask(deriv, sub, hemi, vertex, density, cfg.label)
+    stat = stat_label(kind)
     out = []
     for i, name in enumerate(names):
         desc = f"{cfg.label}{camel(name)}"
         mgz = {}
         for h in ("lh", "rh"):
-            write_gifti(hemis[h][i].astype(np.float32), deriv.surface_path(sub, h, density, desc), hemi=h,
-                        names=[f"{kind} {name}"])
-            mgz[h] = write_mgz(np.nan_to_num(hemis[h][i]).astype(np.float32),
-                               deriv.surface_path(sub, h, density, desc, ext=".mgz"))
+            data = np.where(inside[h], hemis[h][i], FILL_VALUE).astype(np.float32)
+            gii = deriv.surface_path(sub, h, density, desc, stat=stat)
+            write_gifti(data, gii, hemi=h, names=[f"{kind} {name}"])
+            mgz[h] = write_mgz(data, deriv.surface_path(sub, h, density, desc, ext=".mgz", stat=stat))
+            from neuro_igc.pipeline._layout import write_json
+
+            write_json(gii.with_name(gii.name.replace(".func.gii", ".json")), {
+                "Description": f"{kind} map '{name}' of the '{cfg.name}' pipeline"
+                               + (f", participant {sub}" if sub else ", mean across participants"),
+                "Statistic": kind,
+                "Output": name,
+                "Hemisphere": {"lh": "left", "rh": "right"}[h],
+                "Density": density,
+                "FillValue": FILL_VALUE,
+                "FillDescription": (f"vertices outside the maps' vertices (label 0 of the dseg) hold {FILL_VALUE:g}, "
+                                    "in .func.gii and .mgz alike; NaN at a covered vertex means no estimate"),
+                "Mask": "bids::" + masks[h].relative_to(deriv.root).as_posix(),
+                "Formats": [gii.name, mgz[h].name],
+            })
         template = "fsaverage5" if density == "fsaverage5" else "fsaverage"
         cmd = freeview_command({h: p.name for h, p in mgz.items()}, template=template)
         cmd_path = deriv.file_path(sub, "freeview", ".txt", desc=desc)
@@ -237,7 +320,7 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
         atomic_write_text(cmd_path, f"# {kind} map '{name}': run from {cmd_path.parent.name}/\n{cmd}\n")
         entry = {"name": name, "desc": desc, "command": cmd, "figure": None, "view": None}
         who = f"sub-{sub}" if sub else "group"
-        style = dict(FIGURE_STYLE.get(name, {"colorbar_label": kind}))
+        style = dict(FIGURE_STYLE.get(name, {}), colorbar_label=_colorbar_label(kind, name))
         if cfg.outputs.figures:
             fig = deriv.figure_path(sub, "stat", desc=desc)
             plot_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, fig, rois=outline, views=tuple(cfg.outputs.views),
@@ -245,7 +328,8 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
             entry["figure"] = _rel(deriv, fig)
         if cfg.outputs.interactive:
             page = deriv.figures_dir(sub) / bids_name("view", ".html", sub=sub, desc=desc)
-            view_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, page, title=f"{who}: {kind} {name}",
+            view_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, page,
+                              title=f"{who}: {kind} {name}; colours: {style['colorbar_label']}",
                               **{k: v for k, v in style.items() if k in ("cmap", "signed")})
             entry["view"] = _rel(deriv, page)
         out.append(entry)
@@ -253,15 +337,18 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
 
 
 def _outline(ctx, subject):
-    """ROI outlines for a subject's figures: the subject's visual ROIs (native labels through the
-    transforms). Group figures have no subject: they take the group ``streams`` atlas on fsaverage,
-    since NSD has no visual-ROI atlas there."""
-    atlas = "prf-visualrois" if subject is not None else "streams"
-    try:
-        return load_atlas(ctx, atlas, subject)
-    except (FileNotFoundError, ValueError) as exc:  # an NSD folder without these labels
-        logger.info("no ROI outlines on the figures: %s", exc)
-        return None
+    """ROI outlines for a subject's figures: every atlas the pipeline sums over (``outputs.roi.atlases``,
+    merged as configured; subject atlases through the transforms), else the subject's visual ROIs.
+    Group figures have no subject: they take the group ``streams`` atlas on fsaverage, since NSD
+    has no subject-drawn atlas there."""
+    names = (list(ctx.config.outputs.roi.atlases) or ["prf-visualrois"]) if subject is not None else ["streams"]
+    out = []
+    for name in names:
+        try:
+            out.append(load_atlas(ctx, name, subject))
+        except (FileNotFoundError, ValueError) as exc:  # an NSD folder without these labels
+            logger.info("no %s outlines on the figures: %s", name, exc)
+    return out or None
 
 
 def surface_step(ctx, sub: str, upstream, values: np.ndarray, names: list[str], vert: pd.DataFrame, *, kind: str,
@@ -313,12 +400,13 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
             sidecar = dict(ROI_SIDECAR, Sources=[atlas.source])
             if mean:
                 sidecar["value"] = {"Description": f"mean of the {kind} map over the ROI's vertices"}
-            write_tsv(path, t, sidecar)
+            write_tsv(path, t.drop(columns=[c for c in ROI_FILE_COLUMNS if c in t]), sidecar)
             files.append(_rel(deriv, path))
             tables.append(t)
             order += [r for r in atlas.roi_names if r in set(t["roi"])]
         table = pd.concat(tables, ignore_index=True)
-        info = {"tables": files, "top": {}, "sources": sources}
+        info = {"tables": files, "top": {}, "sources": sources,
+                "config": {"outputs": {"roi": cfg.to_dict()["outputs"]["roi"]}}}
         real = table[table["roi"] != OTHER]
         for out in names:
             part = real[(real["output"] == out) & (real["n_features"] > 0)]
@@ -337,8 +425,15 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
 
 
 def read_roi_tables(ctx, sub: str) -> pd.DataFrame:
-    """The ROI tables of one subject, all atlases, as one DataFrame."""
-    parts = [pd.read_csv(roi_path(ctx.deriv, ctx.config.label, sub, a), sep="\t", dtype={"subject": str},
-                         na_values="n/a", keep_default_na=False)
-             for a in ctx.config.outputs.roi.atlases]
+    """The ROI tables of one subject, all atlases, as one DataFrame (with the ``subject`` and
+    ``atlas`` columns that the file names hold)."""
+    parts = []
+    for a in ctx.config.outputs.roi.atlases:
+        t = pd.read_csv(roi_path(ctx.deriv, ctx.config.label, sub, a), sep="\t", na_values="n/a",
+                        keep_default_na=False)
+        if "atlas" not in t:
+            t.insert(0, "atlas", a)
+        if "subject" not in t:
+            t.insert(0, "subject", sub)
+        parts.append(t)
     return pd.concat(parts, ignore_index=True)

@@ -44,6 +44,9 @@ pre { background: #f4f4f4; padding: .6em; overflow-x: auto; font-size: .85em; }
 code.cmd { display: block; white-space: pre-wrap; background: #f4f4f4; padding: .4em;
            font-size: .8em; margin-bottom: .6em; }
 .warn { color: #a4000f; }
+td.warn { background: #fde8e8; font-weight: bold; }
+section.warn { border: 2px solid #a4000f; }
+p.flag { color: #a4000f; font-weight: bold; }
 """
 
 
@@ -64,6 +67,11 @@ class ReportSection:
     links : list of (path, label)
         Pages inside the derivatives folder linked by relative path (e.g. the interactive 3-D
         view of each surface map).
+    warn : bool
+        Draw the section as a warning (red frame): something the reader must see first.
+
+    A table's cells are flagged (red, bold, with a tooltip) from ``table.attrs["flags"]``:
+    ``{column: [reason or "" per row]}``; flagged tables get a line saying what is out of target.
     """
 
     title: str
@@ -72,6 +80,7 @@ class ReportSection:
     figures: list[tuple[str | os.PathLike, str]] = field(default_factory=list)
     commands: list[tuple[str, str]] = field(default_factory=list)
     links: list[tuple[str | os.PathLike, str]] = field(default_factory=list)
+    warn: bool = False
 
 
 def _anchor(title: str) -> str:
@@ -90,18 +99,48 @@ def _png_width(path: Path) -> int | None:
     return None
 
 
+def _cell(value) -> tuple[str, bool]:
+    """(text, numeric) of one table cell: floats to 4 significant digits, integers as integers."""
+    if isinstance(value, bool):
+        return str(value), False
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "n/a", True
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{value:.0f}" if abs(value) >= 1e4 else f"{value:.4g}", True
+        return f"{value:.4g}", True
+    if isinstance(value, int):
+        return str(value), True
+    if hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:  # numpy scalars
+        return _cell(value.item())
+    return str(value), False
+
+
 def _table_html(table) -> str:
+    flags = table.attrs.get("flags", {}) if hasattr(table, "attrs") else {}
     head = "".join(f'<th class="l">{html.escape(str(c))}</th>' for c in table.columns)
-    rows = []
-    for _, row in table.iterrows():
+    rows, reasons = [], []
+    for i, (_, row) in enumerate(table.iterrows()):
         cells = []
-        for value in row:
-            if isinstance(value, float):
-                cells.append(f"<td>{value:.4g}</td>")
-            else:
-                cells.append(f'<td class="l">{html.escape(str(value))}</td>')
+        for column, value in zip(table.columns, row):
+            text, numeric = _cell(value)
+            why = flags.get(column, [])
+            why = why[i] if i < len(why) else ""
+            cls = ["warn"] if why else []
+            if not numeric:
+                cls.append("l")
+            attrs = f' class="{" ".join(cls)}"' if cls else ""
+            if why:
+                attrs += f' title="{html.escape(why)}"'
+                text += " \u26a0"
+                reasons.append(why)
+            cells.append(f"<td{attrs}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    out = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    if reasons:
+        unique = list(dict.fromkeys(reasons))
+        out += ('<p class="flag">\u26a0 Out of target: ' + html.escape("; ".join(unique)) + "</p>")
+    return out
 
 
 def write_report(
@@ -153,7 +192,9 @@ def write_report(
         )
         parts.append(f'<section id="summary"><h2>Summary</h2><table>{rows}</table></section>')
     for sec in sections:
-        parts.append(f'<section id="{_anchor(sec.title)}"><h2>{html.escape(sec.title)}</h2>')
+        cls = ' class="warn"' if sec.warn else ""
+        title = ("\u26a0 " if sec.warn else "") + sec.title
+        parts.append(f'<section id="{_anchor(sec.title)}"{cls}><h2>{html.escape(title)}</h2>')
         for para in sec.text:
             parts.append(f"<p>{html.escape(para)}</p>")
         for caption, table in sec.tables:

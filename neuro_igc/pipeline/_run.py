@@ -57,6 +57,9 @@ class RunContext:
     sections: list[ReportSection] = field(default_factory=list)
     summary: list[tuple[str, str]] = field(default_factory=list)
     scores: dict[str, Any] = field(default_factory=dict)
+    #: the settings the report shows when not this run's config (the group level shows those the
+    #: participant level used)
+    report_config: dict[str, Any] | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -243,6 +246,11 @@ def folder_lock(root: Path, timeout: float = 0):
         dist.broadcast_object(message, what="taking the derivatives folder's lock")
         raise LockTimeout(message) from None
     try:
+        with open(path, "a") as fh:  # who holds it (and no empty file left in the dataset)
+            fh.write(f"neuro-igc run, process {os.getpid()}, started {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+    except OSError:
+        pass
+    try:
         dist.broadcast_object(None, what="taking the derivatives folder's lock")
         yield
     finally:
@@ -400,8 +408,9 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
                 )
             subjects = parse_participants(participants, available_subjects(nsd_root, config))
             data_hash = data_fingerprint(nsd_root, subjects, config)
-        if dist.is_main():
-            deriv.write_description(config.to_dict(), source=config.source)
+        if dist.is_main() and (level == "participant" or not deriv.described(config.name)):
+            # the group level only summarizes: the participant level's entry says what made the maps
+            deriv.write_description(config.to_dict(), source=config.source, nsd_root=nsd_root)
         ctx = RunContext(
             nsd_root=nsd_root, deriv=deriv, config=config, level=level, subjects=subjects,
             device=dev, cache=StepCache(deriv.root, force=force), progress=progress, data_hash=data_hash,
@@ -415,7 +424,8 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
                        ("NSD root", str(nsd_root)), ("config file", config.source)]
             steps = _steps_table(ctx.cache.records)
             sections = ctx.sections + ([ReportSection("Steps", tables=[("", steps)])] if steps is not None else [])
-            write_report(report, title=f"neuro-igc: {config.name} ({level})", config=config.to_dict(),
+            write_report(report, title=f"neuro-igc: {config.name} ({level})",
+                         config=ctx.report_config or config.to_dict(),
                          sections=sections, summary=summary + ctx.summary)
             logger.info("report: %s", report)
     return RunResult(level, config, deriv.root, ctx.labels, ctx.cache.records, report, ctx.scores, log_path)
