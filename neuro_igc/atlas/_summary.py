@@ -202,14 +202,15 @@ def plot_roi_sums(
     rois=None,
     outputs=None,
     title: str | None = None,
-    ylabel: str = "ROI sum of attributions",
+    ylabel: str | dict = "ROI sum of attributions",
     dpi: int = 160,
 ) -> Path:
     """Bar plot of ROI sums: group mean per ROI, error bars +- SD across subjects, subject dots
     (a single subject's table: its bars only).
 
     One panel per output (like the paper's Fig. 3c). ``table`` is a :func:`roi_sums` table of one
-    or more subjects; the ``"(other)"`` row is left out unless listed in ``rois``.
+    or more subjects; the ``"(other)"`` row is left out unless listed in ``rois``. ``ylabel``: one
+    axis label, or ``{output: label}`` (outputs in different units).
     """
     summary = group_summary(table)
     outputs = list(dict.fromkeys(table["output"])) if outputs is None else list(outputs)
@@ -238,7 +239,7 @@ def plot_roi_sums(
         ax.set_xticklabels(rois, rotation=45, ha="right", fontsize=9)
         ax.set_xlim(-0.6, len(rois) - 0.4)
         ax.set_title(str(out), fontsize=10, loc="left")
-        ax.set_ylabel(ylabel, fontsize=9)
+        ax.set_ylabel(ylabel.get(out, "") if isinstance(ylabel, dict) else ylabel, fontsize=9)
         ax.grid(axis="y", color="0.9", lw=0.6)
         ax.set_axisbelow(True)
     if title:

@@ -236,7 +236,7 @@ def group_roi(ctx, names: list[str], *, kind: str, mean: bool = False) -> pd.Dat
                           title=(f"group ({len(subs)} subjects): {kind} per ROI, mean +/- SD across subjects"
                                  if len(subs) > 1 else f"group of one subject (sub-{subs[0]}): {kind} per ROI, "
                                  "no spread across subjects"),
-                          ylabel=f"ROI {'mean' if mean else 'sum'} of {kind}")
+                          ylabel=O.roi_ylabel(kind, names, mean))
             info["figure"] = str(fig.relative_to(deriv.root))
         return info
 
