@@ -246,7 +246,7 @@ def folder_lock(root: Path, timeout: float = 0):
         dist.broadcast_object(message, what="taking the derivatives folder's lock")
         raise LockTimeout(message) from None
     try:
-        with open(path, "a") as fh:  # who holds it (and no empty file left in the dataset)
+        with open(path, "w") as fh:  # who holds it (and no empty file left in the dataset)
             fh.write(f"neuro-igc run, process {os.getpid()}, started {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
     except OSError:
         pass
