@@ -10,7 +10,7 @@ import pytest
 import neuro_igc
 from neuro_igc.attribution import AttributionSettings
 from neuro_igc.pipeline import ConfigError, load_config
-from neuro_igc.pipeline._config import config_from_dict
+from neuro_igc.pipeline import config_from_dict
 
 
 def test_the_block_is_the_attribution_settings():
