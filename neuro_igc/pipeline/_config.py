@@ -220,13 +220,22 @@ class PipelineConfig:
 
 
 def _check_semantics(cfg: PipelineConfig, source: str) -> None:
+    from neuro_igc.pipeline._paths import check_name
+
+    # every config string that becomes part of a file or folder name is a plain name, not a path
+    check_name(cfg.name, "name", source)
     if not cfg.label:
-        cfg.label = re.sub(r"[^A-Za-z0-9]", "", cfg.name)
+        cfg.label = re.sub(r"[^A-Za-z0-9]", "", cfg.name)[:MAX_LABEL_LENGTH]
     if not re.fullmatch(r"[A-Za-z0-9]+", cfg.label):
         raise ConfigError(
             f"Invalid value for 'label' in {source}: BIDS entities allow letters and digits only; "
             f"got {cfg.label!r}."
         )
+    check_name(cfg.label, "label", source, max_length=MAX_LABEL_LENGTH)
+    check_name(cfg.data.beta_version, "data.beta_version", source)
+    check_name(cfg.data.roi_atlas, "data.roi_atlas", source)
+    for i, atlas in enumerate(cfg.outputs.roi.atlases):
+        check_name(atlas, f"outputs.roi.atlases[{i}]", source)
     t = cfg.training
     if t.n_models < 1 or not 1 <= t.keep <= t.n_models:
         raise ConfigError(
@@ -266,6 +275,10 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
             f"Invalid value for 'attribution.method' in {source}: allowed are {allowed}; "
             f"got {cfg.attribution.method!r}."
         )
+
+
+#: longest ``label``: it starts the desc- entity of every derivative's file name
+MAX_LABEL_LENGTH = 64
 
 
 # arguments the pipeline fills in from the data (sizes, subjects)

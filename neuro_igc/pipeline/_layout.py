@@ -134,7 +134,9 @@ class Derivatives:
         return self.root / "logs"
 
     def models_dir(self, label: str) -> Path:
-        return self.root / "models" / label
+        from neuro_igc.pipeline._paths import inside
+
+        return inside(self.root, self.root / "models" / label, "models folder")
 
     def report_path(self, name: str, level: str) -> Path:
         return self.root / f"{name}_{level}_report.html"
@@ -159,8 +161,10 @@ class Derivatives:
     # -- dataset description ---------------------------------------------------------------
     def described(self, name: str) -> bool:
         """Whether ``dataset_description.json`` has a GeneratedBy entry for pipeline ``name``."""
+        from neuro_igc.pipeline._paths import inside
+
         try:
-            desc = json.loads((self.root / "dataset_description.json").read_text())
+            desc = json.loads(inside(self.root, self.root / "dataset_description.json").read_text())
         except (OSError, json.JSONDecodeError):
             return False
         return any(isinstance(g, dict) and g.get("Description") == name for g in desc.get("GeneratedBy", []))
@@ -168,7 +172,9 @@ class Derivatives:
     def write_description(self, config: dict[str, Any], source: str | None = None) -> Path:
         """Create or update ``dataset_description.json``: one GeneratedBy entry per pipeline name
         (package version + the config as run)."""
-        path = self.root / "dataset_description.json"
+        from neuro_igc.pipeline._paths import inside
+
+        path = inside(self.root, self.root / "dataset_description.json", "dataset description")
         desc: dict[str, Any] = {}
         if path.exists():
             try:
