@@ -23,6 +23,8 @@ __all__ = [
     "error_line",
     "progress_bar",
     "LOG_PROGRESS_INTERVAL_S",
+    "write_error",
+    "check_not_meta",
 ]
 
 #: errors that come from what the user gave (files, values, folders); the command line shows
@@ -206,3 +208,51 @@ def _is_notebook_bar(cls) -> bool:
     """A Jupyter widget bar (tqdm.auto in a notebook) writes no lines: leave its rate alone."""
     mod = sys.modules.get("tqdm.notebook")
     return mod is not None and isinstance(cls, type) and issubclass(cls, mod.tqdm_notebook)
+
+
+def write_error(path, exc: BaseException, what: str = ""):
+    """An :class:`~neuro_igc.errors.OutputFileError` for a failed write of ``path``, saying why in
+    words: a full disk (``ENOSPC``, or torch's ``inline_container ... unexpected pos`` when its
+    archive writer hits one), a quota, permissions; the free space of the folder is given."""
+    import errno
+    import shutil
+
+    from neuro_igc.errors import OutputFileError
+
+    folder = Path(path).parent
+    try:
+        free = f"{shutil.disk_usage(folder).free / 2**20:.1f} MiB free on {folder}"
+    except OSError:
+        free = f"free space on {folder} unknown"
+    text = " ".join(str(exc).split())
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT) or "unexpected pos" in text or "PytorchStreamWriter" in text:
+        reason = f"the write stopped part-way, which means the disk is full or a quota is reached ({free})"
+        hint = "Free some space (df -h) or write to another folder; nothing was left at that path."
+    elif isinstance(exc, PermissionError):
+        reason, hint = "permission denied", f"Check the permissions of {folder} (ls -ld)."
+    else:
+        reason = f"{type(exc).__name__}: {text[:200]}"
+        hint = f"Check the disk ({free}) and the folder's permissions; nothing was left at that path."
+    return OutputFileError(path, reason, hint, what)
+
+
+def check_not_meta(value, name: str) -> None:
+    """A ValueError naming ``name`` when ``value`` -- a tensor, or a module's parameters and
+    buffers -- is on torch's ``meta`` device: shapes without values, nothing to compute with."""
+    import torch
+
+    if isinstance(value, torch.nn.Module):
+        meta = [n for n, t in (*value.named_parameters(), *value.named_buffers()) if t.is_meta]
+        if meta:
+            raise ValueError(
+                f"Invalid value for {name!r}: {len(meta)} of the model's parameters and buffers (e.g. {meta[0]!r}) are "
+                "on the 'meta' device: they have shapes but no values (a model built under torch.device('meta') "
+                "or with empty weights). Give it real weights first, e.g. model.to_empty(device='cpu') and then "
+                "model.load_state_dict(...)."
+            )
+    elif isinstance(value, torch.Tensor) and value.is_meta:
+        raise ValueError(
+            f"Invalid value for {name!r}: the tensor {tuple(value.shape)} is on the 'meta' device: it has a shape but "
+            "no values. Give the data on 'cpu' or 'cuda'."
+        )

@@ -37,6 +37,22 @@ def _labels_of(arr, path) -> np.ndarray:
     return np.rint(arr).astype(np.int64)
 
 
+def _check_in_table(labels: np.ndarray, table: LookupTable, what: str) -> None:
+    """Every ROI value (> 0) of ``labels`` has a name in ``table``: a value missing from it is a
+    damaged or mismatched file, not a new ROI (its vertices would leave the ROIs they belong to)."""
+    values, counts = np.unique(labels[labels > 0], return_counts=True)
+    known_ids = set(table.ids)
+    missing = [(int(v), int(c)) for v, c in zip(values, counts) if int(v) not in known_ids]
+    if missing:
+        shown = ", ".join(f"{v} ({c} features)" for v, c in missing[:5])
+        known = ", ".join(f"{k} {table[k]}" for k in sorted(table)[:12])
+        raise ValueError(
+            f"Wrong values in {what}: label value(s) {shown} are not in the {table.name or 'atlas'} lookup table "
+            f"({known}); the label file and its table do not match (a damaged or mixed-up download?): "
+            "download them again or fix the table."
+        )
+
+
 def density_of(n_vertices: int, path) -> str:
     for name, n in L.N_VERTICES.items():
         if n == n_vertices:
@@ -243,6 +259,11 @@ class SurfaceMixin:
 
     def _cut(self, labels, paths, density):
         dens = None
+        if labels["lh"].size != labels["rh"].size:
+            raise ValueError(
+                f"The hemispheres' label files do not match: {paths['lh']} (lh) has {labels['lh'].size} vertices, "
+                f"{paths['rh']} (rh) has {labels['rh'].size}; give the lh and rh files of the same atlas and template."
+            )
         for h in HEMIS:
             have = density_of(labels[h].size, paths[h])
             dens = check_density("density", have, density, paths[h])
@@ -328,9 +349,12 @@ class SurfaceMixin:
             brain, affine = self._brainmask(s, space)
             if vol.shape != brain.shape:
                 raise ValueError(f"Wrong shape in {path}: expected the brain-mask shape {brain.shape}; got {vol.shape}.")
+            _check_in_table(vol[brain], table, f"the {atlas!r} volume labels {path} of {L.subject_name(s)}")
             fs = like.feature_space if like is not None else VolumeSpace(np.argwhere(brain), affine, brain.shape,
                                                                          name=space, subject=s)
             return ROILabels(atlas, vol[tuple(fs.ijk.T)], table, fs, f"volume labels {path.name} of {L.subject_name(s)}")
+        for h in HEMIS:
+            _check_in_table(hemi_labels[h], table, f"the {atlas!r} labels of {h} ({source})")
         if like is not None:
             fs = like.feature_space
             fs.check_hemispheres(hemi_labels, what=f"the {atlas!r} labels")

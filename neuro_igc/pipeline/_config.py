@@ -259,6 +259,17 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"Invalid value for {key!r} in {source}: expected >= 1; got {value!r}.")
+    a = cfg.attribution
+    if a.n_samples is not None and a.n_samples < 2:
+        raise ConfigError(
+            f"Invalid value for 'attribution.n_samples' in {source}: IGC correlates predictions and targets "
+            f"over samples, which needs at least 2; got {a.n_samples}."
+        )
+    if a.n_samples is not None and a.baselines > a.n_samples:
+        raise ConfigError(
+            f"Invalid value for 'attribution.baselines' in {source}: the {a.baselines} baselines are drawn from "
+            f"the attribution.n_samples={a.n_samples} samples; give baselines <= n_samples (or more samples)."
+        )
     if cfg.task in ("decoding", "encoding") and not cfg.model.name and not cfg.model.checkpoint:
         raise ConfigError(
             f"Missing required key 'model.name' in {source}: a {cfg.task} pipeline needs a model "

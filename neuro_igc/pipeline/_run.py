@@ -437,9 +437,9 @@ def _clean_leftovers(deriv: Derivatives, own_log: Path | None) -> None:
     staging folders deleted."""
     from neuro_igc.pipeline._paths import remove_tree
 
-    own = own_log.with_name(f".{own_log.name}.tmp") if own_log is not None else None
+    own = Path(os.path.abspath(own_log.with_name(f".{own_log.name}.tmp"))) if own_log is not None else None
     for tmp in sorted(deriv.logs_dir.glob(".*.log.tmp")):
-        if tmp == own or not tmp.is_file():
+        if Path(os.path.abspath(tmp)) == own or not tmp.is_file():
             continue
         final = tmp.with_name(tmp.name[1:-len(".tmp")])
         n = 1
