@@ -324,12 +324,13 @@ def read_torch(path, what: str = "checkpoint", *, map_location="cpu", weights_on
             return torch.load(path, map_location=map_location, weights_only=weights_only)
     except InputFileError as err:
         cause = err.__cause__
-        if weights_only and isinstance(cause, pickle.UnpicklingError) and "Weights only load failed" in str(cause):
-            # a valid file holding Python objects that weights_only refuses: not a damaged file
-            import re
+        import re
 
-            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(cause))
-            obj = f" (e.g. {found.group(1)})" if found else ""
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(cause)) if cause is not None else None
+        if weights_only and isinstance(cause, pickle.UnpicklingError) and found:
+            # a valid file holding Python objects that weights_only refuses: not a damaged file
+            # (a damaged one fails on an "Unsupported operand" instead)
+            obj = f" (e.g. {found.group(1)})"
             raise InputFileError(
                 path,
                 f"it holds pickled Python objects{obj}, not only tensors and plain data; they are not loaded "
