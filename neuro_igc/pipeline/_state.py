@@ -176,7 +176,6 @@ class StepCache:
         self.records.append(record)
         return record
 
-
     def _remove_stale(self, key: str, before: Any, now: list[str]) -> None:
         """Delete the files the step's earlier run wrote and this one did not (e.g. the maps of a
         target no longer in the config), unless another step's record lists them; one log line."""
@@ -187,13 +186,14 @@ class StepCache:
             return
         stale -= self._outputs_of_other_steps(key)
         removed = []
+        root = Path(os.path.abspath(self.root))
         for rel in sorted(stale):
             path = inside(self.root, self.root / rel, "stale output")
             if path.is_file():
                 path.unlink()
                 removed.append(rel)
                 for folder in path.parents:  # folders left empty by it, up to the root
-                    if folder == self.root or self.root not in folder.parents:
+                    if folder == root or root not in folder.parents:
                         break
                     try:
                         folder.rmdir()
@@ -208,7 +208,7 @@ class StepCache:
         mine = self._record_path(key)
         out: set[str] = set()
         for path in self.dir.glob("*.json"):
-            if path == mine:
+            if Path(os.path.abspath(path)) == mine:
                 continue
             try:
                 data = json.loads(path.read_text())

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
+
+import pytest
 
 from neuro_igc.pipeline import load_config, run_pipeline
 from neuro_igc.pipeline._state import StepCache
@@ -22,8 +25,10 @@ def _writer(names):
     return work
 
 
-def test_a_rerun_removes_what_the_earlier_settings_wrote(tmp_path, caplog):
-    root = tmp_path / "neuro-igc"
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_rerun_removes_what_the_earlier_settings_wrote(tmp_path, caplog, monkeypatch, relative):
+    monkeypatch.chdir(tmp_path)
+    root = Path("neuro-igc") if relative else tmp_path / "neuro-igc"
     root.mkdir()
     StepCache(root).run("x/other", {"k": 0}, _writer(["sub-01/shared.txt"]))
     StepCache(root).run("x/maps", {"targets": ["a", "b"]},
