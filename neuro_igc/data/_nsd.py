@@ -502,7 +502,7 @@ class NSD(SurfaceMixin, SplitsMixin):
             rows = np.flatnonzero(~np.isfinite(col))
             ses = sorted(set(b.session[rows].tolist()))
             loc = f"{b.hemi[idx]} vertex {b.vertex[idx]}" if b.hemi is not None else f"voxel {tuple(b.ijk[idx])}"
-            return f"{loc}, {kinds} in session(s) {ses[:5]}"
+            return f"{loc}, {kinds} in {rows.size} of {b.n_trials} trials, session(s) {ses[:5]}"
 
         who = f"{L.subject_name(b.subject)} ({b.space})"
         partial = any_nan & ~all_nan
@@ -514,10 +514,9 @@ class NSD(SurfaceMixin, SplitsMixin):
                              f"{where(first)}); pass nan='drop' to drop the features NaN in every trial.")
         if nan == "drop" and partial.any():
             first = int(np.flatnonzero(partial)[0])
-            k = int((~np.isfinite(b.data[:, first])).sum())
             raise ValueError(
-                f"{kind} betas in only some trials of {int(partial.sum())} features of {who} (first: {where(first)}; "
-                f"{k} of {b.n_trials} trials); pass nan='drop-any' to drop them as well, or nan='keep'."
+                f"{kind} betas in only some trials of {int(partial.sum())} features of {who} (first: {where(first)}); "
+                "pass nan='drop-any' to drop them as well, or nan='keep'."
             )
         drop = all_nan if nan == "drop" else any_nan
         logger.info("%s: dropped %d of %d features with %s betas (%s; %d with infinite values)", who, int(drop.sum()),

@@ -329,7 +329,7 @@ def _check_model_and_data(model, datasets: dict) -> None:
     for name, ds in datasets.items():
         if ds is not None and not (hasattr(ds, "__getitem__") and hasattr(ds, "__len__")):
             raise TypeError(f"Invalid type for {name!r}: expected a torch Dataset of (x, y) items; got {type(ds).__name__}.")
-        tensors = getattr(ds, "tensors", ())  # TensorDataset: its tensors themselves
+        tensors = ds.tensors if isinstance(ds, torch.utils.data.TensorDataset) else ()
         for i, t in enumerate(tensors):
             check_not_meta(t, f"{name}.tensors[{i}]")
 

@@ -96,7 +96,7 @@ def _plant_inf(nsd: Path, value=np.inf) -> int:
 
 
 @pytest.mark.parametrize("policy, words", [
-    ("drop", ["NaN or infinite betas in only some trials of 1 features", "lh vertex {v}, inf in session(s) [1]",
+    ("drop", ["NaN or infinite betas in only some trials of 1 features", "lh vertex {v}, inf in 1 of 60 trials, session(s) [1]",
               "nan='drop-any'"]),
     ("raise", ["NaN or infinite betas in"]),
 ])
