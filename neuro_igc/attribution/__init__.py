@@ -15,7 +15,8 @@ Gauss-Legendre quadrature), each switchable and tested equal to the plain comput
 """
 
 from neuro_igc.attribution._bsc import bsc
-from neuro_igc.attribution._engine import OUTPUT_TRANSFORMS, VJP_MODES
+from neuro_igc.attribution._model import OUTPUT_TRANSFORMS
+from neuro_igc.attribution._settings import VJP_MODES
 from neuro_igc.attribution._igc import IG_ERROR_WARN, IGC, IGC_ERROR_WARN, ig, igac, igc, igc_categorical, naive_ig
 from neuro_igc.attribution._maps import correlation_map, ttest_map
 from neuro_igc.attribution._quadrature import CAPTUM_METHOD_NAMES, QUADRATURE_RULES, quadrature
