@@ -122,7 +122,7 @@ def test_a_rerun_with_fewer_targets_leaves_no_stale_file(nsd, decoding, tmp_path
     _, out, _ = decoding
     shutil.copytree(out, tmp_path / "out")
     root = tmp_path / "out" / "neuro-igc"
-    assert list(root.glob("sub-01/*SpectralSlope*"))
+    assert list(root.glob("sub-01/**/*SpectralSlope*"))
     fewer = load_config("decoding_image_stats", overrides={**TINY_DECODING, "data.targets": ["luminance_contrast"]})
     res = run_pipeline(nsd, tmp_path / "out", "participant", fewer, device="cpu", progress=False)
     assert not list(root.rglob("*SpectralSlope*"))
