@@ -141,6 +141,9 @@ def participant_settings(ctx) -> dict | None:
             "to match, run the group level with %s (or rerun the participant level).",
             cfg.name, "; ".join(lines), overrides)
         ctx.summary.append(("settings differ", "; ".join(lines)))
+        ctx.warnings.append(
+            f"the participant outputs were made with other settings than this command's ({'; '.join(lines)}); "
+            f"the group level summarized them as they are. To match, add: {overrides}")
         from neuro_igc.pipeline._report import ReportSection
 
         ctx.sections.insert(0, ReportSection(
@@ -236,7 +239,7 @@ def group_roi(ctx, names: list[str], *, kind: str, mean: bool = False) -> pd.Dat
                           title=(f"group ({len(subs)} subjects): {kind} per ROI, mean +/- SD across subjects"
                                  if len(subs) > 1 else f"group of one subject (sub-{subs[0]}): {kind} per ROI, "
                                  "no spread across subjects"),
-                          ylabel=f"ROI {'mean' if mean else 'sum'} of {kind}")
+                          ylabel=O.roi_ylabel(kind, names, mean))
             info["figure"] = str(fig.relative_to(deriv.root))
         return info
 

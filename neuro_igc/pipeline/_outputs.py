@@ -219,6 +219,18 @@ FIGURE_STYLE = {
 }
 
 
+#: the unit of each pRF-table column shown per ROI
+ROI_UNITS = {"eccentricity": "deg", "size": "deg", "r2": "fit R2", "correlation": "r"}
+
+
+def roi_ylabel(kind: str, names: list[str], mean: bool):
+    """Axis label(s) of an ROI bar plot, with units: IGC sums are in units of r; pRF means per output."""
+    what = "mean" if mean else "sum"
+    if "IGC" in kind:
+        return f"ROI {what} of {kind} (units of r)"
+    return {n: f"ROI {what} of {n}" + (f" ({ROI_UNITS[n]})" if n in ROI_UNITS else "") for n in names}
+
+
 def _colorbar_label(kind: str, name: str) -> str:
     """What a map's colours mean, with the unit."""
     style = FIGURE_STYLE.get(name)
@@ -321,6 +333,11 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
         entry = {"name": name, "desc": desc, "command": cmd, "figure": None, "view": None}
         who = f"sub-{sub}" if sub else "group"
         style = dict(FIGURE_STYLE.get(name, {}), colorbar_label=_colorbar_label(kind, name))
+        if name in ("eccentricity", "size") and "vmax" not in style:
+            finite = np.asarray(values[i], dtype=float)
+            finite = finite[np.isfinite(finite)]
+            if finite.size:  # a few wild fits would squash the colour scale: clip at the 98th percentile
+                style["vmax"] = float(np.percentile(finite, 98)) or None
         if cfg.outputs.figures:
             fig = deriv.figure_path(sub, "stat", desc=desc)
             plot_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, fig, rois=outline, views=tuple(cfg.outputs.views),
@@ -417,7 +434,7 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
             fig = deriv.figure_path(sub, "roisums", desc=cfg.label)
             plot_roi_sums(real.drop(columns="atlas"), fig, rois=order, outputs=names,
                           title=f"sub-{sub}: {kind} {'mean' if mean else 'sum'} per ROI",
-                          ylabel=f"ROI {'mean' if mean else 'sum'} of {kind}")
+                          ylabel=roi_ylabel(kind, names, mean))
             info["figure"] = _rel(deriv, fig)
         return info
 
