@@ -105,4 +105,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if dist.is_main():  # under torchrun: one summary
         print(result.summary_text())
+        for warning in result.warnings:  # also on stderr, where a script's user looks for trouble
+            print(f"neuro-igc: warning: {warning}", file=sys.stderr)
     return 0

@@ -60,6 +60,8 @@ class RunContext:
     #: the settings the report shows when not this run's config (the group level shows those the
     #: participant level used)
     report_config: dict[str, Any] | None = None
+    #: what the user must see at the end of the run (printed by the command line on stderr)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def labels(self) -> list[str]:
@@ -101,6 +103,9 @@ class RunResult:
         ``scores["prf_recovery"]["sub-01"]["V1"]["median_centre_error_deg"]``,
         ``scores["igc_truth_correlation"]["A"]``.
     log : Path
+    warnings : list of str
+        What the user must see (e.g. a group run whose command line differs from the settings the
+        participant level used); the command line prints them on stderr, ``summary_text`` too.
     """
 
     level: str
@@ -111,6 +116,7 @@ class RunResult:
     report: Path | None
     scores: dict[str, Any]
     log: Path | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def summary_text(self) -> str:
         """A few readable lines: steps run or skipped, headline scores, the report's path."""
@@ -126,6 +132,7 @@ class RunResult:
                 lines += [f"  {label} {who}: {_fmt(v)}" for who, v in value.items()]
             else:
                 lines.append(f"  {label}: {_fmt(value)}")
+        lines += [f"WARNING: {w}" for w in self.warnings]
         lines.append(f"derivatives: {self.root}")
         if self.report is not None:
             lines.append(f"report: {self.report}")
@@ -428,7 +435,8 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
                          config=ctx.report_config or config.to_dict(),
                          sections=sections, summary=summary + ctx.summary)
             logger.info("report: %s", report)
-    return RunResult(level, config, deriv.root, ctx.labels, ctx.cache.records, report, ctx.scores, log_path)
+    return RunResult(level, config, deriv.root, ctx.labels, ctx.cache.records, report, ctx.scores, log_path,
+                     list(ctx.warnings))
 
 
 def _steps_table(records: list[StepRecord]):
