@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from neuro_igc.errors import NeuroIGCError
 
 __all__ = [
@@ -26,6 +28,9 @@ __all__ = [
     "check_param",
     "check_params",
     "check_option",
+    "check_feature_arrays",
+    "check_unique_vertices",
+    "den_label",
     "soft_import",
     "resolve_device",
     "atomic_path",
@@ -39,6 +44,9 @@ __all__ = [
     "write_error",
     "check_not_meta",
 ]
+
+#: FreeSurfer hemisphere names, in the order features list them (every lh vertex before every rh one)
+HEMIS = ("lh", "rh")
 
 #: errors that come from what the user gave (files, values, folders); the command line shows
 #: them as one line, without a traceback
@@ -296,6 +304,39 @@ def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     if value not in allowed:
         raise _invalid(name, value, (Options(*allowed),))
     return value
+
+
+# -- surface feature arrays (shared by the data layer and the surface writers) ----------------
+def den_label(n_vertices: int) -> str:
+    """BIDS ``den`` label of a per-hemisphere vertex count: 163842 -> "164k", 10242 -> "10k"."""
+    n = int(n_vertices)
+    return f"{round(n / 1000)}k" if n >= 1000 else str(n)
+
+
+def check_feature_arrays(hemi, vertex):
+    """``(hemi, vertex)`` as arrays, checked as every list of surface features needs them: 1-D,
+    one entry per feature, hemispheres 'lh'/'rh'."""
+    hemi = np.asarray(hemi)
+    vertex = np.asarray(vertex)
+    if hemi.ndim != 1 or vertex.ndim != 1 or hemi.shape != vertex.shape:
+        raise ValueError(
+            f"'hemi' and 'vertex' must be 1-D arrays of the same length (one entry per feature); "
+            f"got shapes {hemi.shape} and {vertex.shape}."
+        )
+    bad = ~np.isin(hemi, HEMIS)
+    if bad.any():
+        raise ValueError(f"Invalid value in 'hemi': allowed are 'lh', 'rh'; got {np.unique(hemi[bad])[:5].tolist()}.")
+    return hemi, vertex
+
+
+def check_unique_vertices(hemi: str, vertex: np.ndarray) -> None:
+    """Raise when a vertex of one hemisphere holds more than one feature."""
+    uniq, counts = np.unique(vertex, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(
+            f"Duplicate vertex indices in {hemi}: {uniq[counts > 1][:5].tolist()} appear more than once; each "
+            "vertex may hold one feature (a later value would silently overwrite an earlier one)."
+        )
 
 
 def soft_import(module: str, purpose: str, package: str | None = None):

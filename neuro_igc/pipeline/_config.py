@@ -50,6 +50,7 @@ __all__ = [
     "BenchmarkSettings",
     "SyntheticSettings",
     "load_config",
+    "parse_overrides",
     "config_from_dict",
     "settings_hash",
     "PIPELINES_DIR",
@@ -57,15 +58,16 @@ __all__ = [
     "shipped_config_path",
 ]
 
-TASKS = ("decoding", "encoding", "benchmark")
 #: the shipped pipeline configs: package data, found in any installation (wheel or checkout)
 PIPELINES_DIR = Path(str(importlib.resources.files("neuro_igc.pipeline") / "configs"))
 
-DEFAULT_MERGE = {
-    "V1": ["V1v", "V1d"],
-    "V2": ["V2v", "V2d"],
-    "V3": ["V3v", "V3d"],
-}
+
+
+def _default_merge() -> dict[str, list[str]]:
+    """The ROI merges of ``neuro_igc.atlas.NSD_MERGES`` that join several ROIs (V1v + V1d -> V1)."""
+    from neuro_igc.atlas import NSD_MERGES
+
+    return {k: list(v) for k, v in NSD_MERGES["prf-visualrois"].items() if len(v) > 1}
 
 
 @dataclass
@@ -149,7 +151,7 @@ class RoiSettings:
     """Atlases whose ROIs the attributions are summed over, and ROI merges (V1v + V1d -> V1)."""
 
     atlases: list[str] = field(default_factory=lambda: ["prf-visualrois"])
-    merge: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_MERGE))
+    merge: dict[str, list[str]] = field(default_factory=_default_merge)
 
 
 @dataclass
@@ -524,6 +526,34 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
 
 def _yaml_inline(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("\n...").strip()
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` items as the ``overrides`` of :func:`load_config` (values read as YAML).
+
+    Examples
+    --------
+    >>> parse_overrides(["training.epochs=5", "data.sessions=[1, 2]"])
+    {'training.epochs': 5, 'data.sessions': [1, 2]}
+    """
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not all(part.strip() for part in key.split(".")):
+            raise ValueError(
+                f"Invalid value for '--set': expected KEY=VALUE with a dotted KEY such as "
+                f"training.epochs=5; got {item!r}."
+            )
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "not valid YAML"
+            raise ValueError(
+                f"Invalid value for '--set {key}': {value!r} is not a YAML value ({problem}); "
+                "quote strings and close brackets, e.g. --set data.sessions=[1,2]."
+            ) from None
+    return out
 
 
 def shipped_pipelines() -> list[str]:

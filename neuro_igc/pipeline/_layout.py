@@ -74,7 +74,7 @@ BIDSIGNORE = (
     "*_freeview.txt",
 )
 # the one BIDS name builder (and its entity order) lives with the surface writers
-from neuro_igc.surface._export import ENTITY_ORDER, bids_name  # noqa: E402
+from neuro_igc.surface import ENTITY_ORDER, bids_name  # noqa: E402
 #: the method's paper (dataset_description ReferencesAndLinks)
 PAPER_URL = "https://arxiv.org/abs/2404.13910"
 DENSITY_LABELS = {10242: "10k", 163842: "164k", "fsaverage5": "10k", "fsaverage": "164k"}
