@@ -43,6 +43,7 @@ __all__ = [
     "LOG_PROGRESS_INTERVAL_S",
     "write_error",
     "check_not_meta",
+    "check_labels_in_table",
 ]
 
 #: FreeSurfer hemisphere names, in the order features list them (every lh vertex before every rh one)
@@ -531,4 +532,21 @@ def check_not_meta(value, name: str) -> None:
         raise ValueError(
             f"Invalid value for {name!r}: the tensor {tuple(value.shape)} is on the 'meta' device: it has a shape but "
             "no values. Give the data on 'cpu' or 'cuda'."
+        )
+
+
+def check_labels_in_table(labels, table, what: str) -> None:
+    """Every ROI value (> 0) of ``labels`` has a name in ``table``: a value missing from it is a
+    damaged or mismatched file, not a new ROI (its vertices would leave the ROIs they belong to)."""
+    labels = np.asarray(labels)
+    values, counts = np.unique(labels[labels > 0], return_counts=True)
+    known_ids = set(table.ids)
+    missing = [(int(v), int(c)) for v, c in zip(values, counts) if int(v) not in known_ids]
+    if missing:
+        shown = ", ".join(f"{v} ({c} features)" for v, c in missing[:5])
+        known = ", ".join(f"{k} {table[k]}" for k in sorted(table)[:12])
+        raise ValueError(
+            f"Wrong values in {what}: label value(s) {shown} are not in the {table.name or 'atlas'} lookup table "
+            f"({known}); the label file and its table do not match (a damaged or mixed-up download?): "
+            "download them again or fix the table."
         )

@@ -51,11 +51,11 @@ def _check_pair(sizes: dict, paths: dict) -> None:
 def _check_table(labels: dict, table, paths: dict, atlas: str) -> None:
     """Every ROI value (> 0) of each file has a name in the lookup table (a value missing from it
     is a damaged or mismatched file, not a new ROI)."""
-    from neuro_igc.data._native import _check_in_table
+    from neuro_igc._utils import check_labels_in_table
 
     table = table if isinstance(table, LookupTable) else LookupTable(table, name=atlas)
     for h, values in labels.items():
-        _check_in_table(np.asarray(values), table, f"{paths[h]} ({h})")
+        check_labels_in_table(np.asarray(values), table, f"{paths[h]} ({h})")
 
 
 class Atlas:

@@ -14,7 +14,7 @@ import logging
 import numpy as np
 
 from neuro_igc._read import image_data, load_image
-from neuro_igc._utils import check_option
+from neuro_igc._utils import check_labels_in_table, check_option
 from neuro_igc.data import _layout as L
 from neuro_igc.data._roi import ROILabels
 from neuro_igc.data._spaces import HEMIS, NATIVE, SurfaceSpace, VolumeSpace, density_of_count
@@ -35,22 +35,6 @@ def _labels_of(arr, path) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating) and (not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.rint(arr))):
         raise ValueError(f"Wrong values in {path}: ROI labels must be integers.")
     return np.rint(arr).astype(np.int64)
-
-
-def _check_in_table(labels: np.ndarray, table: LookupTable, what: str) -> None:
-    """Every ROI value (> 0) of ``labels`` has a name in ``table``: a value missing from it is a
-    damaged or mismatched file, not a new ROI (its vertices would leave the ROIs they belong to)."""
-    values, counts = np.unique(labels[labels > 0], return_counts=True)
-    known_ids = set(table.ids)
-    missing = [(int(v), int(c)) for v, c in zip(values, counts) if int(v) not in known_ids]
-    if missing:
-        shown = ", ".join(f"{v} ({c} features)" for v, c in missing[:5])
-        known = ", ".join(f"{k} {table[k]}" for k in sorted(table)[:12])
-        raise ValueError(
-            f"Wrong values in {what}: label value(s) {shown} are not in the {table.name or 'atlas'} lookup table "
-            f"({known}); the label file and its table do not match (a damaged or mixed-up download?): "
-            "download them again or fix the table."
-        )
 
 
 def density_of(n_vertices: int, path) -> str:
@@ -349,12 +333,12 @@ class SurfaceMixin:
             brain, affine = self._brainmask(s, space)
             if vol.shape != brain.shape:
                 raise ValueError(f"Wrong shape in {path}: expected the brain-mask shape {brain.shape}; got {vol.shape}.")
-            _check_in_table(vol[brain], table, f"the {atlas!r} volume labels {path} of {L.subject_name(s)}")
+            check_labels_in_table(vol[brain], table, f"the {atlas!r} volume labels {path} of {L.subject_name(s)}")
             fs = like.feature_space if like is not None else VolumeSpace(np.argwhere(brain), affine, brain.shape,
                                                                          name=space, subject=s)
             return ROILabels(atlas, vol[tuple(fs.ijk.T)], table, fs, f"volume labels {path.name} of {L.subject_name(s)}")
         for h in HEMIS:
-            _check_in_table(hemi_labels[h], table, f"the {atlas!r} labels of {h} ({source})")
+            check_labels_in_table(hemi_labels[h], table, f"the {atlas!r} labels of {h} ({source})")
         if like is not None:
             fs = like.feature_space
             fs.check_hemispheres(hemi_labels, what=f"the {atlas!r} labels")
