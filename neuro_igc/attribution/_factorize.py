@@ -4,7 +4,7 @@ use them only when they pay.
 Three sources, in this order:
 
 - given: ``readout=`` / ``input_linear=`` name a module of the model (or its attribute name);
-- declared: the model defines the protocol of :mod:`neuro_igc.models._layers`
+- declared: the model defines the factorization protocol of :mod:`neuro_igc.models`
   (``igc_input_linear`` + ``forward_from_input_linear``, ``igc_readout`` + ``forward_features``);
 - found: one forward pass on a few samples is observed with module hooks. The *readout* is the
   ``nn.Linear`` (or per-subject linear layer) whose output is the model's output, through eval-mode
@@ -52,7 +52,7 @@ _TRANSPARENT = (nn.Identity, nn.modules.dropout._DropoutNd)
 
 def is_subject_linear(module) -> bool:
     """True for a per-subject linear layer (``neuro_igc.models.SubjectLinear``)."""
-    from neuro_igc.models._layers import SubjectLinear
+    from neuro_igc.models import SubjectLinear
 
     return isinstance(module, nn.Module) and isinstance(module, SubjectLinear)
 

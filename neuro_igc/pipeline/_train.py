@@ -118,7 +118,15 @@ def compute_igc(ctx, models: list, data, subject: int, position: int):
     from neuro_igc.attribution import IGC_ERROR_WARN, AttributionResult, igc
 
     settings = ctx.config.attribution  # an AttributionSettings, checked when the config loaded
-    x, y = data.val_arrays(subject, ctx.config.attribution_samples)
+    n_samples = ctx.config.attribution_samples
+    x, y = data.val_arrays(subject, n_samples)
+    if len(x) < 2 or settings.baselines > len(x):
+        from neuro_igc.pipeline._errors import PipelineError
+
+        limit = f" (attribution.n_samples={n_samples})" if n_samples is not None else ""
+        need = ("IGC correlates over samples and needs at least 2" if len(x) < 2 else
+                f"attribution.baselines={settings.baselines} draws its baselines from them; lower it to {len(x)} or less")
+        raise PipelineError(f"subject {subject:02d} has {len(x)} validation sample(s) to attribute{limit}: {need}.")
     kwargs = {} if ctx.config.model.name in PER_SUBJECT_MODELS else {"subject": int(position)}
     # the error is reported below in one line (and in the report): the settings say warn=False
     results = [igc(model, x, y, settings=settings, device=ctx.device, model_kwargs=kwargs, progress=ctx.progress)
