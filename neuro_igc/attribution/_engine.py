@@ -39,7 +39,10 @@ from neuro_igc import _distributed as dist
 from neuro_igc._utils import check_option
 from neuro_igc.attribution._data import Baselines, DataSource, check_output_idx, groups_by
 from neuro_igc.attribution._factorize import Factorization, plan_factorizations
+from neuro_igc.attribution._layer import CONDUCTANCE_FORMS, resolve_layer
+from neuro_igc.attribution._paths import make_path, path_integral
 from neuro_igc.attribution._quadrature import quadrature
+from neuro_igc.attribution._rules import cell_bounds, check_rule
 
 __all__ = ["Engine", "Sums", "VJP_MODES", "OUTPUT_TRANSFORMS", "prepared_model"]
 
@@ -150,7 +153,8 @@ class Engine:
     def __init__(self, model, src: DataSource, baselines: Baselines, *, method: str, n_steps: int,
                  output_idx, device, batch_size, model_kwargs, output_transform, input_linear,
                  readout, vjp, progress: bool, output_selector=None, check_coupling: bool = True,
-                 desc: str = "IG", distributed: bool = False):
+                 desc: str = "IG", distributed: bool = False, path="straight", rule: str = "quadrature",
+                 layer=None, conductance: str = "quadrature", region=None):
         from neuro_igc.attribution._checks import coupling_probe, first_forward
 
         self.model, self.src, self.device = model, src, device
@@ -162,8 +166,15 @@ class Engine:
         self.dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), data_dtype)
         self.bl = baselines
         self.base = None if baselines.tensor is None else baselines.tensor.to(device=device, dtype=self.dtype)
-        self.K = baselines.K
-        self.m = int(np.prod(src.input_shape))
+        self.path, self.rule = make_path(path), check_rule(rule)
+        self.K = baselines.K if self.path.uses_baselines else 1  # the blur path starts at the blurred input
+        self.m = self.m_in = int(np.prod(src.input_shape))
+        self.attr_shape = tuple(src.input_shape)
+        self.layer = None if layer is None else resolve_layer(model, layer)
+        self.conductance = check_option("conductance", conductance, CONDUCTANCE_FORMS)
+        self.region = region
+        # any path, rule or layer but IG's own: the plain path integral (see _paths, _layer)
+        self.generic = self.layer is not None or self.path.name != "straight" or self.rule != "quadrature"
         self.transform = self._check_transform(output_transform)
         self.set_steps(method, n_steps)
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
@@ -180,7 +191,11 @@ class Engine:
         self.O = len(self.idx)
         if check_coupling:
             coupling_probe(self, first, extra0, out0)
+        input_linear, readout, off = self._generic_switches(input_linear, readout)
         self._plan(input_linear, readout, vjp, first, extra0)
+        self.fac.reasons.update(off)
+        if self.layer is not None:
+            self._layer_shape(first, extra0)
         self._fb_cache: dict = {}
         self._z_cache: dict = {}
         self.reduce: Callable[[Sums], None] | None = None  # sums over processes, set by a split run
@@ -192,9 +207,53 @@ class Engine:
             return value
         return OUTPUT_TRANSFORMS[check_option("output_transform", value, [None, *OUTPUT_TRANSFORMS])]
 
+    def _generic_switches(self, input_linear, readout):
+        """Factorizations a path, rule or layer rules out: switched off, with the reason."""
+        off = {}
+        if not self.generic:
+            return input_linear, readout, off
+        what = (f"layer {self.layer[0]!r}" if self.layer is not None else
+                f"path={self.path.name!r}" if self.path.name != "straight" else f"rule={self.rule!r}")
+        reasons = {"input_linear": f"{what} integrates in the input space"}
+        if self.rule == "idgi" or self.path.adaptive:
+            reasons["readout"] = (f"{what} is not linear in the gradient: every output needs its own"
+                                  if self.rule == "idgi" else f"{what} walks one path per output")
+        values = {"input_linear": input_linear, "readout": readout}
+        for key, why in reasons.items():
+            v = values[key]
+            if v is True or (isinstance(v, (str, nn.Module)) and v != "auto"):
+                raise ValueError(f"Invalid value for {key!r}: the factorization cannot be used, {why}; pass {key}='auto' or False.")
+            if v is not False:
+                off[key] = why
+            values[key] = False
+        return values["input_linear"], values["readout"], off
+
+    def _layer_shape(self, first, extra0) -> None:
+        """The layer's unit shape, and a check that all of the computation passes through it."""
+        from neuro_igc.attribution._layer import LayerTap, check_cut
+
+        name, module = self.layer
+        tap = LayerTap(module, name)
+        kw = self._kwargs(extra0)
+        fn = lambda p: self.head(p, kw)  # noqa: E731
+        with torch.no_grad(), tap:
+            tap.run(fn, first)
+        check_cut(fn, tap, first)
+        self.attr_shape = tuple(tap.h.shape[1:])
+        self.m = int(np.prod(self.attr_shape))
+        if self.region is not None:
+            r = torch.as_tensor(self.region)
+            if r.dtype != torch.bool or tuple(r.shape) != tuple(self.src.input_shape):
+                raise ValueError(
+                    f"Invalid value for 'region': expected a boolean mask of the input shape {tuple(self.src.input_shape)}; "
+                    f"got {r.dtype} of shape {tuple(r.shape)}."
+                )
+            self.region = r.to(self.device)
+
     def set_steps(self, method: str, n_steps: int) -> None:
         alphas, weights = quadrature(method, n_steps)
         self.method, self.n_steps = method, int(n_steps)
+        self.bounds = cell_bounds(weights)
         self.alphas = torch.tensor(alphas, device=self.device, dtype=self.dtype)
         self.weights = torch.tensor(weights, device=self.device, dtype=torch.float64)
         self.weights_m = self.weights.to(self.dtype)
@@ -314,7 +373,7 @@ class Engine:
     def _forward_rows(self, xs: torch.Tensor, kw_rows: dict | None) -> torch.Tensor:
         """Outputs ``(r, O)`` float64 of rows of inputs, with per-row extras, no gradients."""
         out = torch.empty(xs.shape[0], self.O, dtype=torch.float64, device=self.device)
-        step = max(1, _POINT_BUDGET // self.m) if self.batch_size is None else max(1, self.batch_size)
+        step = max(1, _POINT_BUDGET // self.m_in) if self.batch_size is None else max(1, self.batch_size)
         with torch.no_grad():
             for s in range(0, xs.shape[0], step):
                 kws = self._kwargs({n: v[s:s + step] for n, v in (kw_rows or {}).items()})
@@ -327,7 +386,7 @@ class Engine:
         from neuro_igc.attribution._checks import check_finite_outputs
 
         out = torch.zeros(self.src.n, self.O, dtype=torch.float64, device=self.device)
-        step = max(1, _POINT_BUDGET // self.m) if self.batch_size is None else max(1, self.batch_size)
+        step = max(1, _POINT_BUDGET // self.m_in) if self.batch_size is None else max(1, self.batch_size)
         failure = None
         try:
             for _, gidx in self.groups():
@@ -353,6 +412,16 @@ class Engine:
     def _baselines_of(self, idx: np.ndarray):
         """Data indices ``(nb, K)`` of a batch's baselines (per-sample mode), and a getter of their inputs."""
         nb = idx.size
+        if not self.path.uses_baselines:  # the path's own start (the blurred input), one per sample
+            starts = []
+
+            def start():
+                if not starts:
+                    x = self.src.get_x(idx).to(device=self.device, dtype=self.dtype)
+                    starts.append(self.path.start(x).unsqueeze(1))
+                return starts[0]
+
+            return None, start
         if not self.bl.per_sample:
             return None, lambda: self.base.unsqueeze(0).expand(nb, *self.base.shape)
         bidx = self.bl.indices(idx)
@@ -370,7 +439,7 @@ class Engine:
         """``z = A x + c`` of every sample under ``group``'s weights, ``(n, D)`` (kept)."""
         if group not in self._z_cache:
             n = self.src.n
-            step = max(1, _POINT_BUDGET // self.m)
+            step = max(1, _POINT_BUDGET // self.m_in)
             Z = torch.empty(n, self.D, dtype=self.dtype, device=self.device)
             for s in range(0, n, step):
                 r = np.arange(s, min(n, s + step))
@@ -380,7 +449,7 @@ class Engine:
 
     def _baseline_outputs(self, get_bx, bidx, kw: dict, nb: int) -> torch.Tensor:
         """``f(b_ik)`` evaluated with each sample's extra inputs, ``(nb, K, O)`` float64."""
-        if not kw:
+        if not kw and self.path.uses_baselines:
             if bidx is not None:  # baselines are data samples: their outputs are known
                 return self.fx[torch.as_tensor(bidx, device=self.device)]
             if None not in self._fb_cache:
@@ -411,6 +480,8 @@ class Engine:
         In the input space returns ``IG`` (Q, nb, m) in the model's dtype: ``sum_k (x_i - b_ik) *
         G_ik``, and ``comp`` (nb, K, Q) float64: ``sum_j`` of each path's IG (completeness).
         """
+        if self.generic:
+            return self._integrate_generic(ux, ub, kw)
         nb, K, S, Q = ux.shape[0], self.K, self.n_steps, self.Q
         dev, D = self.device, self.D
         sp = ux.shape[1:]
@@ -450,6 +521,42 @@ class Engine:
                 comp[:, p0:p0 + npr] = contrib.sum(-1, dtype=torch.float64)
         if self.use_in:
             return {"G": G.reshape(Q, nb, K, D)}
+        return {"IG": IG, "comp": comp.reshape(Q, nb, K).permute(1, 2, 0)}
+
+    def _integrate_generic(self, ux: torch.Tensor, ub: torch.Tensor, kw: dict) -> dict:
+        """:meth:`integrate` for any path, rule or layer: the plain path integral of each target.
+
+        Returns ``IG`` (Q, nb, m) (``m`` the layer's units for a layer) and ``comp`` (nb, K, Q).
+        """
+        from neuro_igc.attribution._layer import conductance_rows
+
+        nb, K, S, Q = ux.shape[0], self.K, self.n_steps, self.Q
+        dev = self.device
+        sp = ux.shape[1:]
+        n_pairs = nb * K
+        IG = torch.zeros(Q, nb, self.m, dtype=self.dtype, device=dev)
+        comp = torch.zeros(Q, n_pairs, dtype=torch.float64, device=dev)
+        ub_flat = ub.reshape(n_pairs, *sp)
+        cp = self.chunk_points()
+        pp = max(1, cp // (S + 1))
+
+        def fn(p, **k):
+            return self.head(p, self._kwargs(k))
+
+        for p0 in range(0, n_pairs, pp):
+            pairs = torch.arange(p0, min(n_pairs, p0 + pp), device=dev)
+            npr = pairs.numel()
+            i = pairs // K
+            common = dict(alphas=self.alphas, weights=self.weights, bounds=self.bounds, chunk_points=cp,
+                          row_kwargs={n: v[i] for n, v in kw.items()})
+            if self.layer is not None:
+                part = conductance_rows(fn, self.layer[1], ux[i], ub_flat[pairs], path=self.path,
+                                        form=self.conductance, region=self.region, name=self.layer[0], **common)
+            else:
+                part = path_integral(fn, ux[i], ub_flat[pairs], path=self.path, rule=self.rule, **common)
+            part = part.reshape(Q, npr, -1)
+            IG.index_add_(1, i, part)
+            comp[:, p0:p0 + npr] = part.sum(-1, dtype=torch.float64)
         return {"IG": IG, "comp": comp.reshape(Q, nb, K).permute(1, 2, 0)}
 
     def _vjp(self, out: torch.Tensor, pts: torch.Tensor, npr: int, ns: int, w: torch.Tensor) -> torch.Tensor:
@@ -650,9 +757,15 @@ class Engine:
 
     # ------------------------------------------------------------------ settings
     def describe(self) -> dict:
+        layer = {} if self.layer is None else {
+            "layer": self.layer[0], "unit_shape": list(self.attr_shape), "conductance": self.conductance,
+            "region_size": None if self.region is None else int(self.region.sum())}
         return {
             "method": self.method,
             "n_steps": self.n_steps,
+            "rule": self.rule,
+            **self.path.describe(),
+            **layer,
             "input_linear": self.use_in,
             "readout": self.use_ro,
             "vjp": self.vjp,

@@ -15,6 +15,8 @@ from neuro_igc.attribution._data import check_targets, is_categorical, make_base
 from neuro_igc.attribution._engine import Engine, prepared_model
 from neuro_igc.attribution._quadrature import check_method, check_steps
 from neuro_igc.attribution._result import AttributionAccuracyWarning, AttributionResult, NaiveIG
+from neuro_igc.attribution._paths import make_path
+from neuro_igc.attribution._rules import check_rule
 from neuro_igc.attribution._settings import AttributionSettings, resolve_settings
 
 __all__ = ["ig", "igc", "igac", "igc_categorical", "naive_ig", "IGC", "IGC_ERROR_WARN", "IG_ERROR_WARN"]
@@ -102,6 +104,25 @@ _COMMON_DOC = """
         own seeded baselines). ``True`` also initialises the group from the ``torchrun``
         environment; ``False`` stays in this process. Progress bars and warnings come from rank
         0 only.
+    rule : {"quadrature", "idgi"}, default="quadrature"
+        How the gradients along each path become attributions: ``"quadrature"`` is Integrated
+        Gradients with the nodes and weights of ``method``; ``"idgi"`` (Important Direction
+        Gradient Integration) gives each step's change of the output ``f`` to the components along
+        the gradient's own direction, ``g * g * df / ||g||^2``, so that IG sums to ``f(x) -
+        f(start)`` exactly at any number of steps (``method`` still chooses the points: each
+        node's cell is bounded by the cumulative weights). IDGI is not linear in the gradient, so
+        the readout and input-linear factorizations are switched off (every output costs one
+        backward pass per point).
+    path : {"straight", "blur", "guided"} or a path object, default="straight"
+        The supporting path (the IGC paper's Section 3.1): the straight line from each baseline;
+        ``"blur"`` (BlurIG) from the image blurred with a large Gaussian down to the image (image
+        inputs ``(n, H, W)`` or ``(n, C, H, W)``; no baselines: ``baselines`` is not used);
+        ``"guided"`` (GuidedIG) from each baseline, moving the features with the smallest
+        gradients first (one path per output, so no readout factorization). ``BlurPath(max_sigma=)``
+        and ``GuidedPath(fraction=, max_dist=)`` set their options. The straight and guided paths
+        keep IGC's sum property as IG does; the blur path starts at each sample's own blurred image,
+        so ``baseline_term`` (``cov(f(start), y) / (sd(f) sd(y))``) does not shrink with the
+        number of samples and the maps sum to the correlation minus it.
     check_coupling : bool, default=True
         Check on the first samples that each output depends on its own sample only.
     auto_tol, auto_max_steps, auto_start, probe_size
@@ -137,7 +158,9 @@ def _prepare(model, x, y, st: AttributionSettings, *, need_y: bool, desc: str, c
     if st.freeze not in (True, False):
         raise ValueError(f"Invalid value for 'freeze': allowed are True, False; got {st.freeze!r}.")
     src = make_source(x, y, st.extra, need_y=need_y)
-    bl = make_baselines(st.baselines, src, st.seed, st.baseline_mode)
+    path = make_path(st.path)
+    # a path with its own start (the blurred input) draws no baselines
+    bl = make_baselines(st.baselines if path.uses_baselines else 1, src, st.seed, st.baseline_mode)
     dev = resolve_device(st.device)
     progress = st.progress
     sharded = dist.resolve(st.distributed)  # distributed: each rank on its own device, rank 0 shows progress
@@ -149,7 +172,8 @@ def _prepare(model, x, y, st: AttributionSettings, *, need_y: bool, desc: str, c
     kwargs = dict(method=method, n_steps=start, output_idx=st.output_idx, device=dev, batch_size=st.batch_size,
                   model_kwargs=st.model_kwargs, output_transform=transform, input_linear=st.input_linear,
                   readout=st.readout, vjp=st.vjp, progress=progress, desc=desc,
-                  output_selector=st.output_selector, check_coupling=st.check_coupling, distributed=sharded)
+                  output_selector=st.output_selector, check_coupling=st.check_coupling, distributed=sharded,
+                  path=path, rule=check_rule(st.rule))
     return src, bl, dev, kwargs, transform
 
 
@@ -225,9 +249,11 @@ def _reference_correlation(engine: Engine, reference, categorical: bool, kind: s
     return _corr(f, yv)
 
 
-def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorical: bool) -> AttributionResult:
+def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorical: bool,
+                  layer_options: dict | None = None) -> AttributionResult:
     src, bl, dev, ekw, transform = _prepare(model, x, y, st, need_y=kind != "igac", desc=kind.upper(),
                                             categorical_default=categorical)
+    ekw.update(layer_options or {})
     if src.n < 2:
         raise ValueError(f"Invalid value for 'x': {kind.upper()} needs at least 2 samples (it is a correlation); got {src.n}.")
     with prepared_model(model, dev, st.freeze):
@@ -248,14 +274,15 @@ def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorica
         out = engine.run(weights=w)
         ref_corr = _reference_correlation(engine, st.reference, categorical, kind)
     scale = 1.0 / (n * sdf * sdy)
-    att = (out["S"].cpu().numpy() * scale[:, None]).reshape(engine.O, *src.input_shape)
+    att = (out["S"].cpu().numpy() * scale[:, None]).reshape(engine.O, *engine.attr_shape)
     corr = _corr(fx, yv) if kind != "igac" else np.ones(engine.O)
     target = corr if ref_corr is None else ref_corr
     igc_err = np.abs(att.reshape(engine.O, -1).sum(1) - target)
-    settings = {"kind": kind + ("-categorical" if categorical and kind == "igc" else ""),
+    settings = {"kind": ("layer-" if engine.layer is not None else "") + kind
+                + ("-categorical" if categorical and kind == "igc" else ""),
                 "n_samples": n, "input_shape": list(src.input_shape), "seed": st.seed,
                 "batch_size": st.batch_size, "output_idx": engine.idx,
-                "output_transform": _name(transform), **bl.info, **engine.describe(), **auto_info,
+                "output_transform": _name(transform), **_baseline_info(bl, engine), **engine.describe(), **auto_info,
                 "igc_error_against": "same samples" if ref_corr is None else "reference"}
     res = AttributionResult(att, correlation=corr, ig_error=out["ig_error"], igc_error=igc_err, settings=settings,
                             baseline_term=out["cw"].cpu().numpy() * scale,
@@ -263,6 +290,12 @@ def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorica
     if st.warn:
         warn_errors(res)
     return res
+
+
+def _baseline_info(bl, engine: Engine) -> dict:
+    if engine.path.uses_baselines:
+        return bl.info
+    return {"baselines": f"{engine.path.name} start", "n_baselines": 1, "baseline_mode": "per-sample"}
 
 
 def _name(value) -> str | None:
@@ -391,8 +424,9 @@ def igac(model: nn.Module, x, *, settings: AttributionSettings | None = None, **
     return _dataset_wise("igac", model, x, None, st, categorical=False)
 
 
-def _per_sample_run(kind, model, x, consumer_factory, st: AttributionSettings):
+def _per_sample_run(kind, model, x, consumer_factory, st: AttributionSettings, layer_options: dict | None = None):
     src, bl, dev, ekw, transform = _prepare(model, x, None, st, need_y=False, desc=kind)
+    ekw.update(layer_options or {})
     with prepared_model(model, dev, st.freeze):
         engine = Engine(model, src, bl, **ekw)
         engine.predict()
@@ -401,7 +435,7 @@ def _per_sample_run(kind, model, x, consumer_factory, st: AttributionSettings):
         out = engine.run(per_sample=consumer)
     settings = {"kind": kind, "n_samples": src.n, "input_shape": list(src.input_shape), "seed": st.seed,
                 "batch_size": st.batch_size, "output_idx": engine.idx,
-                "output_transform": _name(transform), **bl.info, **engine.describe(), **auto_info}
+                "output_transform": _name(transform), **_baseline_info(bl, engine), **engine.describe(), **auto_info}
     return finish(out, settings)
 
 
@@ -424,6 +458,11 @@ def ig(model: nn.Module, x, *, settings: AttributionSettings | None = None, **op
         ``ig_error_relative`` (``settings["kind"] == "ig"``).
     """
     st = _settings("ig", settings, options)
+    return _ig_run("ig", model, x, st)
+
+
+def _ig_run(kind: str, model, x, st: AttributionSettings, layer_options: dict | None = None) -> AttributionResult:
+    """Per-sample IG (or a layer's conductances) averaged over each sample's baselines."""
 
     def factory(src, engine):
         store = np.zeros((src.n, engine.O, engine.m))
@@ -435,7 +474,7 @@ def ig(model: nn.Module, x, *, settings: AttributionSettings | None = None, **op
             values = store
             if engine.dist:  # each rank filled its own samples' rows; the others are zeros
                 values = dist.all_reduce_sums({"ig": torch.from_numpy(store)}, what="IG")["ig"].numpy()
-            res = AttributionResult(values.reshape(src.n, engine.O, *src.input_shape), ig_error=out["ig_error"],
+            res = AttributionResult(values.reshape(src.n, engine.O, *engine.attr_shape), ig_error=out["ig_error"],
                                     ig_error_relative=out["ig_error_relative"], settings=settings)
             if st.warn:
                 warn_errors(res)
@@ -443,7 +482,7 @@ def ig(model: nn.Module, x, *, settings: AttributionSettings | None = None, **op
 
         return consume, finish
 
-    return _per_sample_run("ig", model, x, factory, st)
+    return _per_sample_run(kind, model, x, factory, st, layer_options)
 
 
 def _merge(state: dict, nb: int, bmean: torch.Tensor, bm2: torch.Tensor) -> None:
@@ -493,7 +532,7 @@ def naive_ig(model: nn.Module, x, *, settings: AttributionSettings | None = None
                 state.update(n=0, mean=torch.zeros_like(state["mean"]), m2=torch.zeros_like(state["m2"]))
                 for n_r, mean_r, m2_r in zip(parts["n"][:, 0].tolist(), parts["mean"], parts["m2"]):
                     _merge(state, int(n_r), mean_r.to(state["mean"].device), m2_r.to(state["mean"].device))
-            shape = (engine.O, *src.input_shape)
+            shape = (engine.O, *engine.attr_shape)
             mean = state["mean"].cpu().numpy().reshape(shape)
             sd = np.sqrt(state["m2"].cpu().numpy() / state["n"]).reshape(shape)
             errs = dict(ig_error=out["ig_error"], ig_error_relative=out["ig_error_relative"])

@@ -56,6 +56,8 @@ class AttributionSettings:
     auto_start: int = 8
     probe_size: int = 32
     n_permutations: int = 16
+    rule: str = "quadrature"
+    path: Any = "straight"
 
     def replace(self, **changes) -> AttributionSettings:
         """A copy with some settings changed (unknown names raise a TypeError)."""
