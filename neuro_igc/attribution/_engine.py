@@ -538,7 +538,8 @@ class Engine:
         comp = torch.zeros(Q, n_pairs, dtype=torch.float64, device=dev)
         ub_flat = ub.reshape(n_pairs, *sp)
         cp = self.chunk_points()
-        pp = max(1, cp // (S + 1))
+        # paths per chunk: the integrators take the steps in chunks of cp points; (Q, pp, m) partial sums
+        pp = max(1, min(cp, _ACC_BUDGET // max(Q * self.m, 1)))
 
         def fn(p, **k):
             return self.head(p, self._kwargs(k))

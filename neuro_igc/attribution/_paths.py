@@ -350,7 +350,8 @@ def path_integral(head: Callable, x: torch.Tensor, start: torch.Tensor, *, path,
     if rule == "idgi":
         with torch.no_grad():
             tb = torch.as_tensor(bounds, dtype=x.dtype, device=x.device)
-            fb = call(path.points(x, start, tb)).reshape(R, S + 1, -1)
+            fb = torch.cat([call(path.points(x, start, tb[b0:b0 + ns_max])).reshape(R, tb[b0:b0 + ns_max].numel(), -1)
+                            for b0 in range(0, S + 1, ns_max)], 1)
         df = fb[:, 1:] - fb[:, :-1]  # (R, S, Q)
     for s0 in range(0, S, ns_max):
         ns = min(S, s0 + ns_max) - s0
