@@ -173,6 +173,8 @@ class Engine:
         self.layer = None if layer is None else resolve_layer(model, layer)
         self.conductance = check_option("conductance", conductance, CONDUCTANCE_FORMS)
         self.region = region
+        if self.layer is not None and self.rule != "quadrature":
+            raise ValueError(f"Invalid value for 'rule': a layer's conductance uses rule='quadrature'; got {rule!r}.")
         # any path, rule or layer but IG's own: the plain path integral (see _paths, _layer)
         self.generic = self.layer is not None or self.path.name != "straight" or self.rule != "quadrature"
         self.transform = self._check_transform(output_transform)

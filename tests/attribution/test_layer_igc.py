@@ -213,5 +213,7 @@ def test_layer_errors(img_data):
         layer_igc(model, "1", x, y, region=np.ones((8, 8), bool), **QUIET)
     with pytest.raises(ValueError, match="Invalid value for 'conductance'"):
         layer_igc(model, "1", x, y, conductance="exact", **QUIET)
+    with pytest.raises(ValueError, match="a layer's conductance uses rule='quadrature'"):
+        layer_igc(model, "1", x, y, rule="idgi", **QUIET)
     with pytest.raises(ValueError, match="Invalid value for 'path': layer conductance needs a fixed path"):
         layer_igc(model, "1", x, y, path="guided", **QUIET)
