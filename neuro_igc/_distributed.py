@@ -19,6 +19,7 @@ import datetime
 import logging
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
@@ -370,7 +371,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _local_entry(index: int, fn: Callable, nprocs: int, port: int, backend: str, timeout: float,
-                 threads: int | None, args: tuple) -> None:
+                 threads: int | None, errors: str, args: tuple) -> None:
     import torch
 
     env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(index), "LOCAL_RANK": str(index),
@@ -381,26 +382,44 @@ def _local_entry(index: int, fn: Callable, nprocs: int, port: int, backend: str,
     init_from_env(backend=backend, timeout=timeout)
     try:
         fn(*args)
+    except BaseException:
+        # Recorded before the group is left: the other ranks can only fail *because of* this error
+        # once this rank's connections close, so their records are always later than this one.
+        _record_failure(errors, index)
+        raise
     finally:
         with contextlib.suppress(Exception):
             _dist().destroy_process_group()
 
 
-def _failures(ctx, exc) -> str:
-    """Every failed process's traceback, the first one seen to fail first."""
-    import pickle
+def _record_failure(folder: str, index: int) -> None:
+    import traceback
 
-    first = exc.error_index
-    lines = [f"rank {first} of the local distributed run failed first: {exc.msg.strip().splitlines()[0]}"
-             if isinstance(exc, Exception) and not hasattr(exc, "exit_code") else
-             f"rank {first} of the local distributed run exited first: {exc}"]
-    for i in sorted(range(len(ctx.error_files)), key=lambda i: i != first):
+    tmp = os.path.join(folder, f".rank{index}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(f"{time.time_ns()}\n{traceback.format_exc()}")
+    os.replace(tmp, os.path.join(folder, f"rank{index}.txt"))
+
+
+def _failures(folder: str, nprocs: int, exc) -> str:
+    """Every failed rank's traceback, in the order the ranks failed (by the time each recorded its
+    error, not by the order the processes exited: a rank that fails because another one did exits
+    earlier at times, under load)."""
+    found = []
+    for i in range(nprocs):
         try:
-            with open(ctx.error_files[i], "rb") as fh:
-                trace = pickle.load(fh)
-        except OSError:
+            with open(os.path.join(folder, f"rank{i}.txt"), encoding="utf-8") as fh:
+                stamp, _, trace = fh.read().partition("\n")
+            found.append((int(stamp), i, trace))
+        except (OSError, ValueError):
             continue
-        lines.append(f"-- rank {i}:\n{trace}")
+    found.sort()
+    if not found:  # killed, or exited without a Python error
+        return f"rank {exc.error_index} of the local distributed run exited first: {exc}"
+    _, first, trace = found[0]
+    last = trace.strip().splitlines()[-1] if trace.strip() else "(no message)"
+    lines = [f"rank {first} of the local distributed run failed first: {last}"]
+    lines += [f"-- rank {i}:\n{t}" for _, i, t in found]
     return "\n".join(lines)
 
 
@@ -441,17 +460,20 @@ def run_local(fn: Callable, nprocs: int = 2, args: Sequence = (), *, backend: st
         raise ValueError(f"Invalid value for 'nprocs': expected a positive int; got {nprocs!r}.")
     limit = 2 * float(timeout) + 60 if join_timeout is None else float(join_timeout)
     port = free_port()
-    ctx = mp.start_processes(_local_entry, args=(fn, nprocs, port, backend, float(timeout), threads, tuple(args)),
-                             nprocs=nprocs, join=False, start_method=start_method)
-    deadline = time.monotonic() + limit
-    try:
-        while not ctx.join(timeout=1.0, grace_period=5.0):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"run_local: the {nprocs} processes did not finish within {limit:.0f} s.")
-    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
-        raise DistributedError(_failures(ctx, exc)) from None
-    finally:
-        for p in ctx.processes:
-            if p.is_alive():
-                p.kill()
-                p.join(5)
+    with tempfile.TemporaryDirectory(prefix="neuro-igc-ranks-") as errors:
+        ctx = mp.start_processes(
+            _local_entry, args=(fn, nprocs, port, backend, float(timeout), threads, errors, tuple(args)),
+            nprocs=nprocs, join=False, start_method=start_method,
+        )
+        deadline = time.monotonic() + limit
+        try:
+            while not ctx.join(timeout=1.0, grace_period=5.0):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"run_local: the {nprocs} processes did not finish within {limit:.0f} s.")
+        except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
+            raise DistributedError(_failures(errors, nprocs, exc)) from None
+        finally:
+            for p in ctx.processes:
+                if p.is_alive():
+                    p.kill()
+                    p.join(5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ __all__ = [
     "new_figure",
     "USER_ERRORS",
     "error_line",
+    "progress_bar",
+    "LOG_PROGRESS_INTERVAL_S",
 ]
 
 #: errors that come from what the user gave (files, values, folders); the command line shows
@@ -175,3 +178,31 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
         if "matplotlib.pyplot" in sys.modules:  # a figure made with pyplot is released there
             sys.modules["matplotlib.pyplot"].close(fig)
     return path
+
+
+#: seconds between two updates of a progress bar that does not write to a terminal (a log file,
+#: a pipe): tqdm's default, 0.1 s, would add ten lines a second to a batch job's log
+LOG_PROGRESS_INTERVAL_S = 5.0
+
+
+def progress_bar(iterable=None, **kwargs):
+    """``tqdm.auto.tqdm(iterable, **kwargs)``, updated at most every
+    :data:`LOG_PROGRESS_INTERVAL_S` seconds when its stream is not a terminal (unless
+    ``mininterval`` or the ``TQDM_MININTERVAL`` environment variable says otherwise)."""
+    from tqdm.auto import tqdm
+
+    if "mininterval" not in kwargs and not os.environ.get("TQDM_MININTERVAL") and not _is_notebook_bar(tqdm):
+        stream = kwargs.get("file") or sys.stderr
+        try:
+            tty = bool(stream.isatty())
+        except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+            tty = False
+        if not tty:
+            kwargs["mininterval"] = LOG_PROGRESS_INTERVAL_S
+    return tqdm(iterable, **kwargs)
+
+
+def _is_notebook_bar(cls) -> bool:
+    """A Jupyter widget bar (tqdm.auto in a notebook) writes no lines: leave its rate alone."""
+    mod = sys.modules.get("tqdm.notebook")
+    return mod is not None and isinstance(cls, type) and issubclass(cls, mod.tqdm_notebook)

@@ -20,16 +20,24 @@
 
 # %%
 import os
+import warnings
 
 import matplotlib.pyplot as plt
 
+from neuro_igc.attribution import AttributionAccuracyWarning
 from neuro_igc.benchmark import paper_comparison, plot_benchmark, run_benchmark
 
 SMALL = os.environ.get("NEURO_IGC_NOTEBOOK_SMALL") == "1"  # the test run uses small settings
-settings = dict(n_samples=60, n_steps=4, baselines=2, n_mc=1000) if SMALL else dict(n_samples=2000)
+settings = dict(n_samples=60, n_steps=8, baselines=2, n_mc=1000) if SMALL else dict(n_samples=2000)
 methods = ["IG mean", "IG SD", "IG variance", "IGC", "IGaC", "correlation"]
 
-table, maps = run_benchmark(["A", "B"], methods=methods, seed=0, progress=False, return_maps=True, **settings)
+# Exp. B's statistic is a maximum (a kink), so per-sample IG of it converges slowly with the number
+# of steps (the paper uses 512); the table below scores every map against the truth, so the
+# attribution-accuracy warnings of the individual runs are not shown here.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", AttributionAccuracyWarning)
+    table, maps = run_benchmark(["A", "B"], methods=methods, seed=0, progress=False, return_maps=True,
+                                **settings)
 table[["experiment", "method", "truth_corr", "magnitude", "sign_agreement", "overlap_ratio", "paper_value"]]
 
 # %% [markdown]
@@ -47,7 +55,7 @@ path = plot_benchmark(maps, "benchmark_maps.png", experiments=["A", "B"], method
 img = plt.imread(path)
 plt.figure(figsize=(10, 4))
 plt.imshow(img)
-plt.axis("off")
+plt.axis("off");
 
 # %% [markdown]
 # The full benchmark (four experiments, BSC, IGC of trained ConvNeXts) is one command:

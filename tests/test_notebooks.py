@@ -7,6 +7,7 @@ kernel of this environment; nothing is written back to notebooks/.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,16 @@ def _execute(path: Path, workdir: Path, env: dict) -> None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    errors = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
-              if o.get("output_type") == "error"]
-    assert not errors
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    assert not errors, errors[0].get("traceback") if errors else None
+    # a notebook teaches without noise: no warning printed (e.g. tqdm's "IProgress not found"),
+    # and no stray value shown by a cell's last line (a matplotlib artist, a tuple of limits)
+    stderr = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    assert "Warning" not in stderr and "warn" not in stderr.lower(), stderr
+    shown = [o["data"].get("text/plain", "") for o in outputs if o.get("output_type") == "execute_result"]
+    stray = [t for t in shown if re.match(r"\(|<matplotlib|\[<matplotlib|Text\(", t)]
+    assert not stray, stray
 
 
 def test_notebooks_exist():
@@ -57,8 +65,8 @@ def test_notebooks_exist():
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_runs(path, tmp_path, request):
-    env = {"NEURO_IGC_NOTEBOOK_SMALL": "1", "NEURO_IGC_WORKDIR": str(tmp_path), "MPLBACKEND": "Agg",
-           "TQDM_DISABLE": "1"}
+    # no TQDM_DISABLE: the notebooks must run as a user runs them, without progress-bar warnings
+    env = {"NEURO_IGC_NOTEBOOK_SMALL": "1", "NEURO_IGC_WORKDIR": str(tmp_path), "MPLBACKEND": "Agg"}
     if "nsd" in path.stem or "encoding" in path.stem:
         env["NEURO_IGC_NSD_ROOT"] = str(request.getfixturevalue("small_nsd"))
     before = path.read_text()

@@ -205,7 +205,8 @@ def plot_roi_sums(
     ylabel: str = "ROI sum of attributions",
     dpi: int = 160,
 ) -> Path:
-    """Bar plot of ROI sums: group mean per ROI, error bars +- SD across subjects, subject dots.
+    """Bar plot of ROI sums: group mean per ROI, error bars +- SD across subjects, subject dots
+    (a single subject's table: its bars only).
 
     One panel per output (like the paper's Fig. 3c). ``table`` is a :func:`roi_sums` table of one
     or more subjects; the ``"(other)"`` row is left out unless listed in ``rois``.
@@ -225,9 +226,11 @@ def plot_roi_sums(
     for ax, out in zip(axes[0], outputs):
         s = summary[summary["output"] == out].set_index("roi").reindex(rois)
         colors = np.where(s["mean"].to_numpy() >= 0, "#c0392b", "#2e6da4")
-        ax.bar(x, s["mean"], yerr=s["sd"].fillna(0), color=colors, alpha=0.8, capsize=3, error_kw={"lw": 1})
+        several = bool((s["n_subjects"].fillna(0) > 1).any())  # one subject: no spread to draw
+        ax.bar(x, s["mean"], yerr=s["sd"].fillna(0) if several else None, color=colors, alpha=0.8, capsize=3,
+               error_kw={"lw": 1})
         sub = table[(table["output"] == out) & table["roi"].isin(rois)]
-        for _, grp in sub.groupby("subject", sort=False, dropna=False):
+        for _, grp in sub.groupby("subject", sort=False, dropna=False) if several else ():
             pos = [rois.index(r) for r in grp["roi"]]
             ax.scatter(pos, grp["value"], s=8, color="k", zorder=3)
         ax.axhline(0, color="0.3", lw=0.8)

@@ -50,7 +50,7 @@ def bsc(model: nn.Module, x, y=None, *, settings: AttributionSettings | None = N
         ``attributions`` (n_outputs, *input_shape), ``correlation``, ``igc_error``,
         ``baseline_term`` (``settings["kind"] == "bsc"``).
     """
-    from tqdm.auto import tqdm
+    from neuro_igc._utils import progress_bar as tqdm
 
     st = _settings("bsc", settings, options)
     n_permutations = st.n_permutations

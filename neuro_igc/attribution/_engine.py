@@ -620,7 +620,7 @@ class Engine:
         subset : index array, optional
             Only these samples (the probe of ``n_steps="auto"``, or this process's share).
         """
-        from tqdm.auto import tqdm
+        from neuro_igc._utils import progress_bar as tqdm
 
         from neuro_igc.attribution._checks import check_finite_paths
 

@@ -321,12 +321,14 @@ def warn_errors(res: AttributionResult) -> None:
         outs = [res.output_idx[j] for j in bad][:20]
         hint = ""
         if res.baseline_term is not None and np.abs(res.baseline_term[bad]).max() > IGC_ERROR_WARN / 2:
+            target = "f(x)" if res.kind == "igac" else "y"
             hint = (f" It includes the baseline term (max {np.abs(res.baseline_term[bad]).max():.3g}), the "
-                    "covariance of mean f(baselines) with y, which shrinks with more samples or baselines.")
+                    f"covariance of mean f(baselines) with {target}, which shrinks with more samples or baselines.")
         if res.reference_correlation is not None:
             hint += " It is measured against the reference set's correlation, so it includes the sampling error."
+        name = "IGaC error (|sum of the map - 1|)" if res.kind == "igac" else "IGC error"
         warnings.warn(
-            f"IGC error above {IGC_ERROR_WARN} for outputs {outs} (max {res.igc_error.max():.3g}): "
+            f"{name} above {IGC_ERROR_WARN} for outputs {outs} (max {res.igc_error.max():.3g}): "
             f"raise n_steps (or use n_steps='auto') or the number of samples.{hint}",
             AttributionAccuracyWarning, stacklevel=4,
         )

@@ -93,8 +93,9 @@ class AttributionResult:
         return list(self.settings.get("output_idx") or range(n_out))
 
     def __repr__(self) -> str:
-        corr = "" if self.correlation is None else f", correlation={np.round(self.correlation, 4).tolist()}"
-        return f"AttributionResult(kind={self.kind!r}, attributions{tuple(self.attributions.shape)}{corr})"
+        corr = "" if self.correlation is None else f", correlation={_brief(self.correlation)}"
+        err = "" if self.igc_error is None else f", max igc_error={float(np.nanmax(self.igc_error)):.3g}"
+        return f"AttributionResult(kind={self.kind!r}, attributions{tuple(self.attributions.shape)}{corr}{err})"
 
     # ------------------------------------------------------------------ ROI sums
     def roi_sum(self, labels, names: Mapping[int, str] | Sequence[str] | None = None):
@@ -272,3 +273,18 @@ class NaiveIG(NamedTuple):
 
     mean: AttributionResult
     sd: AttributionResult
+
+
+#: at most this many values are listed in a repr; more are summarised
+REPR_MAX_VALUES = 8
+
+
+def _brief(values) -> str:
+    """A few values as a list; many as their count, median and range (a repr stays one line)."""
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size <= REPR_MAX_VALUES:
+        return str(np.round(v, 4).tolist())
+    if not np.isfinite(v).any():
+        return f"<{v.size} values, all NaN>"
+    return (f"<{v.size} values: median {np.nanmedian(v):.4g}, min {np.nanmin(v):.4g}, "
+            f"max {np.nanmax(v):.4g}>")

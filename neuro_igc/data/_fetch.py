@@ -262,7 +262,7 @@ def fetch_nsd(
     FetchReport
         ``report.ok`` is False when a file could not be fetched (the others still are).
     """
-    from tqdm.auto import tqdm
+    from neuro_igc._utils import progress_bar as tqdm
 
     dest = Path(dest)
     keys = [PurePosixPath(f.path if hasattr(f, "path") else str(f)).as_posix() for f in files]

@@ -307,7 +307,7 @@ class NSD(SurfaceMixin, SplitsMixin):
         """Fill (n_trials, n_selected) float32 betas session by session, lh columns then rh:
         ``opened`` holds (session, per-hemisphere handles, n_trials, path for the trial table) and
         ``read(hemi, handles)`` returns one session's selected columns of one hemisphere."""
-        from tqdm.auto import tqdm
+        from neuro_igc._utils import progress_bar as tqdm
 
         n_sel = {h: rows[h].size for h in HEMIS}
         data = np.empty((sum(o[2] for o in opened), n_sel["lh"] + n_sel["rh"]), dtype=np.float32)
@@ -398,7 +398,7 @@ class NSD(SurfaceMixin, SplitsMixin):
         return image_data(load_image(path, "valid-voxel mask"), what="valid-voxel mask") > 0
 
     def _volume_betas(self, s, ses_list, space, version, roi, mask, source, invalid) -> Betas:
-        from tqdm.auto import tqdm
+        from neuro_igc._utils import progress_bar as tqdm
 
         ijk, affine, shape = self._volume_selection(s, space, roi, mask)
         blocks, metas, valid = [], [], []
@@ -560,7 +560,7 @@ class NSD(SurfaceMixin, SplitsMixin):
         chunk : int, default=256
             Images read from disk at once.
         """
-        from tqdm.auto import tqdm
+        from neuro_igc._utils import progress_bar as tqdm
 
         ids = np.asarray(ids)
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):

@@ -139,7 +139,7 @@ def _to_fsaverage(parent: dict, hemi: np.ndarray, vertex: np.ndarray, columns: d
 def write_folder(root: Path, *, subjects, sessions, seed, trials, density, image_size, volume_spaces,
                  volume_shape, shared_fraction, snr, progress) -> tuple[dict, dict]:
     from scipy.io import savemat
-    from tqdm.auto import tqdm
+    from neuro_igc._utils import progress_bar as tqdm
 
     n_vert = L.N_VERTICES[density]
     design = make_design(_rng(seed, 0), sessions, trials, shared_fraction)

@@ -1,4 +1,15 @@
-"""Ridge regression in torch: closed form, per-target regularisation chosen by k-fold CV."""
+"""Ridge regression in torch: closed form, per-target regularisation chosen by k-fold CV.
+
+Two exact forms of the same estimator, chosen by the shape of X:
+
+- primal (n_samples >= n_features): ``X = U S V^T`` and ``coef = V diag(s / (s^2 + alpha)) U^T Y``;
+- dual / kernel (n_features > n_samples): ``K = X X^T = Q diag(lam) Q^T`` and
+  ``coef = X^T Q diag(1 / (lam + alpha)) Q^T Y``, the cost of which follows the number of samples,
+  not of features (the ``decoding_ridge`` regime: thousands of trials, tens of thousands of vertices).
+
+Both centre X and Y on the training part of each fold when fitting an intercept (the dual form
+centres the kernel, never a copy of X) and compute in float64.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +28,7 @@ DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 6, 17))
 
 
 class Ridge(ZooModel):
-    """Multi-output ridge regression, fitted in closed form (SVD), usable as an ``nn.Module``.
+    """Multi-output ridge regression, fitted in closed form, usable as an ``nn.Module``.
 
     The field's standard baseline, as an encoder (images or image features -> vertices) or a
     decoder (betas -> image statistics). Inputs are flattened: ``x`` may be images
@@ -28,8 +39,11 @@ class Ridge(ZooModel):
     the grid no cross-validation is run.
 
     For each fold (and for the final fit) X and Y are centred on the training part (when
-    ``fit_intercept``), ``X = U S V^T`` and ``coef = V diag(s / (s^2 + alpha)) U^T Y``, in
-    float64; the result equals ``sklearn.linear_model.Ridge(alpha)``.
+    ``fit_intercept``). With at least as many samples as features, ``X = U S V^T`` and
+    ``coef = V diag(s / (s^2 + alpha)) U^T Y``; with more features than samples the same
+    coefficients come from the kernel ``X X^T = Q diag(lam) Q^T`` as
+    ``X^T Q diag(1 / (lam + alpha)) Q^T Y`` (``solver_`` says which). Everything is computed in
+    float64 and the result equals ``sklearn.linear_model.Ridge(alpha)``.
 
     Parameters
     ----------
@@ -42,13 +56,15 @@ class Ridge(ZooModel):
 
     Attributes
     ----------
-    coef_ : torch.Tensor (n_targets, n_features)
-    intercept_ : torch.Tensor (n_targets,)
+    coef_ : torch.Tensor (n_targets, n_features), float64
+    intercept_ : torch.Tensor (n_targets,), float64
     alpha_ : torch.Tensor (n_targets,)
         The regularisation chosen for each target.
     cv_mse_ : np.ndarray (n_alphas, n_targets)
         Mean squared held-out error of each alpha (absent with one alpha).
     n_features_in_ : int
+    solver_ : str
+        ``"primal"`` (SVD of X) or ``"dual"`` (eigendecomposition of the kernel X X^T).
 
     Notes
     -----
@@ -93,7 +109,7 @@ class Ridge(ZooModel):
             self._allocate(int(n_features), int(n_targets))
 
     def _allocate(self, n_features: int, n_targets: int) -> None:
-        self.linear = nn.Linear(n_features, n_targets)
+        self.linear = nn.Linear(n_features, n_targets, dtype=torch.float64)
         self.linear.requires_grad_(False)
         self.register_buffer("alpha_", torch.zeros(n_targets, dtype=torch.float64))
         self.n_features_in_ = n_features
@@ -132,8 +148,9 @@ class Ridge(ZooModel):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (n, *input_shape) -> (n, n_targets)."""
-        return self.linear(self._flatten(x))
+        """x (n, *input_shape) -> (n, n_targets), computed in the coefficients' dtype (float64)."""
+        lin = self._fitted()
+        return lin(self._flatten(x).to(lin.weight.dtype))
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, X, Y, device=None) -> "Ridge":
@@ -172,19 +189,29 @@ class Ridge(ZooModel):
                 raise ValueError(f"Invalid value for {pname!r}: {bad} of {n} samples hold NaN or inf; "
                                  "drop or impute them before Ridge.fit.")
         alphas = torch.tensor(self.alphas, dtype=torch.float64, device=dev)
+        dual = X.shape[1] > n
+        self.solver_ = "dual" if dual else "primal"
+        K = X @ X.T if dual else None  # the kernel, once for every fold
         if len(self.alphas) > 1:
             mse = torch.zeros(len(self.alphas), Y.shape[1], dtype=torch.float64, device=dev)
             for test in _kfold(n, self.cv):
                 train = torch.ones(n, dtype=torch.bool)
                 train[test] = False
                 train = train.to(dev)
-                mse += self._fold_errors(X[train], Y[train], X[~train], Y[~train], alphas)
+                if dual:
+                    mse += _fold_errors_dual(K, Y, train, alphas, self.fit_intercept)
+                else:
+                    mse += self._fold_errors(X[train], Y[train], X[~train], Y[~train], alphas)
             mse /= n
             best = mse.argmin(0)
             self.cv_mse_ = mse.cpu().numpy()
         else:
             best = torch.zeros(Y.shape[1], dtype=torch.long, device=dev)
-        coef, intercept = _solve(X, Y, alphas, best, self.fit_intercept)
+        if dual:
+            coef, intercept = _solve_dual(X, K, Y, alphas, best, self.fit_intercept)
+        else:
+            coef, intercept = _solve(X, Y, alphas, best, self.fit_intercept)
+        del K
         self._allocate(X.shape[1], Y.shape[1])
         self.to(dev)
         with torch.no_grad():
@@ -241,3 +268,58 @@ def _solve(X, Y, alphas, best, fit_intercept):
         coef[:, cols] = Vh.T @ (f[:, None] * B[:, cols])
     intercept = (ym - xm @ coef) if fit_intercept else torch.zeros(Y.shape[1], dtype=X.dtype, device=X.device)
     return coef, intercept
+
+
+def _centred_kernel(K: torch.Tensor, train: torch.Tensor, centre: bool):
+    """``K[:, train]`` for the features centred on the training samples' mean, from the kernel
+    alone: ``(x_i - m).(x_j - m) = K_ij - mean_k K_ik - mean_k K_kj + mean_kl K_kl`` (k, l training)."""
+    Kt = K[:, train]
+    if not centre:
+        return Kt
+    row = Kt.mean(1)  # x_i . m for every sample i
+    return Kt - row[:, None] - row[train][None, :] + row[train].mean()
+
+
+def _inverse(lam: torch.Tensor, alpha, n: int) -> torch.Tensor:
+    """``1 / (lam + alpha)``, with 0 for numerically null eigenvalues (the pseudo-inverse, as
+    :func:`_shrink` for the singular values)."""
+    tol = lam.max().clamp_min(0) * n * torch.finfo(lam.dtype).eps if lam.numel() else 0.0
+    return torch.where(lam > tol, 1.0 / (lam + alpha), torch.zeros_like(lam))
+
+
+def _fold_errors_dual(K, Y, train, alphas, fit_intercept) -> torch.Tensor:
+    """Summed squared held-out error of one fold, (n_alphas, n_targets), from the kernel."""
+    Kc = _centred_kernel(K, train, fit_intercept)
+    Ktr, Kte = Kc[train], Kc[~train]
+    Ytr, Yte = Y[train], Y[~train]
+    if fit_intercept:
+        ym = Ytr.mean(0)
+        Ytr, Yte = Ytr - ym, Yte - ym
+    lam, Q = torch.linalg.eigh(Ktr)
+    A = Kte @ Q  # (n_test, n_train)
+    B = Q.T @ Ytr  # (n_train, t)
+    out = []
+    for a in alphas:
+        pred = (A * _inverse(lam, a, Ktr.shape[0])) @ B
+        out.append(((pred - Yte) ** 2).sum(0))
+    return torch.stack(out)
+
+
+def _solve_dual(X, K, Y, alphas, best, fit_intercept):
+    """The coefficients of :func:`_solve` from the kernel: ``X_c^T Q diag(1/(lam+alpha)) Q^T Y_c``."""
+    n = X.shape[0]
+    everyone = torch.ones(n, dtype=torch.bool, device=X.device)
+    Kc = _centred_kernel(K, everyone, fit_intercept)
+    Yc = Y - Y.mean(0) if fit_intercept else Y
+    lam, Q = torch.linalg.eigh(Kc)
+    B = Q.T @ Yc
+    D = torch.zeros(n, Y.shape[1], dtype=X.dtype, device=X.device)  # dual coefficients
+    for i in torch.unique(best).tolist():
+        cols = best == i
+        D[:, cols] = Q @ (_inverse(lam, alphas[i], n)[:, None] * B[:, cols])
+    coef = X.T @ D
+    if not fit_intercept:
+        return coef, torch.zeros(Y.shape[1], dtype=X.dtype, device=X.device)
+    xm = X.mean(0)
+    coef -= xm[:, None] * D.sum(0)[None, :]  # X_c^T D without a centred copy of X
+    return coef, Y.mean(0) - xm @ coef

@@ -457,7 +457,7 @@ def fit(
     >>> len(res.history)
     2
     """
-    from tqdm.auto import tqdm
+    from neuro_igc._utils import progress_bar as tqdm
 
     check_option("loss", loss, LOSSES)
     _check_model_and_data(model, {"train": train, "val": val})

@@ -34,6 +34,8 @@ class SubjectInfo:
     hemi, vertex : (n_vertices,)
         Hemisphere ("lh"/"rh") and vertex of each beta column (lh first).
     density : str
+    val_repeats : int
+        Median number of trials averaged per validation image (for the noise ceiling).
     """
 
     subject: int
@@ -41,6 +43,7 @@ class SubjectInfo:
     hemi: np.ndarray
     vertex: np.ndarray
     density: str
+    val_repeats: int = 1
 
     @property
     def n_vertices(self) -> int:
@@ -108,8 +111,9 @@ def load_data(nsd, subjects: list[int], cfg) -> PipelineData:
     from neuro_igc.data import DecodingDataset, EncodingDataset
 
     train, val = _splits(nsd, subjects, cfg)
-    infos = [SubjectInfo(b.subject, k, np.asarray(b.hemi), np.asarray(b.vertex), b.density)
-             for k, b in enumerate(train)]
+    infos = [SubjectInfo(b.subject, k, np.asarray(b.hemi), np.asarray(b.vertex), b.density,
+                         int(np.median(v.n_repeats)) if v.n_trials else 1)
+             for k, (b, v) in enumerate(zip(train, val))]
     if cfg.task == "decoding":
         from neuro_igc.data.features import image_statistics
 

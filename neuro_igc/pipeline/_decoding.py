@@ -26,6 +26,9 @@ def participant(ctx) -> None:
     names = list(cfg.data.targets)
     data = O.LazyData(ctx)
     train = O.train_step(ctx, data)
+    from neuro_igc.pipeline._modelfigs import model_step
+
+    model = model_step(ctx, data, train, names)
     igc_recs, surf_recs, roi_recs, roi_tables = {}, {}, {}, {}
     for s in ctx.subjects:
         sub = f"{s:02d}"
@@ -37,10 +40,10 @@ def participant(ctx) -> None:
         roi_recs[sub] = O.roi_step(ctx, sub, igc_rec, maps, names, vert)
         if roi_recs[sub] is not None:
             roi_tables[sub] = O.read_roi_tables(ctx, sub)
-    S.model_section(ctx, train, names)
+    S.model_section(ctx, train, names, model=model)
     S.attribution_section(ctx, igc_recs, names)
     S.maps_section(ctx, "IGC maps", "IGC attributions of each decoded statistic on the inflated fsaverage "
-                   "surface (red: positive, blue: negative), with the V1-hV4 outlines.", surf_recs)
+                   "surface (red: positive, blue: negative), with the outlines of the ROIs summed below.", surf_recs)
     S.roi_section(ctx, roi_recs, "Sums of the IGC maps over each ROI (IGC is additive: the sums over a "
                   "partition add up to the correlation).")
     if roi_tables:
@@ -48,9 +51,10 @@ def participant(ctx) -> None:
 
 
 def group(ctx) -> None:
-    from neuro_igc.pipeline._group import group_maps, group_roi, participant_settings
+    from neuro_igc.pipeline._group import group_maps, group_roi, participant_settings, participants_section
 
     participant_settings(ctx)
+    participants_section(ctx, list(ctx.config.data.targets))
 
     names = list(ctx.config.data.targets)
     table = group_roi(ctx, names, kind="IGC")

@@ -127,6 +127,9 @@ def participant(ctx) -> None:
     cfg = ctx.config
     data = O.LazyData(ctx)
     train = O.train_step(ctx, data)
+    from neuro_igc.pipeline._modelfigs import model_step
+
+    model = model_step(ctx, data, train, None)
     igc_recs, prf_recs, surf_recs, roi_recs, prf_tables, layer_recs = {}, {}, {}, {}, {}, {}
     for s in ctx.subjects:
         sub = f"{s:02d}"
@@ -144,7 +147,7 @@ def participant(ctx) -> None:
                                         MAP_COLUMNS, vert, kind="pRF")
         roi_recs[sub] = O.roi_step(ctx, sub, prf_recs[sub], _map_values(ctx, params, ROI_COLUMNS), ROI_COLUMNS,
                                    vert, mean=True, kind="pRF")
-    S.model_section(ctx, train, None)
+    S.model_section(ctx, train, None, model=model)
     S.attribution_section(ctx, igc_recs, None)
     layer_section(ctx, layer_recs)
     if prf_recs:
@@ -165,9 +168,10 @@ def participant(ctx) -> None:
 
 
 def group(ctx) -> None:
-    from neuro_igc.pipeline._group import group_maps, group_roi, participant_settings
+    from neuro_igc.pipeline._group import group_maps, group_roi, participant_settings, participants_section
 
     participant_settings(ctx)
+    participants_section(ctx, None)
 
     if not ctx.config.outputs.prf.enabled:
         ctx.sections.append(ReportSection("Group", text=["pRF outputs are disabled in this config: nothing to summarize."]))

@@ -17,7 +17,7 @@ from neuro_igc.pipeline._errors import PipelineError
 from neuro_igc.pipeline._layout import camel, write_tsv
 from neuro_igc.pipeline._report import ReportSection
 
-__all__ = ["group_roi", "group_maps", "subjects_with_outputs", "participant_settings"]
+__all__ = ["group_roi", "group_maps", "subjects_with_outputs", "participant_settings", "participants_section"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,9 @@ GROUP_SIDECAR = {
     "sd": {"Description": "standard deviation across subjects (ddof 1)"},
     "sem": {"Description": "standard error of the mean"},
     "n_subjects": {"Description": "number of subjects"},
-    "n_features": {"Description": "mean number of vertices in the ROI"},
+    "n_features": {"Description": "number of vertices in the ROI, mean across subjects rounded to an integer"},
+    "n_features_min": {"Description": "smallest number of vertices in the ROI among the subjects"},
+    "n_features_max": {"Description": "largest number of vertices in the ROI among the subjects"},
 }
 
 
@@ -155,6 +157,35 @@ def participant_settings(ctx) -> dict | None:
     return participants
 
 
+def _record(ctx, key: str):
+    from neuro_igc.pipeline._state import StepRecord
+
+    data = ctx.cache._read(key)
+    if not data or not isinstance(data.get("info"), dict):
+        return None
+    return StepRecord(key, data.get("hash", ""), data.get("outputs", []), True, float(data.get("seconds", 0.0)),
+                      data["info"])
+
+
+def participants_section(ctx, names: list[str] | None) -> None:
+    """The participant level's validation scores and IGC errors of the summarized subjects (from
+    their step records), flagged like in the participant report: the group maps are only as good
+    as these."""
+    cfg = ctx.config
+    subs = [f"{s:02d}" for s in ctx.subjects]
+    igc = {s: r for s in subs if (r := _record(ctx, f"{cfg.label}/sub-{s}/igc")) is not None}
+    train = _record(ctx, f"{cfg.label}/train")
+    model = _record(ctx, f"{cfg.label}/model")
+    if model is not None:
+        model.info = dict(model.info, figures=[])  # the participant report shows them
+    if train is not None:
+        train.info = dict(train.info, val={k: v for k, v in train.info.get("val", {}).items() if k in igc})
+        S.model_section(ctx, train, names, who=" ".join(f"sub-{s}" for s in igc), model=model)
+        ctx.sections[-1].title = "Participants: validation"
+    if igc:
+        S.attribution_section(ctx, igc, names, title="Participants: IGC errors")
+
+
 def _upstream_hashes(ctx, subs: list[str], step: str) -> list[str]:
     """The participant-level records the group level reads, each checked against its files."""
     hashes = []
@@ -189,6 +220,12 @@ def group_roi(ctx, names: list[str], *, kind: str, mean: bool = False) -> pd.Dat
         for atlas in cfg.outputs.roi.atlases:
             part = full[full["atlas"] == atlas].drop(columns="atlas")
             summary = group_summary(part)
+            if "n_features" in part:  # vertex counts are integers: the rounded mean and the range
+                counts = part.groupby(["output", "roi"], sort=False)["n_features"].agg(["min", "max"])
+                keys = pd.MultiIndex.from_frame(summary[["output", "roi"]])
+                summary["n_features"] = summary["n_features"].round().astype(int)
+                summary["n_features_min"] = counts["min"].reindex(keys).to_numpy().astype(int)
+                summary["n_features_max"] = counts["max"].reindex(keys).to_numpy().astype(int)
             summary.insert(0, "atlas", atlas)
             path = O.roi_path(deriv, cfg.label, None, atlas, suffix="roisummary")
             write_tsv(path, summary, {**GROUP_SIDECAR, "Subjects": subs})
@@ -198,7 +235,9 @@ def group_roi(ctx, names: list[str], *, kind: str, mean: bool = False) -> pd.Dat
             fig = deriv.figure_path(None, "roisummary", desc=cfg.label)
             order = list(dict.fromkeys(real["roi"]))
             plot_roi_sums(real.drop(columns="atlas"), fig, rois=order, outputs=names,
-                          title=f"group ({len(subs)} subjects): {kind} per ROI, mean +/- SD across subjects",
+                          title=(f"group ({len(subs)} subjects): {kind} per ROI, mean +/- SD across subjects"
+                                 if len(subs) > 1 else f"group of one subject (sub-{subs[0]}): {kind} per ROI, "
+                                 "no spread across subjects"),
                           ylabel=f"ROI {'mean' if mean else 'sum'} of {kind}")
             info["figure"] = str(fig.relative_to(deriv.root))
         return info
@@ -207,12 +246,16 @@ def group_roi(ctx, names: list[str], *, kind: str, mean: bool = False) -> pd.Dat
     summary = pd.concat([pd.read_csv(ctx.deriv.root / t, sep="\t", na_values="n/a", keep_default_na=False)
                          for t in rec.info["tables"]], ignore_index=True)
     shown = summary[summary["roi"] != OTHER]
-    figures = [(ctx.deriv.root / rec.info["figure"], "Group ROI summary: mean +/- SD across subjects, "
-                "dots = subjects")] if rec.info.get("figure") else []
+    spread = "mean +/- SD across subjects, dots = subjects" if len(subs) > 1 else "one subject: no error bars"
+    figures = [(ctx.deriv.root / rec.info["figure"], f"Group ROI summary: {spread}")] if rec.info.get("figure") else []
+    if len(subs) == 1:
+        shown = shown.drop(columns=[c for c in ("sd", "sem") if c in shown])
     ctx.sections.append(ReportSection(
         "Group ROI summary",
-        text=[f"ROI values of {len(subs)} subjects ({' '.join('sub-' + s for s in subs)}): mean, SD and SEM."],
-        tables=[("Mean +/- SD across subjects", shown)],
+        text=[f"ROI values of {len(subs)} subjects ({' '.join('sub-' + s for s in subs)}): mean, SD and SEM; "
+              "n_features is the ROI's vertex count (rounded mean, smallest and largest across subjects)."
+              if len(subs) > 1 else f"ROI values of one subject (sub-{subs[0]}): a group of one has no spread."],
+        tables=[("Mean +/- SD across subjects" if len(subs) > 1 else "ROI values", shown)],
         figures=figures,
     ))
     for out in names:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from neuro_igc.attribution import IGC_ERROR_WARN
 from neuro_igc.pipeline._errors import PipelineError
 from neuro_igc.pipeline._layout import bids_name, camel, write_tsv
 
@@ -134,7 +135,9 @@ def _summary(values) -> dict:
     v = np.asarray(values, dtype=float)
     if v.size <= 8:
         return {"values": v.tolist()}
-    return {"mean": float(np.nanmean(v)), "median": float(np.nanmedian(v)), "max": float(np.nanmax(v))}
+    return {"mean": float(np.nanmean(v)), "median": float(np.nanmedian(v)), "max": float(np.nanmax(v)),
+            "max_abs": float(np.nanmax(np.abs(v))), "n": int(v.size),
+            "n_above_target": int(np.sum(v > IGC_ERROR_WARN))}
 
 
 def igc_step(ctx, data: LazyData, train, subject: int):
@@ -162,6 +165,9 @@ def igc_step(ctx, data: LazyData, train, subject: int):
             "correlation": _summary(res.correlation),
             "ig_error": _summary(res.ig_error),
             "igc_error": _summary(res.igc_error),
+            "map_sum": _summary(res.attributions.reshape(res.attributions.shape[0], -1).sum(axis=1)),
+            "baseline_term": None if res.baseline_term is None else _summary(res.baseline_term),
+            "ig_error_relative": None if res.ig_error_relative is None else _summary(res.ig_error_relative),
             "n_samples": int(len(d.val_arrays(subject, cfg.attribution.n_samples)[1])),
             "n_steps": res.settings.get("n_steps"),
             "density": info.density,
@@ -207,8 +213,19 @@ FIGURE_STYLE = {
     "angle": {"cmap": "hsv", "signed": False, "vmax": 360.0, "colorbar_label": "polar angle (deg)"},
     "eccentricity": {"cmap": "viridis", "signed": False, "colorbar_label": "eccentricity (deg)"},
     "size": {"cmap": "plasma", "signed": False, "colorbar_label": "pRF size (deg)"},
-    "r2": {"cmap": "magma", "signed": False, "colorbar_label": "pRF fit R2"},
+    "r2": {"cmap": "magma", "signed": False, "colorbar_label": "pRF fit R2 (fraction of the map's variance)"},
+    "correlation": {"colorbar_label": "model correlation r (prediction vs betas, validation images)"},
 }
+
+
+def _colorbar_label(kind: str, name: str) -> str:
+    """What a map's colours mean, with the unit."""
+    style = FIGURE_STYLE.get(name)
+    if style is not None:
+        return ("mean " if kind.startswith("mean") else "") + style["colorbar_label"]
+    if "IGC" in kind:
+        return f"{kind} per vertex (units of r)"
+    return kind
 
 
 def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str], hemi, vertex, density: str,
@@ -243,7 +260,7 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
         atomic_write_text(cmd_path, f"# {kind} map '{name}': run from {cmd_path.parent.name}/\n{cmd}\n")
         entry = {"name": name, "desc": desc, "command": cmd, "figure": None, "view": None}
         who = f"sub-{sub}" if sub else "group"
-        style = dict(FIGURE_STYLE.get(name, {"colorbar_label": kind}))
+        style = dict(FIGURE_STYLE.get(name, {}), colorbar_label=_colorbar_label(kind, name))
         if cfg.outputs.figures:
             fig = deriv.figure_path(sub, "stat", desc=desc)
             plot_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, fig, rois=outline, views=tuple(cfg.outputs.views),
@@ -251,7 +268,8 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
             entry["figure"] = _rel(deriv, fig)
         if cfg.outputs.interactive:
             page = deriv.figures_dir(sub) / bids_name("view", ".html", sub=sub, desc=desc)
-            view_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, page, title=f"{who}: {kind} {name}",
+            view_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, page,
+                              title=f"{who}: {kind} {name}; colours: {style['colorbar_label']}",
                               **{k: v for k, v in style.items() if k in ("cmap", "signed")})
             entry["view"] = _rel(deriv, page)
         out.append(entry)
@@ -259,15 +277,18 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
 
 
 def _outline(ctx, subject):
-    """ROI outlines for a subject's figures: the subject's visual ROIs (native labels through the
-    transforms). Group figures have no subject: they take the group ``streams`` atlas on fsaverage,
-    since NSD has no visual-ROI atlas there."""
-    atlas = "prf-visualrois" if subject is not None else "streams"
-    try:
-        return load_atlas(ctx, atlas, subject)
-    except (FileNotFoundError, ValueError) as exc:  # an NSD folder without these labels
-        logger.info("no ROI outlines on the figures: %s", exc)
-        return None
+    """ROI outlines for a subject's figures: every atlas the pipeline sums over (``outputs.roi.atlases``,
+    merged as configured; subject atlases through the transforms), else the subject's visual ROIs.
+    Group figures have no subject: they take the group ``streams`` atlas on fsaverage, since NSD
+    has no subject-drawn atlas there."""
+    names = (list(ctx.config.outputs.roi.atlases) or ["prf-visualrois"]) if subject is not None else ["streams"]
+    out = []
+    for name in names:
+        try:
+            out.append(load_atlas(ctx, name, subject))
+        except (FileNotFoundError, ValueError) as exc:  # an NSD folder without these labels
+            logger.info("no %s outlines on the figures: %s", name, exc)
+    return out or None
 
 
 def surface_step(ctx, sub: str, upstream, values: np.ndarray, names: list[str], vert: pd.DataFrame, *, kind: str,

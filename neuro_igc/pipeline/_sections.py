@@ -20,10 +20,41 @@ def _fig(ctx, rel: str | None):
     return None if rel is None else ctx.deriv.root / rel
 
 
-def model_section(ctx, train, names: list[str] | None) -> None:
-    """Validation scores of the model(s), per subject."""
+#: validation r below which the report flags a model: its IGC maps explain almost nothing
+VALIDATION_R_WARN = 0.1
+
+
+def _flag(values, test, reason: str) -> list[str]:
+    """One reason (or "") per value: the report marks the cells whose value fails ``test``."""
+    out = []
+    for v in values:
+        try:
+            bad = v is not None and bool(test(float(v)))
+        except (TypeError, ValueError):
+            bad = False
+        out.append(reason if bad else "")
+    return out
+
+
+def _with_flags(table: pd.DataFrame, flags: dict[str, list[str]]) -> pd.DataFrame:
+    table.attrs["flags"] = {k: v for k, v in flags.items() if k in table.columns and any(v)}
+    return table
+
+
+def _r_flag(values) -> list[str]:
+    return _flag(values, lambda v: not v >= VALIDATION_R_WARN,
+                 f"validation r below {VALIDATION_R_WARN}: the model predicts too little for its maps to mean much "
+                 "(train longer, use more sessions or a better model)")
+
+
+def model_section(ctx, train, names: list[str] | None, *, who: str | None = None, model=None) -> None:
+    """Validation scores of the model(s), per subject, with the noise ceiling when NSD gives one
+    (encoding: per vertex from ``ncsnr``) and the training figures (curves, predicted vs true)
+    of the ``model`` step's record."""
     cfg = ctx.config
     val = train.info.get("val", {})
+    extra = model.info if model is not None else {}
+    ceiling = {k: v for k, v in extra.get("noise_ceiling", {}).items() if k in val}
     rows = []
     for sub, entry in val.items():
         r = entry.get("r", [])
@@ -31,54 +62,123 @@ def model_section(ctx, train, names: list[str] | None) -> None:
             rows += [{"subject": sub, "output": n, "validation r": float(v)} for n, v in zip(names, r)]
         else:
             arr = np.asarray(r, dtype=float)
-            rows.append({"subject": sub, "outputs": int(arr.size),
-                         "mean validation r": float(np.nanmean(arr)) if arr.size else float("nan"),
-                         "median validation r": float(np.nanmedian(arr)) if arr.size else float("nan")})
-    text = [f"Model '{cfg.model.name or 'checkpoint'}' "
-            + ("reused from " + str(cfg.model.checkpoint) if train.info.get("reused") else
-               f"trained once for subjects {' '.join(ctx.labels)}")
-            + ("" if train.skipped else f" in {train.seconds:.0f} s") + "; validation on the shared images "
-            "averaged over their repeats (Pearson r of prediction and truth)."]
+            row = {"subject": sub, "outputs": int(arr.size),
+                   "mean validation r": float(np.nanmean(arr)) if arr.size else float("nan"),
+                   "median validation r": float(np.nanmedian(arr)) if arr.size else float("nan")}
+            nc = ceiling.get(sub)
+            if nc:
+                row["median noise ceiling r"] = nc["median_r"]
+                row["median r / ceiling"] = nc["median_ratio"]
+            rows.append(row)
+    if who is None:
+        text = [f"Model '{cfg.model.name or 'checkpoint'}' "
+                + ("reused from " + str(cfg.model.checkpoint) if train.info.get("reused") else
+                   f"trained once for subjects {' '.join(ctx.labels)}")
+                + ("" if train.skipped else f" in {train.seconds:.0f} s") + "; validation on the shared images "
+                "averaged over their repeats (Pearson r of prediction and truth)."]
+    else:
+        text = [f"Validation scores of the participant level's model ({who}): Pearson r of prediction and truth "
+                "on the shared images averaged over their repeats."]
+    if ceiling:
+        reps = sorted({v.get("repeats", 1) for v in ceiling.values()})
+        text.append("Noise ceiling: from NSD's ncsnr of each vertex for the number of repeats averaged "
+                    f"(n = {', '.join(map(str, reps))}), NC = 100 ncsnr^2 / (ncsnr^2 + 1/n) percent of variance; "
+                    "shown as the highest r it allows, sqrt(NC/100), and the median of r / that ceiling.")
+    elif cfg.task == "decoding":
+        text.append("No noise ceiling: NSD's ncsnr measures the noise of each vertex's betas, the inputs of a "
+                    "decoding model; it gives no ceiling for a decoded image statistic.")
     if train.info.get("member_scores") and len(train.info["member_scores"]) > 1:
         text.append("Kept ensemble members' validation scores: "
                     + ", ".join(f"{s:.3f}" for s in train.info["member_scores"]))
     table = pd.DataFrame(rows)
-    ctx.sections.append(ReportSection("Model", text=text, tables=[("Validation scores", table)] if rows else []))
+    if rows:
+        _with_flags(table, {"validation r": _r_flag(table.get("validation r", [])),
+                            "median validation r": _r_flag(table.get("median validation r", []))})
+    figures = [(ctx.deriv.root / f, caption) for f, caption in extra.get("figures", [])
+               if (ctx.deriv.root / f).exists()]
+    ctx.sections.append(ReportSection("Model", text=text, tables=[("Validation scores", table)] if rows else [],
+                                      figures=figures))
     scores = ctx.scores.setdefault("validation_r", {})
     for row in rows:
-        who = f"sub-{row['subject']}"
+        who_ = f"sub-{row['subject']}"
         value = row.get("validation r", row.get("mean validation r"))
         if "output" in row:
-            scores.setdefault(who, {})[row["output"]] = value
+            scores.setdefault(who_, {})[row["output"]] = value
         else:
-            scores[who] = value
+            scores[who_] = value
 
 
-def attribution_section(ctx, igc_records: dict[str, object], names: list[str] | None) -> None:
-    """IGC totals and errors per subject (the maps add up to the model's correlation)."""
+def _get(summary: dict | None, key: str, i: int | None = None):
+    if not summary:
+        return None
+    if i is not None and "values" in summary:
+        return summary["values"][i]
+    return summary.get(key)
+
+
+def attribution_section(ctx, igc_records: dict[str, object], names: list[str] | None, *,
+                        title: str = "IGC") -> None:
+    """IGC totals and errors per subject (the maps add up to the model's correlation), with the
+    baseline term beside the IGC error and the out-of-target values flagged."""
+    from neuro_igc.attribution import IG_ERROR_WARN, IGC_ERROR_WARN
+
     rows = []
     for sub, rec in igc_records.items():
         info = rec.info
         corr, ige, igce = info["correlation"], info["ig_error"], info["igc_error"]
+        base, rel = info.get("baseline_term"), info.get("ig_error_relative")
         if "values" in corr and names is not None:
             for i, n in enumerate(names):
                 rows.append({"subject": sub, "output": n, "correlation": corr["values"][i],
-                             "IG error": ige["values"][i], "IGC error": igce["values"][i],
+                             "sum of map": _get(info.get("map_sum"), "", i),
+                             "baseline term": _get(base, "", i), "IGC error": igce["values"][i],
+                             "IG error": ige["values"][i], "IG error (relative)": _get(rel, "", i),
                              "samples": info["n_samples"], "steps": info["n_steps"]})
         else:
-            rows.append({"subject": sub, "outputs": "all vertices", "median correlation": corr.get("median"),
-                         "median IG error": ige.get("median"), "max IGC error": igce.get("max"),
-                         "samples": info["n_samples"], "steps": info["n_steps"]})
+            row = {"subject": sub, "outputs": corr.get("n", "all"), "median correlation": corr.get("median"),
+                   "max IGC error": igce.get("max"), "outputs above target": igce.get("n_above_target"),
+                   "max |baseline term|": _get(base, "max_abs"), "median IG error": ige.get("median"),
+                   "max IG error": ige.get("max"), "samples": info["n_samples"], "steps": info["n_steps"]}
+            rows.append({k: v for k, v in row.items() if v is not None})
         worst = max(igce.get("values", [igce.get("max", 0.0)]))
         ctx.scores["max_igc_error"] = max(ctx.scores.get("max_igc_error", 0.0), float(worst))
+    table = pd.DataFrame(rows)
+    for col in ("baseline term", "sum of map"):
+        if col in table and table[col].isna().all():
+            table = table.drop(columns=col)
+    if "IG error (relative)" in table and table["IG error (relative)"].isna().all():
+        table = table.drop(columns="IG error (relative)")
+
+    def igc_reason(row) -> str:
+        b = abs(row.get("baseline term", row.get("max |baseline term|", 0.0)) or 0.0)
+        why = f"IGC error above {IGC_ERROR_WARN} (the paper's target)"
+        if b > IGC_ERROR_WARN / 2:
+            return why + ", mostly the baseline term beside it: use more samples or attribution.baselines"
+        return why + ": raise attribution.n_steps (or 'auto') or attribution.n_samples"
+
+    flags = {}
+    for col in ("IGC error", "max IGC error"):
+        if col in table:
+            flags[col] = [igc_reason(r) if r[col] is not None and r[col] > IGC_ERROR_WARN else ""
+                          for _, r in table.iterrows()]
+    for col in ("IG error", "max IG error"):
+        if col in table:
+            flags[col] = _flag(table[col], lambda v: v > IG_ERROR_WARN,
+                               f"IG error above {IG_ERROR_WARN}: raise attribution.n_steps (or 'auto')")
+    if "outputs above target" in table:
+        flags["outputs above target"] = _flag(table["outputs above target"], lambda v: v > 0,
+                                              f"outputs whose IGC error is above {IGC_ERROR_WARN}")
+    if rows:
+        _with_flags(table, flags)
     a = ctx.config.attribution
-    ctx.sections.append(ReportSection(
-        "IGC",
-        text=[f"Integrated Gradient Correlation on the validation images ({a.method}, {a.baselines} baselines "
-              "drawn from the data). Per output, the map sums to the correlation of the model's prediction "
-              "with the truth; the IGC error is the gap (the paper's target: below 0.01)."],
-        tables=[("Correlation and errors", pd.DataFrame(rows))],
-    ))
+    text = [f"Integrated Gradient Correlation on the validation images ({a.method}, {a.baselines} baselines "
+            "drawn from the data for every image). Per output, the map sums to the correlation of the model's "
+            "prediction with the truth, less the baseline term: the correlation of the baselines' mean "
+            "prediction with the truth, which is not part of any input's attribution and shrinks with more "
+            "samples and baselines. The IGC error is |sum of the map - correlation| (baseline term included); "
+            f"the paper's target is below {IGC_ERROR_WARN}. The IG error is the mean completeness gap of the "
+            f"per-image IG (target below {IG_ERROR_WARN})."]
+    ctx.sections.append(ReportSection(title, text=text, tables=[("Correlation and errors", table)]))
 
 
 def maps_section(ctx, title: str, text: str, surface_records: dict[str, object]) -> None:

@@ -85,11 +85,12 @@ def train_models(ctx, data, folder: Path) -> tuple[list[Path], dict]:
     subjects = [d.subject for d in data.subjects]
     if t.n_models == 1:
         res = fit(_build(cfg, data, t.seed), data.train, data.val, seed=t.seed, **kwargs)
-        models, member_scores = [res.model], [res.score]
+        models, member_scores, histories = [res.model], [res.score], [res.history]
     else:
         ens = fit_ensemble(lambda s: _build(cfg, data, s), data.train, data.val, n_models=t.n_models,
                            keep=t.keep, seed=t.seed, **kwargs)
         models, member_scores = ens.models, [float(ens.scores[i]) for i in ens.selected]
+        histories = [ens.histories[i] for i in ens.selected] if ens.histories else []
     scores = {}
     for i, model in enumerate(models):
         metrics = evaluate(model, data.val, device=ctx.device)
@@ -98,7 +99,8 @@ def train_models(ctx, data, folder: Path) -> tuple[list[Path], dict]:
         paths.append(path)
         if i == 0:
             scores = _score_info(metrics, data)
-    return paths, {"val": scores, "member_scores": member_scores}
+    history = [[{k: float(v) for k, v in e.items() if isinstance(v, (int, float))} for e in h] for h in histories]
+    return paths, {"val": scores, "member_scores": member_scores, "history": history}
 
 
 def load_models(paths: list[Path], device) -> list:

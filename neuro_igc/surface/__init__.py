@@ -27,7 +27,7 @@ from ._export import (
 from ._nilearn import MESH_TYPES, from_surface_image, load_template_mesh, to_surface_image
 from ._mapping import DENSITIES, HEMIS, density_name, from_hemispheres, from_volume, n_vertices, to_hemispheres, to_volume
 from ._plot import SURFACE_VIEWS, plot_surface_maps
-from ._view import view_surface_maps
+from ._view import best_view, view_surface_maps
 
 __all__ = [
     "DENSITIES",
@@ -55,6 +55,7 @@ __all__ = [
     "write_surface_maps",
     "plot_surface_maps",
     "view_surface_maps",
+    "best_view",
     "MESH_TYPES",
     "to_surface_image",
     "from_surface_image",

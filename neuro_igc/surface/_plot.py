@@ -10,7 +10,6 @@ import numpy as np
 from neuro_igc._utils import check_option, new_figure, save_figure, soft_import
 
 from ._decimate import decimate
-from ._export import label_colors
 from ._mapping import DENSITIES, HEMIS, density_name
 
 __all__ = ["plot_surface_maps", "SURFACE_VIEWS"]
@@ -53,9 +52,10 @@ def plot_surface_maps(
         One map per hemisphere on fsaverage5 or denser (decimated to fsaverage5). NaN = not shown.
     output_file : path
         ``.png`` (any matplotlib format works), written atomically.
-    rois : dict {"lh": (n_vertices,) int, "rh": ...} or Atlas, optional
+    rois : dict {"lh": (n_vertices,) int, "rh": ...}, Atlas, or a list of them, optional
         ROI labels whose outlines are drawn (0 = none); an object with ``labels`` (dict) and
         ``table`` ({id: name}) attributes, such as :class:`neuro_igc.atlas.Atlas`, also works.
+        Several atlases: each ROI gets its own colour in the legend.
     views : sequence of str, default ("lateral", "medial", "ventral", "posterior")
         Among ``SURFACE_VIEWS``.
     signed : bool, optional
@@ -85,7 +85,9 @@ def plot_surface_maps(
     from nilearn import datasets, plotting
 
     data = {h: _as_fsaverage5(m, f"maps[{h!r}]").astype(float) for h, m in maps.items()}
-    labels, table = _roi_labels(rois)
+    layers = _roi_layers(rois)
+    n_colors = max([offset + max([int(np.max(v)) for v in lab.values()] + [0]) for lab, _, offset in layers] + [0]) + 1
+    palette = _distinct_colors(n_colors)
     finite = np.concatenate([d[np.isfinite(d)] for d in data.values()]) if data else np.zeros(0)
     if finite.size == 0:
         finite = np.zeros(1)
@@ -100,36 +102,72 @@ def plot_surface_maps(
     mesh = datasets.load_fsaverage("fsaverage5")
     sulc = datasets.load_fsaverage_data("fsaverage5", data_type="sulcal")
     hemis = [h for h in HEMIS if h in data]
-    fig = new_figure("Surface plots", figsize=(2.6 * len(views), 2.4 * len(hemis) + 0.6))
-    axes = fig.subplots(len(hemis), len(views), subplot_kw={"projection": "3d"}, squeeze=False)
+    shown = _shown_rois(layers)
+    legend_rows = int(np.ceil(len(shown) / 6)) if shown else 0
+    # panels as large as the brains: nilearn leaves a wide margin around each 3-D axes, zoomed out below
+    panel_w, panel_h = 3.3, 2.5
+    head, foot = (0.45 if title else 0.1), 0.3 * legend_rows + 0.1
+    fig = new_figure("Surface plots", figsize=(panel_w * len(views) + 1.1, panel_h * len(hemis) + head + foot))
+    height = fig.get_figheight()
+    grid = fig.add_gridspec(len(hemis), len(views), left=0.0, right=1 - 1.1 / fig.get_figwidth(),
+                            top=1 - head / height, bottom=foot / height, wspace=0.0, hspace=0.0)
+    axes = np.empty((len(hemis), len(views)), dtype=object)
     for r, h in enumerate(hemis):
         part = mesh["inflated"].parts[_PART[h]]
         bg = np.asarray(sulc.data.parts[_PART[h]])
         for c, view in enumerate(views):
-            ax = axes[r, c]
+            ax = axes[r, c] = fig.add_subplot(grid[r, c], projection="3d")
             plotting.plot_surf(
                 part, surf_map=data[h], bg_map=bg, hemi=_PART[h], view=view, cmap=cmap, vmin=vmin, vmax=vmax,
                 threshold=threshold, colorbar=False, axes=ax, figure=fig, bg_on_data=False,
             )
-            if labels is not None and h in labels:
+            for labels, _table, offset in layers:
+                if h not in labels:
+                    continue
                 ids = [int(i) for i in np.unique(labels[h]) if i != 0]
                 if ids:
-                    palette = label_colors(max(ids) + 1) / 255.0
-                    plotting.plot_surf_contours(
-                        part, labels[h], levels=ids, colors=[palette[i] for i in ids], axes=ax, figure=fig, hemi=_PART[h],
-                    )
-            ax.set_title(f"{h} {view}", fontsize=8)
+                    colors = [palette[offset + i] for i in ids]
+                    faces = np.asarray(part.faces)
+                    # two rings of faces along each border (nilearn colours one): legible at this size
+                    for lab in (labels[h], _dilate(labels[h], faces)):
+                        plotting.plot_surf_contours(part, lab, levels=ids, colors=colors, axes=ax, figure=fig,
+                                                    hemi=_PART[h])
+            ax.set_box_aspect(None, zoom=ZOOM.get(view, 1.6))
+            ax.set_title(f"{h} {view}", fontsize=9, y=0.97)
     sm = ScalarMappable(cmap=cmap, norm=Normalize(vmin=vmin, vmax=vmax))
-    fig.colorbar(sm, ax=axes.ravel().tolist(), shrink=0.6, label=colorbar_label)
-    if labels is not None and table:
-        shown = sorted({int(i) for h in labels for i in np.unique(labels[h]) if i != 0})
-        if shown:
-            palette = label_colors(max(shown) + 1) / 255.0
-            handles = [Line2D([], [], color=palette[i], label=table.get(i, str(i))) for i in shown]
-            fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=7, frameon=False)
+    cax = fig.add_axes([1 - 0.95 / fig.get_figwidth(), 0.2 + 0.6 * foot / height, 0.18 / fig.get_figwidth(), 0.55])
+    cbar = fig.colorbar(sm, cax=cax)
+    cbar.set_label(colorbar_label, fontsize=10)
+    if shown:
+        handles = [Line2D([], [], color=palette[k], lw=3, label=name) for k, name in shown]
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=9, frameon=False,
+                   handlelength=1.5, columnspacing=1.2)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=12, y=1 - 0.08 / height)
     return save_figure(fig, output_file, dpi=dpi)
+
+
+#: zoom of each view's 3-D axes: the brain fills its panel (lateral/medial are wide, posterior narrow)
+ZOOM = {"lateral": 1.6, "medial": 1.6, "ventral": 1.55, "dorsal": 1.55, "posterior": 1.5, "anterior": 1.5}
+
+
+def _dilate(labels: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Each ROI grown by one ring of vertices (unlabelled neighbours take a neighbour's label)."""
+    out = labels.copy()
+    for a, b in ((0, 1), (1, 2), (2, 0), (1, 0), (2, 1), (0, 2)):
+        src, dst = faces[:, a], faces[:, b]
+        grow = (labels[src] != 0) & (out[dst] == 0)
+        out[dst[grow]] = labels[src[grow]]
+    return out
+
+
+def _shown_rois(layers) -> list[tuple[int, str]]:
+    """(palette index, name) of every ROI drawn, in layer order."""
+    out = []
+    for labels, table, offset in layers:
+        ids = sorted({int(i) for h in labels for i in np.unique(labels[h]) if i != 0})
+        out += [(offset + i, table.get(i, str(i))) for i in ids]
+    return out
 
 
 def _roi_labels(rois):
@@ -140,5 +178,30 @@ def _roi_labels(rois):
         table = dict(getattr(rois, "table", {}) or {})
         rois = rois.labels
     if not isinstance(rois, dict) or any(h not in HEMIS for h in rois):
-        raise ValueError("'rois' must be a dict {'lh': labels, 'rh': labels} or a surface Atlas.")
+        raise ValueError("'rois' must be a dict {'lh': labels, 'rh': labels}, a surface Atlas, or a list of them.")
     return {h: _as_fsaverage5(v, f"rois[{h!r}]").astype(int) for h, v in rois.items()}, table
+
+
+def _roi_layers(rois) -> list[tuple[dict, dict, int]]:
+    """(labels per hemisphere, {id: name}, palette offset) of each atlas whose outlines are drawn:
+    the ROIs of several atlases get distinct colours."""
+    if rois is None:
+        return []
+    items = list(rois) if isinstance(rois, (list, tuple)) else [rois]
+    layers, offset = [], 0
+    for item in items:
+        labels, table = _roi_labels(item)
+        layers.append((labels, table, offset))
+        offset += max([int(np.max(v)) for v in labels.values()] + [0])
+    return layers
+
+
+def _distinct_colors(n: int) -> list:
+    """``n`` colours that stand out on a grey brain and on the red/blue maps, distinct from their
+    neighbours (index 0 unused)."""
+    from matplotlib import colormaps
+
+    base = [colormaps["tab10"](i) for i in (2, 1, 4, 8, 9, 6, 5, 0, 3, 7)]
+    extra = [colormaps["Dark2"](i) for i in range(8)] + [colormaps["Set1"](i) for i in range(9)]
+    cols = base + extra
+    return [(0, 0, 0, 1)] + [cols[i % len(cols)] for i in range(max(n - 1, 0))]

@@ -12,7 +12,11 @@ import numpy as np
 from neuro_igc._utils import atomic_write_text, soft_import
 from neuro_igc.surface._plot import _as_fsaverage5
 
-__all__ = ["view_surface_maps"]
+__all__ = ["view_surface_maps", "best_view", "VIEW_DIRECTIONS"]
+
+#: nilearn's interactive views (its camera eye directions in mesh coordinates)
+VIEW_DIRECTIONS = {"left": (-1, 0, 0), "right": (1, 0, 0), "front": (0, 1, 0), "back": (0, -1, 0),
+                   "top": (0, 0, 1), "bottom": (0, 0, -1)}
 
 _PART = {"lh": "left", "rh": "right"}
 
@@ -82,6 +86,36 @@ def view_surface_maps(
         title=title, title_fontsize=16, colorbar_fontsize=14,
     )
     page = view.get_standalone()
+    # open on the view that shows the most of the map (nilearn opens on the left, lateral side)
+    best = best_view({h: mesh["inflated"].parts[_PART[h]] for h in hemis},
+                     {h: np.where(np.isfinite(data[h]), np.abs(data[h]), 0.0) for h in hemis})
+    page = page.replace(f'<option value="{best}">view:', f'<option value="{best}" selected>view:', 1)
     # the page embeds its scripts; drop its one network resource (a favicon) so it is fully offline
     page = re.sub(r"<link[^>]*rel=\"icon\"[^>]*>", "", page, flags=re.S)
     return atomic_write_text(output_file, page)
+
+
+def best_view(meshes: dict, weights: dict[str, np.ndarray]) -> str:
+    """The view of :data:`VIEW_DIRECTIONS` that faces most of the map: the sum over vertices of
+    ``weight * max(0, normal . direction)`` (vertex normals of each hemisphere's mesh); seen from
+    the left or right, the far hemisphere is hidden behind the near one and does not count.
+
+    Parameters
+    ----------
+    meshes : dict {"lh"/"rh": mesh with ``coordinates`` and ``faces``}
+    weights : dict {"lh"/"rh": (n_vertices,) array}, e.g. the map's absolute values
+    """
+    score = dict.fromkeys(VIEW_DIRECTIONS, 0.0)
+    for h, mesh in meshes.items():
+        coords, faces = np.asarray(mesh.coordinates, dtype=float), np.asarray(mesh.faces)
+        tri = np.cross(coords[faces[:, 1]] - coords[faces[:, 0]], coords[faces[:, 2]] - coords[faces[:, 0]])
+        normals = np.zeros_like(coords)
+        for k in range(3):
+            np.add.at(normals, faces[:, k], tri)  # area-weighted vertex normals
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        w = np.asarray(weights[h], dtype=float)
+        for view, d in VIEW_DIRECTIONS.items():
+            if len(meshes) == 2 and (view, h) in (("left", "rh"), ("right", "lh")):
+                continue
+            score[view] += float(np.sum(w * np.clip(normals @ np.asarray(d, dtype=float), 0.0, None)))
+    return max(score, key=score.get)

@@ -232,3 +232,32 @@ def test_two_ranks_on_gpus_give_the_cpu_result(tmp_path, run_ranks):
     ref = igc(mish_mlp(), x, y, baselines=4, n_steps=6, progress=False, device="cpu", distributed=False)
     assert device.startswith("cuda")
     np.testing.assert_allclose(att, ref.attributions, rtol=0, atol=1e-10 * np.abs(ref.attributions).max())
+
+
+class _SlowToFormat(ValueError):
+    """Formatting its message takes seconds the first time: a rank that fails first but, on a
+    loaded machine, exits after the rank that failed because of it."""
+
+    formatted = False
+
+    def __str__(self):
+        if not _SlowToFormat.formatted:
+            _SlowToFormat.formatted = True
+            time.sleep(6)  # longer than run_local's 5 s grace before the others are stopped
+        return "slow boom on rank 1"
+
+
+def _first_failure_worker() -> None:
+    if D.rank() == 1:
+        raise _SlowToFormat()
+    D.barrier("waiting for rank 1")  # fails once rank 1 leaves the group
+
+
+@pytest.mark.slow
+def test_run_local_names_the_rank_that_failed_first_even_when_it_exits_last(run_ranks):
+    with pytest.raises(D.DistributedError) as info:
+        run_ranks(_first_failure_worker, 2, (), timeout=60)
+    msg = str(info.value)
+    assert msg.startswith("rank 1 of the local distributed run failed first"), msg
+    assert "slow boom on rank 1" in msg.splitlines()[0]
+    assert "another rank stopped" in msg  # rank 0's own error follows

@@ -138,6 +138,15 @@ def test_igac_sums_to_one(regression_data):
     assert res.kind == "igac"
 
 
+def test_igac_warns_about_its_own_error(regression_data):
+    x, _ = regression_data
+    # 2 baselines on 20 samples: a baseline term far above 0.01 (checked below), so igac warns
+    with pytest.warns(AttributionAccuracyWarning, match=r"IGaC error \(\|sum of the map - 1\|\) above 0.01") as rec:
+        res = igac(mish_mlp(), x[:20], baselines=2, n_steps=8, **FAST)
+    assert res.igc_error.max() > 0.01
+    assert not any("IGC error" in str(w.message) for w in rec)
+
+
 def test_dummy_component_gets_zero(regression_data):
     x, y = regression_data
     model = mish_mlp()

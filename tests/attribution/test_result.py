@@ -60,3 +60,13 @@ def test_roi_sum_per_sample(regression_data):
     assert len(table) == 3 * 3 * 3 and table.columns[0] == "sample"
     sums = table.groupby(["sample", "output"]).attribution.sum().values.reshape(3, 3)
     np.testing.assert_allclose(sums, res.attributions.sum(-1))
+
+
+def test_repr_summarises_many_outputs():
+    few = AttributionResult(np.zeros((2, 5)), correlation=np.array([0.5, 0.25]), igc_error=np.array([0.001, 0.02]))
+    assert repr(few) == ("AttributionResult(kind='igc', attributions(2, 5), correlation=[0.5, 0.25], "
+                         "max igc_error=0.02)")
+    many = AttributionResult(np.zeros((300, 5)), correlation=np.linspace(-0.5, 1.0, 300))
+    text = repr(many)
+    assert "\n" not in text and len(text) < 160  # one short line, not 300 numbers
+    assert "<300 values: median 0.25, min -0.5, max 1>" in text

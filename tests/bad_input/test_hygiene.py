@@ -112,3 +112,35 @@ def test_resume_on_other_data_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"n_train=48 there, 40 now"):
         fit(build_model("decoding_mlp", n_inputs=6, seed=0), small, ds, epochs=2, checkpoint=ckpt, resume=True,
             progress=False, device="cpu")
+
+
+def test_progress_bars_in_a_log_update_every_few_seconds(monkeypatch, capsys):
+    """stderr redirected to a file (here: captured, not a terminal): a bar writes a line every few
+    seconds at most, not ten a second. A fake clock advances 1 s per reading, so 20 batches of
+    pRF fits take 20 "seconds": every 5 s is at most 4 updates plus the first and the last."""
+    import itertools
+
+    import tqdm.std
+
+    from neuro_igc.prf import fit_prf, gaussian_maps
+
+    clock = itertools.count(1_000_000.0, 1.0)
+    monkeypatch.setattr(tqdm.std, "time", lambda: next(clock))
+    monkeypatch.delenv("TQDM_MININTERVAL", raising=False)
+    maps = gaussian_maps(np.zeros(20), np.zeros(20), np.ones(20), shape=(8, 8), extent_deg=8.4)
+    fit_prf(maps, 8.4, batch_size=1, progress=True)
+    err = capsys.readouterr().err
+    updates = err.count("\r")
+    assert "pRF fits" in err and 2 <= updates <= 7, repr(err)
+
+
+def test_no_module_makes_its_own_tqdm_bar():
+    """Every bar goes through neuro_igc._utils.progress_bar (which sets the rate for logs)."""
+    from pathlib import Path
+
+    import neuro_igc
+
+    root = Path(neuro_igc.__file__).parent
+    offenders = [f"{p.relative_to(root)}: {line.strip()}" for p in root.rglob("*.py") if p.name != "_utils.py"
+                 for line in p.read_text().splitlines() if line.strip().startswith(("from tqdm", "import tqdm"))]
+    assert not offenders, offenders

@@ -37,21 +37,47 @@ def test_single_alpha_equals_sklearn_and_closed_form(fit_intercept, shape):
     np.testing.assert_allclose(pred, ref.predict(X), rtol=1e-4, atol=1e-4)
 
 
-def test_cv_matches_brute_force_kfold_with_sklearn():
-    X, Y = _data(n=50, d=30, t=6, seed=1, noise=2.0)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("d, solver", [(30, "primal"), (120, "dual")])  # n = 50 samples
+def test_cv_matches_brute_force_kfold_with_sklearn(d, solver, fit_intercept):
+    X, Y = _data(n=50, d=d, t=6, seed=1, noise=2.0)
     alphas = [1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3]
-    model = Ridge(alphas=alphas, cv=5).fit(X, Y)
+    model = Ridge(alphas=alphas, cv=5, fit_intercept=fit_intercept).fit(X, Y)
+    assert model.solver_ == solver
     mse = np.zeros((len(alphas), Y.shape[1]))
     for tr, te in KFold(5).split(X):
         for i, a in enumerate(alphas):
-            pred = SkRidge(alpha=a).fit(X[tr], Y[tr]).predict(X[te])
+            pred = SkRidge(alpha=a, fit_intercept=fit_intercept).fit(X[tr], Y[tr]).predict(X[te])
             mse[i] += ((pred - Y[te]) ** 2).sum(0)
     mse /= len(X)
     np.testing.assert_allclose(model.cv_mse_, mse, rtol=1e-8)
     np.testing.assert_allclose(model.alpha_.numpy(), np.asarray(alphas)[mse.argmin(0)])
     # the final fit uses each target's own alpha: as sklearn's Ridge with an alpha array
-    ref = SkRidge(alpha=model.alpha_.numpy()).fit(X, Y)
-    np.testing.assert_allclose(model.coef_.double().numpy(), ref.coef_, rtol=1e-5, atol=1e-6)
+    ref = SkRidge(alpha=model.alpha_.numpy(), fit_intercept=fit_intercept).fit(X, Y)
+    np.testing.assert_allclose(model.coef_.numpy(), ref.coef_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(torch.as_tensor(X)).numpy(), ref.predict(X), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(60, 12), (20, 40)])
+def test_no_regularisation_is_the_pseudo_inverse(shape):
+    X, Y = _data(*shape, seed=3)
+    model = Ridge(alphas=0.0).fit(X, Y)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    # least squares (n > d) or the minimum-norm interpolation (n < d); rcond as the default of lstsq
+    np.testing.assert_allclose(model.coef_.numpy(), (np.linalg.pinv(Xc) @ Yc).T, rtol=1e-6, atol=1e-8)
+
+
+def test_float64_coefficients_and_inputs_of_either_precision():
+    X, Y = _data(n=40, d=70, seed=4)
+    m64 = Ridge(alphas=[0.5, 5.0], cv=4).fit(X, Y)
+    m32 = Ridge(alphas=[0.5, 5.0], cv=4).fit(X.astype(np.float32), Y.astype(np.float32))
+    assert m64.coef_.dtype == m64.intercept_.dtype == torch.float64
+    # the float32 copy of X differs from X by rounding only (relative 6e-8): same alphas, close coefficients
+    np.testing.assert_array_equal(m32.alpha_.numpy(), m64.alpha_.numpy())
+    np.testing.assert_allclose(m32.coef_.numpy(), m64.coef_.numpy(), rtol=1e-4, atol=1e-6)
+    x = torch.as_tensor(X[:5])
+    np.testing.assert_allclose(m64(x).numpy(), m64(x.float()).numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(m64(x).numpy(), X[:5] @ m64.coef_.numpy().T + m64.intercept_.numpy(), rtol=1e-12)
 
 
 def test_cv_picks_sensible_alphas():
@@ -68,8 +94,9 @@ def test_cv_picks_sensible_alphas():
 def test_linear_protocol_and_images():
     X = torch.randn(30, 1, 4, 4)
     model = Ridge(alphas=[1.0]).fit(X, torch.randn(30, 3)).eval()
-    x = torch.randn(5, 1, 4, 4)
+    x = torch.randn(5, 1, 4, 4, dtype=torch.float64)
     ref = model(x)
+    assert ref.dtype == torch.float64 and model(x.float()).dtype == torch.float64  # float64 coefficients
     assert not hasattr(model, "igc_readout")
     torch.testing.assert_close(model.forward_from_input_linear(model.igc_input_linear(x.flatten(1))), ref,
                                rtol=0, atol=0)

@@ -62,7 +62,8 @@ def test_protocol_reproduces_forward(name, small_models):
     if name == "digits_classifier":
         model = build_model(name, output="logits", **small_models[name][0])
     model.eval()
-    x = torch.randn(6, *shape)
+    # in the parameters' dtype, as the attribution engine calls the layers (Ridge: float64)
+    x = torch.randn(6, *shape, dtype=next(model.parameters()).dtype)
     with torch.no_grad():
         ref = model(x, **extra)
         found = 0

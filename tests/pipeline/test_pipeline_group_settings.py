@@ -56,6 +56,19 @@ def test_group_uses_and_reports_participant_settings(nsd, tmp_path, caplog):
     entry = next(g for g in desc["GeneratedBy"] if g["Description"] == "decoding_image_stats")
     assert entry["Config"]["training"]["epochs"] == 2
 
+    # the participants' validation r and IGC errors are in the group report; vertex counts are integers
+    assert "Participants: validation" in page and "Participants: IGC errors" in page
+    for sub in ("01", "02"):
+        assert page.count(f'<td class="l">{sub}</td><td class="l">luminance_contrast</td>') == 2
+    import pandas as pd
+
+    summary = pd.read_csv(out / "neuro-igc" / "group" / "atlas-prfvisualrois_desc-imagestats_roisummary.tsv",
+                          sep="\t")
+    for col in ("n_features", "n_features_min", "n_features_max"):
+        assert summary[col].dtype.kind == "i"
+    assert (summary["n_features_min"] <= summary["n_features"]).all()
+    assert (summary["n_features"] <= summary["n_features_max"]).all()
+
     # the same command as the participant level: no warning, no flagged section
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="neuro_igc"):

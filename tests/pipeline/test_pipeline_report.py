@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -71,3 +73,46 @@ def test_blank_page_is_detected(tmp_path, browser):
     page.write_text("<html><body></body></html>")
     with pytest.raises(AssertionError, match="flat colour"):
         assert_not_blank(browser.screenshot(page))
+
+
+def _attribution_report(tmp_path, igc_error, ig_error, baseline, r):
+    """The IGC and Model sections of a participant report, from step records as the pipeline writes them."""
+    from types import SimpleNamespace
+
+    from neuro_igc.pipeline import load_config
+    from neuro_igc.pipeline._sections import attribution_section, model_section
+    from neuro_igc.pipeline._state import StepRecord
+
+    corr = [0.5, 0.6]
+    info = {"correlation": {"values": corr}, "ig_error": {"values": ig_error},
+            "igc_error": {"values": igc_error}, "baseline_term": {"values": baseline},
+            "map_sum": {"values": [c - b for c, b in zip(corr, baseline)]}, "n_samples": 100, "n_steps": 16}
+    ctx = SimpleNamespace(config=load_config("decoding_image_stats"), sections=[], scores={}, labels=["01"],
+                          deriv=SimpleNamespace(root=tmp_path))
+    train = StepRecord("t/train", "h", info={"val": {"01": {"r": r, "score": float(np.mean(r))}}})
+    model_section(ctx, train, ["a", "b"])
+    attribution_section(ctx, {"01": StepRecord("t/sub-01/igc", "h", info=info)}, ["a", "b"])
+    page = write_report(tmp_path / "report.html", title="t", config={}, sections=ctx.sections)
+    return page.read_text()
+
+
+def test_out_of_target_figures_are_flagged(tmp_path):
+    from neuro_igc.attribution import IG_ERROR_WARN, IGC_ERROR_WARN
+
+    # output "a": IGC error 0.026 (target 0.01), most of it the baseline term; output "b" within target
+    page = _attribution_report(tmp_path, igc_error=[0.026, 0.002], ig_error=[0.001, 0.002],
+                               baseline=[0.024, 0.001], r=[0.6, 0.7])
+    flagged = re.findall(r'<td class="warn" title="([^"]*)">([^<]*)</td>', page)
+    assert [cell for _, cell in flagged] == ["0.026 \u26a0"]  # only the IGC error of output "a"
+    assert f"IGC error above {IGC_ERROR_WARN}" in flagged[0][0] and "baseline term" in flagged[0][0]
+    assert "<th class=\"l\">baseline term</th>" in page and "<td>0.024</td>" in page  # shown beside it
+    assert 'class="flag"' in page and "Out of target" in page
+    # IG error and a low validation r are flagged too; a report within target has no flag at all
+    page = _attribution_report(tmp_path, igc_error=[0.002, 0.002], ig_error=[3 * IG_ERROR_WARN, 0.002],
+                               baseline=[0.0, 0.0], r=[0.05, 0.7])
+    cells = re.findall(r'<td class="warn" title="([^"]*)">([^<]*)</td>', page)
+    assert [c for _, c in cells] == ["0.05 \u26a0", "0.03 \u26a0"]
+    assert "validation r below" in cells[0][0] and "IG error above" in cells[1][0]
+    page = _attribution_report(tmp_path, igc_error=[0.002, 0.003], ig_error=[0.001, 0.002],
+                               baseline=[0.0, 0.001], r=[0.6, 0.7])
+    assert 'class="warn"' not in page and "Out of target" not in page

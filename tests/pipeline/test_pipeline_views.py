@@ -44,6 +44,8 @@ def test_view_page_is_offline_and_self_contained(tmp_path):
     # no resource fetched from the network (scripts, styles, images are inline)
     assert not re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="https?:', text)
     assert "sub-01: IGC x" in text
+    # it opens on one chosen view (the one facing most of the map), not on nilearn's first
+    assert len(re.findall(r'<option value="(?:left|right|front|back|top|bottom)" selected>view:', text)) == 1
 
 
 def test_view_refuses_bad_maps(tmp_path):

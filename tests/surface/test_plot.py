@@ -23,3 +23,26 @@ def test_plot_surface_maps_png_with_outlines(tmp_path):
         plot_surface_maps(maps, tmp_path / "x.png", views=("top",))
     with pytest.raises(ValueError, match="plots need fsaverage5 or a denser template"):
         plot_surface_maps({"lh": np.zeros(642)}, tmp_path / "x.png")
+
+
+def test_best_view_faces_the_signal():
+    from nilearn import datasets
+
+    from neuro_igc.surface import best_view
+
+    mesh = datasets.load_fsaverage("fsaverage5")["inflated"]
+    meshes = {"lh": mesh.parts["left"], "rh": mesh.parts["right"]}
+    coords = {h: np.asarray(m.coordinates) for h, m in meshes.items()}
+    centre = {h: c.mean(0) for h, c in coords.items()}
+    zero = {h: np.zeros(len(c)) for h, c in coords.items()}
+    # signal on the outer (lateral) side of the left hemisphere: seen from the left
+    lat = dict(zero, lh=(coords["lh"][:, 0] < centre["lh"][0] - 20).astype(float))
+    assert best_view(meshes, lat) == "left"
+    lat = dict(zero, rh=(coords["rh"][:, 0] > centre["rh"][0] + 20).astype(float))
+    assert best_view(meshes, lat) == "right"
+    # on the underside of both: seen from below
+    low = {h: (c[:, 2] < centre[h][2] - 25).astype(float) for h, c in coords.items()}
+    assert best_view(meshes, low) == "bottom"
+    # the occipital pole: seen from the back
+    back = {h: (c[:, 1] < c[:, 1].min() + 25).astype(float) for h, c in coords.items()}
+    assert best_view(meshes, back) == "back"
