@@ -21,7 +21,7 @@ def test_step_study_identities(study):
     assert tuple(table.columns) == STEP_STUDY_COLUMNS
     assert len(table) == 1 * 2 * 3 * 2 * 2  # experiment x kind x path x rule x steps
     idgi = table[table["rule"] == "idgi"]
-    assert idgi["completeness_error"].max() < 1e-12  # IDGI telescopes exactly
+    assert idgi["completeness_error"].max() < 1e-5  # IDGI telescopes exactly (float32 statistics: rounding)
     # Exp. A is linear: IG on the straight path is exact with any rule whose weights sum to 1
     straight = table[(table["rule"] == "quadrature") & (table["path"] == "straight")]
     assert straight["completeness_error"].max() < 1e-6
@@ -37,11 +37,11 @@ def test_igc_map_is_igc(study):
 
     exp = make_experiment("A", n_standardize=200).eval()
     data = exp.sample(8, seed=_SEED_OFFSET["A"])
-    exp.double()
-    res = igc(exp, data.x.double(), data.y.double(), baselines=2, n_steps=2, path="guided", rule="idgi",
+    res = igc(exp, data.x, data.y, baselines=2, n_steps=2, path="guided", rule="idgi",
               progress=False, warn=False)
-    np.testing.assert_allclose(maps[("A", "IGC", "guided", "idgi", 2)], res.attributions[0, 0], rtol=1e-8,
-                               atol=1e-12)
+    m = maps[("A", "IGC", "guided", "idgi", 2)]
+    # float32 per-sample IG summed in float64 by both: agreement to float32 rounding
+    np.testing.assert_allclose(m, res.attributions[0, 0], rtol=1e-4, atol=1e-6 * np.abs(m).max())
 
 
 def test_steps_summary_reads_off_the_fewest_steps():
