@@ -138,6 +138,50 @@ def _theirs(model, x, y, baselines, n_steps=64, n_x=None):
     return attr.compute(x_0=baselines, n_steps=n_steps, x_0_seed=100, n_x=n_x)
 
 
+def _draws(n, K, seed=0):
+    """Each sample's K distinct baseline rows, drawn as the package documents it (seeded by (seed, i))."""
+    return np.stack([np.random.default_rng([seed, i]).choice(n, size=K, replace=False) for i in range(n)])
+
+
+def floor_decoding(model: DecodingNet, x: torch.Tensor, y: torch.Tensor, K: int, n_steps: int = 16,
+                   chunk: int = 64) -> np.ndarray:
+    """A minimal hand-written IGC of the decoding MLP: the floor the engine is measured against.
+
+    One projection ``z = A x + c`` per data row; the small network on the ``n K S`` path points in
+    the 128-d space, one forward per chunk and one backward per output; the quadrature sums; float64
+    coefficients on the data rows (the sample with its weight, its baselines with minus it); ``A``
+    applied once at the end. Same per-sample baseline draws as the package, so the maps agree.
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+    t = torch.tensor((nodes + 1) / 2, dtype=x.dtype)
+    w = torch.tensor(weights / 2, dtype=x.dtype)
+    A, c = model.inp.weight.detach(), model.inp.bias.detach()
+    rest = lambda z: model.out(model.blocks(model.act(model.norm(z))))  # noqa: E731
+    n, n_out = x.shape[0], y.shape[1]
+    with torch.no_grad():
+        Z = x @ A.T + c  # (n, D): one projection per data row
+        fx = rest(Z).double()
+    yc = (y.double() - y.double().mean(0))
+    bidx = torch.as_tensor(_draws(n, K))
+    coef = torch.zeros(n, n_out, A.shape[0], dtype=torch.float64)
+    for s in range(0, n, chunk):
+        i = torch.arange(s, min(n, s + chunk))
+        zb = Z[bidx[i]]  # (b, K, D)
+        dz = Z[i][:, None] - zb
+        pts = (zb[:, :, None] + t.view(1, 1, -1, 1) * dz[:, :, None]).reshape(-1, A.shape[0]).requires_grad_(True)
+        out = rest(pts)
+        M = torch.empty(i.numel(), K, n_out, A.shape[0], dtype=torch.float64)
+        for o in range(n_out):
+            (g,) = torch.autograd.grad(out[:, o].sum(), pts, retain_graph=o < n_out - 1)
+            G = (g.reshape(i.numel(), K, n_steps, -1) * w.view(1, 1, -1, 1)).sum(2).double()  # (b, K, D)
+            M[:, :, o] = yc[i, o].view(-1, 1, 1) * G / K
+        coef[i] += M.sum(1)  # the samples' rows
+        coef.index_add_(0, bidx[i].reshape(-1), -M.reshape(-1, n_out, A.shape[0]))  # their baselines' rows
+    C = coef.permute(1, 2, 0).reshape(-1, n) @ x.double()  # (O D, m)
+    S = (C.reshape(n_out, A.shape[0], -1) * A.double()[None]).sum(1)
+    return (S / (n * fx.std(0, unbiased=False) * yc.std(0, unbiased=False))[:, None]).numpy()
+
+
 def _timed(fn):
     t = time.perf_counter()
     out = fn()

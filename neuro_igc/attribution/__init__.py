@@ -18,7 +18,8 @@ function takes ``rule`` ("quadrature" or "idgi") and ``path`` ("straight", "blur
 """
 
 from neuro_igc.attribution._bsc import bsc
-from neuro_igc.attribution._engine import OUTPUT_TRANSFORMS, VJP_MODES
+from neuro_igc.attribution._model import OUTPUT_TRANSFORMS
+from neuro_igc.attribution._settings import VJP_MODES
 from neuro_igc.attribution._igc import IG_ERROR_WARN, IGC, IGC_ERROR_WARN, ig, igac, igc, igc_categorical, naive_ig
 from neuro_igc.attribution._layer import CONDUCTANCE_FORMS
 from neuro_igc.attribution._layer_igc import layer_conductance, layer_igac, layer_igc

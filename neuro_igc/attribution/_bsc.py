@@ -16,7 +16,7 @@ from torch import nn
 
 from neuro_igc.attribution._data import check_targets, is_categorical
 from neuro_igc.attribution._engine import Engine, prepared_model
-from neuro_igc.attribution._igc import _corr, _prepare, _reference_correlation, _settings, _std_checks, warn_errors
+from neuro_igc.attribution._run import _corr, _prepare, _reference_correlation, _settings, _std_checks, warn_errors
 from neuro_igc.attribution._result import AttributionResult
 from neuro_igc.attribution._settings import AttributionSettings
 
@@ -53,13 +53,11 @@ def bsc(model: nn.Module, x, y=None, *, settings: AttributionSettings | None = N
     from neuro_igc._utils import progress_bar as tqdm
 
     st = _settings("bsc", settings, options)
-    n_permutations = st.n_permutations
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
-        raise ValueError(f"Invalid value for 'n_permutations': expected an int >= 1; got {n_permutations!r}.")
     batch_size = st.batch_size
-    st = st.replace(batch_size=None, input_linear=False, readout=False, vjp="loop", freeze=True)
-    src, bl, dev, ekw, _ = _prepare(model, x, y, st, need_y=True, desc="BSC", method="riemann-trapezoid",
-                                    n_steps=2)
+    # the engine serves for the data, the baselines and the model's outputs only (no path integral)
+    st = st.replace(batch_size=None, input_linear=False, readout=False, vjp="loop", freeze=True,
+                    method="riemann-trapezoid", n_steps=2)
+    src, bl, dev, ekw, _ = _prepare(model, x, y, st, need_y=True, desc="BSC")
     if src.n < 2:
         raise ValueError(f"Invalid value for 'x': BSC needs at least 2 samples (it is a correlation); got {src.n}.")
     gen = torch.Generator().manual_seed(int(st.seed))
@@ -67,10 +65,10 @@ def bsc(model: nn.Module, x, y=None, *, settings: AttributionSettings | None = N
         engine = Engine(model, src, bl, **ekw)
         fx = engine.predict().cpu().numpy()
         categorical = is_categorical(src.y)
-        yv = check_targets(src.y, engine.n_outputs, engine.idx, categorical)
-        sdy = _std_checks(yv, "'y'", "'y'", engine.idx)
-        sdf = _std_checks(fx, "the model", "The model's prediction", engine.idx)
-        m, K, P, O = engine.m, engine.K, int(n_permutations), engine.O
+        yv = check_targets(src.y, engine.n_outputs, engine.output_idx, categorical)
+        sdy = _std_checks(yv, "'y'", "'y'", engine.output_idx)
+        sdf = _std_checks(fx, "the model", "The model's prediction", engine.output_idx)
+        m, K, P, O = engine.n_inputs, engine.n_baselines, int(st.n_permutations), engine.n_attributed
         rows_per_call = batch_size or max(m + 1, 2**22 // m)
         w = yv - yv.mean(0)
         total = np.zeros((O, m))
@@ -79,11 +77,11 @@ def bsc(model: nn.Module, x, y=None, *, settings: AttributionSettings | None = N
         walks_per_call = max(1, rows_per_call // (m + 1))
         with torch.no_grad():
             for i in tqdm(range(src.n), desc="BSC", disable=not st.progress, leave=False):
-                xi, kw = engine._batch_inputs(np.array([i]))
+                xi, kw = engine.batch(np.array([i]))
                 xi = xi.reshape(1, m)
-                bidx, get_bx = engine._baselines_of(np.array([i]))
-                base_flat = get_bx().reshape(K, m)
-                cw += w[i] * engine._baseline_outputs(get_bx, bidx, kw, 1).mean(1)[0].cpu().numpy()
+                baselines = engine.baselines_for(np.array([i]))
+                base_flat = baselines.inputs().reshape(K, m)
+                cw += w[i] * engine.baseline_outputs(baselines, kw).mean(1)[0].cpu().numpy()
                 perms = torch.argsort(torch.rand(K * P, m, generator=gen), dim=1).to(dev)  # (K P, m)
                 ranks = torch.argsort(perms, dim=1)
                 phi = torch.zeros(m, O, dtype=torch.float64, device=dev)
@@ -92,8 +90,8 @@ def bsc(model: nn.Module, x, y=None, *, settings: AttributionSettings | None = N
                     b = base_flat[r // P]  # (w, m)
                     mask = (ranks[r][:, None, :] < steps[None, :, None]).to(engine.dtype)  # row t: t switched
                     rows = (b[:, None, :] + mask * (xi - b)[:, None, :]).reshape(-1, *src.input_shape)
-                    kws = engine._kwargs({n: v.expand(rows.shape[0], *v.shape[1:]) for n, v in kw.items()})
-                    out = engine.outputs(model(rows, **kws)).double().reshape(r.numel(), m + 1, O)
+                    out = engine.fn(rows, {n: v.expand(rows.shape[0], *v.shape[1:]) for n, v in kw.items()})
+                    out = out.double().reshape(r.numel(), m + 1, O)
                     phi.index_add_(0, perms[r].reshape(-1), (out[:, 1:] - out[:, :-1]).reshape(-1, O))
                 total += w[i][:, None] * (phi.T / (K * P)).cpu().numpy()
         ref_corr = _reference_correlation(engine, st.reference, categorical, "bsc")
@@ -103,7 +101,7 @@ def bsc(model: nn.Module, x, y=None, *, settings: AttributionSettings | None = N
     corr = _corr(fx, yv)
     target = corr if ref_corr is None else ref_corr
     settings_out = {"kind": "bsc", "n_samples": n, "input_shape": list(src.input_shape), "seed": st.seed,
-                    "n_permutations": P, "output_idx": engine.idx, **bl.info, "device": str(dev),
+                    "n_permutations": P, "output_idx": engine.output_idx, **bl.info, "device": str(dev),
                     "igc_error_against": "same samples" if ref_corr is None else "reference"}
     res = AttributionResult(att, correlation=corr, igc_error=np.abs(att.reshape(O, -1).sum(1) - target),
                             settings=settings_out, baseline_term=cw * scale, reference_correlation=ref_corr)

@@ -44,9 +44,12 @@ def _expected(module: nn.Module) -> str:
     return ""
 
 
-def first_forward(engine, x: torch.Tensor, extra: dict) -> torch.Tensor:
-    """The model on the first samples, with the errors of :mod:`_checks` when it fails."""
-    model = engine.model
+def first_forward(fn, x: torch.Tensor, extra: dict, input_shape: tuple) -> torch.Tensor:
+    """The model (a :class:`~._model.ModelFunction`) on the first samples, ``(n, n_outputs)``.
+
+    Raises the errors of this module when the model cannot be applied to ``x``.
+    """
+    model = fn.model
     names = {m: n for n, m in model.named_modules() if n}
     entered: list = []
 
@@ -56,7 +59,7 @@ def first_forward(engine, x: torch.Tensor, extra: dict) -> torch.Tensor:
     handles = [m.register_forward_pre_hook(pre) for m in names]
     try:
         with torch.no_grad():
-            raw = model(x, **engine._kwargs(extra))
+            raw = model(x, **fn.kwargs(extra))
     except (RuntimeError, ValueError, IndexError) as exc:
         where = ""
         if entered:
@@ -67,13 +70,13 @@ def first_forward(engine, x: torch.Tensor, extra: dict) -> torch.Tensor:
                      f"{shape}.")
         raise ValueError(
             f"The model cannot be applied to 'x': inputs of shape {tuple(x.shape)} (input_shape "
-            f"{tuple(engine.src.input_shape)}) raised {type(exc).__name__}: {exc}.{where} Check that x has the "
+            f"{tuple(input_shape)}) raised {type(exc).__name__}: {exc}.{where} Check that x has the "
             "shape the model expects, (n_samples, *input_shape)."
         ) from exc
     finally:
         for h in handles:
             h.remove()
-    out = engine.raw(raw)
+    out = fn.raw(raw)
     if out.shape[0] != x.shape[0]:
         raise ValueError(
             f"The model returned {out.shape[0]} rows for {x.shape[0]} samples (output shape {tuple(out.shape)}); "
@@ -82,16 +85,16 @@ def first_forward(engine, x: torch.Tensor, extra: dict) -> torch.Tensor:
     return out
 
 
-def coupling_probe(engine, x: torch.Tensor, extra: dict, out: torch.Tensor) -> None:
+def coupling_probe(fn, x: torch.Tensor, extra: dict, out: torch.Tensor) -> None:
     """Raise when the model's output for a sample changes with the other samples of its batch."""
     n = x.shape[0]
     if n < 2:
         return
     with torch.no_grad():
-        alone = torch.cat([engine.raw(engine.model(x[i:i + 1], **engine._kwargs(
+        alone = torch.cat([fn.raw(fn.model(x[i:i + 1], **fn.kwargs(
             {k: v[i:i + 1] for k, v in extra.items()}))) for i in range(n)])
     scale = float(out.abs().max()) + 1e-12
-    tol = 1e-9 if engine.dtype == torch.float64 else 1e-4
+    tol = 1e-9 if fn.dtype == torch.float64 else 1e-4
     diff = (alone.double() - out.double()).abs().amax(1) / scale
     bad = torch.nonzero(diff > tol).flatten().tolist()
     if bad:

@@ -10,22 +10,16 @@ import torch
 from torch import nn
 
 from neuro_igc import _distributed as dist
-from neuro_igc._utils import resolve_device
-from neuro_igc.attribution._data import check_targets, is_categorical, make_baselines, make_source
+from neuro_igc.attribution._bsc import bsc
+from neuro_igc.attribution._data import check_targets, is_categorical
 from neuro_igc.attribution._engine import Engine, prepared_model
-from neuro_igc.attribution._quadrature import check_method, check_steps
 from neuro_igc.attribution._result import AttributionAccuracyWarning, AttributionResult, NaiveIG
-from neuro_igc.attribution._paths import make_path
-from neuro_igc.attribution._rules import check_rule
+from neuro_igc.attribution._run import (IG_ERROR_WARN, IGC_ERROR_WARN, _corr, _name, _prepare,
+                                        _reference_correlation, _settings, _std_checks, warn_errors)
 from neuro_igc.attribution._settings import AttributionSettings, resolve_settings
 
 __all__ = ["ig", "igc", "igac", "igc_categorical", "naive_ig", "IGC", "IGC_ERROR_WARN", "IG_ERROR_WARN"]
 
-#: the paper's advice (Section 3.4): |sum of IGC - correlation| should stay below this
-IGC_ERROR_WARN = 0.01
-#: the mean absolute completeness gap of IG above which a warning is given (outputs on the
-#: scale of standardised targets, as in the paper's Section 3.4)
-IG_ERROR_WARN = 0.01
 
 _COMMON_DOC = """
     model : torch.nn.Module
@@ -86,8 +80,13 @@ _COMMON_DOC = """
         Exact factorizations through the model's first linear map and its linear readout,
         declared (the protocol of ``neuro_igc.models``), named here, or found by observing one
         forward pass; always checked on probe points (outputs and input gradients) before use.
-        "auto" uses them when they reduce the work and falls back, with the reason in
-        ``result.settings["factorizations"]``, when they are absent or fail the check.
+        A found, declared or named one is used only when it reduces the work (multiply-adds per
+        sample, counted with and without it, in ``result.settings["factorizations"]
+        ["work_per_sample"]``); otherwise, or when it is absent or fails the check, the plain path
+        is taken and the reason is in ``result.settings["factorizations"]`` and one log line.
+        ``True`` forces it (an error when unavailable). Fast models have a narrow layer before a
+        linear readout with more outputs than units, and a first linear layer that shrinks the
+        input; the probes run once per model and settings.
     vjp : {"auto", "batched", "loop"}, default="auto"
         One forward pass per chunk, then the targets' vector-Jacobian products batched
         (``is_grads_batched``) or in a loop. "auto": batched, except convolutional models on CPU.
@@ -136,59 +135,16 @@ def _docstring(fn):
     return fn
 
 
-def _settings(fn_name: str, settings, options: dict, **defaults) -> AttributionSettings:
-    return resolve_settings(fn_name, options, base=settings, defaults=defaults)
-
-
-def _transform(st: AttributionSettings, categorical_default: bool):
-    if isinstance(st.output_transform, str) and st.output_transform == "auto":
-        return "softmax" if categorical_default else None
-    return st.output_transform
-
-
-def _prepare(model, x, y, st: AttributionSettings, *, need_y: bool, desc: str, categorical_default=False,
-             method=None, n_steps=None):
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"Invalid value for 'model': expected a torch.nn.Module; got {type(model).__name__}.")
-    method = st.method if method is None else method
-    n_steps = st.n_steps if n_steps is None else n_steps
-    check_method(method)
-    if n_steps != "auto":
-        check_steps(n_steps, method)
-    if st.freeze not in (True, False):
-        raise ValueError(f"Invalid value for 'freeze': allowed are True, False; got {st.freeze!r}.")
-    src = make_source(x, y, st.extra, need_y=need_y)
-    path = make_path(st.path)
-    # a path with its own start (the blurred input) draws no baselines
-    bl = make_baselines(st.baselines if path.uses_baselines else 1, src, st.seed, st.baseline_mode)
-    dev = resolve_device(st.device)
-    progress = st.progress
-    sharded = dist.resolve(st.distributed)  # distributed: each rank on its own device, rank 0 shows progress
-    if sharded:
-        dev = dist.rank_device(dev)
-        progress = progress and dist.is_main()
-    start = st.auto_start if n_steps == "auto" else n_steps
-    transform = _transform(st, categorical_default)
-    kwargs = dict(method=method, n_steps=start, output_idx=st.output_idx, device=dev, batch_size=st.batch_size,
-                  model_kwargs=st.model_kwargs, output_transform=transform, input_linear=st.input_linear,
-                  readout=st.readout, vjp=st.vjp, progress=progress, desc=desc,
-                  output_selector=st.output_selector, check_coupling=st.check_coupling, distributed=sharded,
-                  path=path, rule=check_rule(st.rule))
-    return src, bl, dev, kwargs, transform
-
-
 def _auto_steps(engine: Engine, st: AttributionSettings) -> dict:
     """Double the steps on a probe subset until the relative IG error is below ``auto_tol``."""
     if st.n_steps != "auto":
         return {}
-    if not 0 < st.auto_tol < 1:
-        raise ValueError(f"Invalid value for 'auto_tol': expected a number in (0, 1); got {st.auto_tol!r}.")
     rng = np.random.default_rng(st.seed + 1)
-    probe = np.sort(rng.choice(engine.src.n, size=min(st.probe_size, engine.src.n), replace=False))
-    steps = max(st.auto_start, 2 if engine.method == "riemann-trapezoid" else 1)
+    probe = np.sort(rng.choice(engine.source.n, size=min(st.probe_size, engine.source.n), replace=False))
+    steps = max(st.auto_start, 2 if engine.rule.method == "riemann-trapezoid" else 1)
     history = []
     while True:
-        engine.set_steps(engine.method, steps)
+        engine.set_steps(steps)
         err = float(np.max(engine.run(subset=probe, desc=f"probe {steps} steps")["ig_error_relative"]))
         history.append([steps, err])
         if err < st.auto_tol or steps >= st.auto_max_steps:
@@ -202,51 +158,6 @@ def _auto_steps(engine: Engine, st: AttributionSettings) -> dict:
         )
     return {"n_steps_requested": "auto", "auto_tol": st.auto_tol, "auto_history": history,
             "probe_indices": probe.tolist()}
-
-
-def _std_checks(values: np.ndarray, name: str, what: str, outputs: list[int]) -> np.ndarray:
-    sd = values.std(0)
-    bad = [outputs[j] for j in np.flatnonzero(sd <= 1e-12 * np.maximum(1.0, np.abs(values).max(0)))]
-    if bad:
-        raise ValueError(
-            f"{what} has zero variance for outputs {bad}: the correlation (and IGC) is undefined there. "
-            f"Leave them out with 'output_idx' or check {name}."
-        )
-    return sd
-
-
-def _corr(f: np.ndarray, y: np.ndarray) -> np.ndarray:
-    fc, yc = f - f.mean(0), y - y.mean(0)
-    return (fc * yc).mean(0) / (f.std(0) * y.std(0))
-
-
-def _reference_correlation(engine: Engine, reference, categorical: bool, kind: str) -> np.ndarray | None:
-    if reference is None:
-        return None
-    if kind == "igac":
-        return np.ones(engine.O)
-    if isinstance(reference, torch.utils.data.Dataset) and not isinstance(reference, torch.Tensor):
-        rsrc = make_source(reference, None, None, need_y=True)
-    elif isinstance(reference, (tuple, list)) and len(reference) in (2, 3):
-        rsrc = make_source(reference[0], reference[1], reference[2] if len(reference) == 3 else None, need_y=True)
-    else:
-        raise ValueError(
-            "Invalid value for 'reference': expected (x, y), (x, y, extra) or a Dataset yielding (x, y); "
-            f"got {type(reference).__name__}."
-        )
-    if rsrc.input_shape != engine.src.input_shape:
-        raise ValueError(
-            f"Invalid value for 'reference': its inputs have shape {rsrc.input_shape}, 'x' has {engine.src.input_shape}."
-        )
-    f = np.empty((rsrc.n, engine.O))
-    step = 4096
-    for s in range(0, rsrc.n, step):
-        idx = np.arange(s, min(rsrc.n, s + step))
-        xs = rsrc.get_x(idx).to(device=engine.device, dtype=engine.dtype)
-        kw = {k: v[torch.as_tensor(idx)].to(engine.device) for k, v in rsrc.extra.items()}
-        f[idx] = engine._forward_rows(xs, kw).cpu().numpy()
-    yv = check_targets(rsrc.y, engine.n_outputs, engine.idx, categorical)
-    return _corr(f, yv)
 
 
 def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorical: bool,
@@ -265,24 +176,24 @@ def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorica
             categorical = categorical or is_categorical(src.y)
             if categorical and not is_categorical(src.y):
                 raise ValueError("Invalid value for 'y': categorical IGC needs integer class labels (n_samples,).")
-            yv = check_targets(src.y, engine.n_outputs, engine.idx, categorical)
-        sdf = _std_checks(fx, "the model", "The model's prediction", engine.idx)
-        sdy = _std_checks(yv, "'y'", "'y'", engine.idx)
+            yv = check_targets(src.y, engine.n_outputs, engine.output_idx, categorical)
+        sdf = _std_checks(fx, "the model", "The model's prediction", engine.output_idx)
+        sdy = _std_checks(yv, "'y'", "'y'", engine.output_idx)
         n = src.n
         w = torch.as_tensor(yv - yv.mean(0), device=dev)
         auto_info = _auto_steps(engine, st)
         out = engine.run(weights=w)
         ref_corr = _reference_correlation(engine, st.reference, categorical, kind)
     scale = 1.0 / (n * sdf * sdy)
-    att = (out["S"].cpu().numpy() * scale[:, None]).reshape(engine.O, *engine.attr_shape)
-    corr = _corr(fx, yv) if kind != "igac" else np.ones(engine.O)
+    att = (out["S"].cpu().numpy() * scale[:, None]).reshape(engine.n_attributed, *engine.attr_shape)
+    corr = _corr(fx, yv) if kind != "igac" else np.ones(engine.n_attributed)
     target = corr if ref_corr is None else ref_corr
-    igc_err = np.abs(att.reshape(engine.O, -1).sum(1) - target)
+    igc_err = np.abs(att.reshape(engine.n_attributed, -1).sum(1) - target)
     settings = {"kind": ("layer-" if engine.layer is not None else "") + kind
                 + ("-categorical" if categorical and kind == "igc" else ""),
                 "n_samples": n, "input_shape": list(src.input_shape), "seed": st.seed,
-                "batch_size": st.batch_size, "output_idx": engine.idx,
-                "output_transform": _name(transform), **_baseline_info(bl, engine), **engine.describe(), **auto_info,
+                "batch_size": st.batch_size, "output_idx": engine.output_idx,
+                "output_transform": _name(transform), **engine.baseline_info(bl), **engine.describe(), **auto_info,
                 "igc_error_against": "same samples" if ref_corr is None else "reference"}
     res = AttributionResult(att, correlation=corr, ig_error=out["ig_error"], igc_error=igc_err, settings=settings,
                             baseline_term=out["cw"].cpu().numpy() * scale,
@@ -290,48 +201,6 @@ def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorica
     if st.warn:
         warn_errors(res)
     return res
-
-
-def _baseline_info(bl, engine: Engine) -> dict:
-    if engine.path.uses_baselines:
-        return bl.info
-    return {"baselines": f"{engine.path.name} start", "n_baselines": 1, "baseline_mode": "per-sample"}
-
-
-def _name(value) -> str | None:
-    return None if value is None else (value if isinstance(value, str) else getattr(value, "__name__", repr(value)))
-
-
-def warn_errors(res: AttributionResult) -> None:
-    """Warn when the IG or IGC error is above the paper's targets (``IG_ERROR_WARN``, ``IGC_ERROR_WARN``)."""
-    if not dist.is_main():
-        return
-    if res.ig_error is not None:
-        bad = np.flatnonzero(res.ig_error > IG_ERROR_WARN)
-        if bad.size:
-            rel = "" if res.ig_error_relative is None else f", relative {np.max(res.ig_error_relative[bad]):.3g}"
-            warnings.warn(
-                f"IG error (mean |sum IG - (f(x) - f(baselines))|) above {IG_ERROR_WARN} for outputs "
-                f"{[res.output_idx[j] for j in bad][:20]} (max {res.ig_error.max():.3g}{rel}): raise n_steps "
-                "(or use n_steps='auto').", AttributionAccuracyWarning, stacklevel=4)
-    if res.igc_error is None:
-        return
-    bad = np.flatnonzero(res.igc_error > IGC_ERROR_WARN)
-    if bad.size:
-        outs = [res.output_idx[j] for j in bad][:20]
-        hint = ""
-        if res.baseline_term is not None and np.abs(res.baseline_term[bad]).max() > IGC_ERROR_WARN / 2:
-            target = "f(x)" if res.kind == "igac" else "y"
-            hint = (f" It includes the baseline term (max {np.abs(res.baseline_term[bad]).max():.3g}), the "
-                    f"covariance of mean f(baselines) with {target}, which shrinks with more samples or baselines.")
-        if res.reference_correlation is not None:
-            hint += " It is measured against the reference set's correlation, so it includes the sampling error."
-        name = "IGaC error (|sum of the map - 1|)" if res.kind == "igac" else "IGC error"
-        warnings.warn(
-            f"{name} above {IGC_ERROR_WARN} for outputs {outs} (max {res.igc_error.max():.3g}): "
-            f"raise n_steps (or use n_steps='auto') or the number of samples.{hint}",
-            AttributionAccuracyWarning, stacklevel=4,
-        )
 
 
 @_docstring
@@ -436,8 +305,8 @@ def _per_sample_run(kind, model, x, consumer_factory, st: AttributionSettings, l
         consumer, finish = consumer_factory(src, engine)
         out = engine.run(per_sample=consumer)
     settings = {"kind": kind, "n_samples": src.n, "input_shape": list(src.input_shape), "seed": st.seed,
-                "batch_size": st.batch_size, "output_idx": engine.idx,
-                "output_transform": _name(transform), **_baseline_info(bl, engine), **engine.describe(), **auto_info}
+                "batch_size": st.batch_size, "output_idx": engine.output_idx,
+                "output_transform": _name(transform), **engine.baseline_info(bl), **engine.describe(), **auto_info}
     return finish(out, settings)
 
 
@@ -467,16 +336,16 @@ def _ig_run(kind: str, model, x, st: AttributionSettings, layer_options: dict | 
     """Per-sample IG (or a layer's conductances) averaged over each sample's baselines."""
 
     def factory(src, engine):
-        store = np.zeros((src.n, engine.O, engine.m))
+        store = np.zeros((src.n, engine.n_attributed, engine.n_components))
 
         def consume(idx, values):
             store[idx] = values.cpu().numpy()
 
         def finish(out, settings):
             values = store
-            if engine.dist:  # each rank filled its own samples' rows; the others are zeros
+            if engine.distributed:  # each rank filled its own samples' rows; the others are zeros
                 values = dist.all_reduce_sums({"ig": torch.from_numpy(store)}, what="IG")["ig"].numpy()
-            res = AttributionResult(values.reshape(src.n, engine.O, *engine.attr_shape), ig_error=out["ig_error"],
+            res = AttributionResult(values.reshape(src.n, engine.n_attributed, *engine.attr_shape), ig_error=out["ig_error"],
                                     ig_error_relative=out["ig_error_relative"], settings=settings)
             if st.warn:
                 warn_errors(res)
@@ -520,7 +389,8 @@ def naive_ig(model: nn.Module, x, *, settings: AttributionSettings | None = None
     st = _settings("naive_ig", settings, options)
 
     def factory(src, engine):
-        state = {"n": 0, "mean": torch.zeros(engine.O, engine.m, dtype=torch.float64, device=engine.device)}
+        state = {"n": 0, "mean": torch.zeros(engine.n_attributed, engine.n_components, dtype=torch.float64,
+                                             device=engine.device)}
         state["m2"] = torch.zeros_like(state["mean"])
 
         def consume(idx, values):
@@ -528,13 +398,13 @@ def naive_ig(model: nn.Module, x, *, settings: AttributionSettings | None = None
             _merge(state, values.shape[0], bmean, ((values - bmean) ** 2).sum(0))
 
         def finish(out, settings):
-            if engine.dist:  # merge the ranks' (count, mean, M2) in rank order, the same on every rank
+            if engine.distributed:  # merge the ranks' (count, mean, M2) in rank order, the same on every rank
                 parts = dist.gather_tensors({"n": torch.tensor([float(state["n"])]), "mean": state["mean"],
                                              "m2": state["m2"]}, what="naive IG")
                 state.update(n=0, mean=torch.zeros_like(state["mean"]), m2=torch.zeros_like(state["m2"]))
                 for n_r, mean_r, m2_r in zip(parts["n"][:, 0].tolist(), parts["mean"], parts["m2"]):
                     _merge(state, int(n_r), mean_r.to(state["mean"].device), m2_r.to(state["mean"].device))
-            shape = (engine.O, *engine.attr_shape)
+            shape = (engine.n_attributed, *engine.attr_shape)
             mean = state["mean"].cpu().numpy().reshape(shape)
             sd = np.sqrt(state["m2"].cpu().numpy() / state["n"]).reshape(shape)
             errs = dict(ig_error=out["ig_error"], ig_error_relative=out["ig_error_relative"])
@@ -600,6 +470,4 @@ class IGC:
 
     def bsc(self, x, y=None, **options) -> AttributionResult:
         """:func:`neuro_igc.attribution.bsc` with these settings."""
-        from neuro_igc.attribution._bsc import bsc
-
         return self._call(bsc, x, y, **options)

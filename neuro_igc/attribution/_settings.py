@@ -3,7 +3,10 @@
 Every public function takes the data positionally and everything else as keywords, resolved here
 into one :class:`AttributionSettings`, so the options and their defaults cannot drift between the
 functions, and a misspelt keyword is reported with the public function's name and the closest
-valid option.
+valid option. The settings are checked once, when the object is built (a pipeline's YAML block,
+``AttributionSettings(...)``, or a function's keywords), and the engine receives the object.
+What needs the data or the model (the number of baselines against the samples, ``output_idx``
+against the outputs, a named module) is checked where those are known.
 """
 
 from __future__ import annotations
@@ -13,10 +16,22 @@ import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["AttributionSettings", "resolve_settings", "BASELINE_MODES"]
+import numpy as np
+
+from neuro_igc._utils import check_option
+
+__all__ = ["AttributionSettings", "resolve_settings", "BASELINE_MODES", "VJP_MODES"]
 
 #: how an int ``baselines`` is drawn: afresh for every sample (the paper's Eq. 2) or one shared set
 BASELINE_MODES = ("per-sample", "shared")
+
+#: how the vector-Jacobian products of the targets are taken after one forward pass
+VJP_MODES = ("auto", "batched", "loop")
+
+
+def _positive_int(name: str, value, minimum: int = 1, what: str = "an int >= 1") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"Invalid value for {name!r}: expected {what}; got {value!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +73,37 @@ class AttributionSettings:
     n_permutations: int = 16
     rule: str = "quadrature"
     path: Any = "straight"
+
+    def __post_init__(self):
+        from neuro_igc.attribution._factorize import check_switch
+        from neuro_igc.attribution._model import OUTPUT_TRANSFORMS
+        from neuro_igc.attribution._quadrature import check_method, check_steps
+
+        check_method(self.method)
+        if not (isinstance(self.n_steps, str) and self.n_steps == "auto"):
+            check_steps(self.n_steps, self.method)
+        check_option("baseline_mode", self.baseline_mode, BASELINE_MODES)
+        if self.batch_size is not None:
+            _positive_int("batch_size", self.batch_size, what="a positive int or None")
+        check_option("vjp", self.vjp, VJP_MODES)
+        check_switch("input_linear", self.input_linear)
+        check_switch("readout", self.readout)
+        from neuro_igc.attribution._paths import make_path
+        from neuro_igc.attribution._rules import check_rule
+
+        check_rule(self.rule)
+        make_path(self.path)
+        for name in ("freeze", "progress", "warn", "check_coupling"):
+            if getattr(self, name) not in (True, False):
+                raise ValueError(f"Invalid value for {name!r}: allowed are True, False; got {getattr(self, name)!r}.")
+        transform = self.output_transform
+        if not (transform is None or callable(transform) or (isinstance(transform, str) and transform == "auto")):
+            check_option("output_transform", transform, [None, *OUTPUT_TRANSFORMS])
+        tol = self.auto_tol
+        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not 0 < tol < 1:
+            raise ValueError(f"Invalid value for 'auto_tol': expected a number in (0, 1); got {tol!r}.")
+        for name in ("auto_max_steps", "auto_start", "probe_size", "n_permutations"):
+            _positive_int(name, getattr(self, name))
 
     def replace(self, **changes) -> AttributionSettings:
         """A copy with some settings changed (unknown names raise a TypeError)."""

@@ -155,9 +155,10 @@ def test_custom_module_found_and_exact(regression_data):
 @pytest.mark.parametrize("value", ["head", "module"])
 def test_readout_named_or_given(regression_data, value):
     x, y = regression_data
-    model = CustomMLP()
+    model = CustomMLP(n_out=8)  # 5 bottleneck units for 8 outputs: the named readout saves work
+    yy = torch.cat([y, y, y[:, :2]], 1)
     readout = model.head if value == "module" else "head"
-    res = _check_same(igc, model, x, y, switches={"readout": readout, "input_linear": "inp"}, n_steps=4, baselines=3)
+    res = _check_same(igc, model, x, yy, switches={"readout": readout, "input_linear": "inp"}, n_steps=4, baselines=3)
     assert _used(res) == (True, True) and res.settings["factorizations"]["readout"]["source"] == "given"
     with pytest.raises(ValueError, match="'readout': the model has no module named 'nope'"):
         igc(model, x, y, readout="nope", progress=False)
