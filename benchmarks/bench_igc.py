@@ -192,64 +192,194 @@ def _corr(a, b):
     return float(np.corrcoef(np.asarray(a).ravel(), np.asarray(b).ravel())[0, 1])
 
 
-def compare(args) -> list[dict]:
+class ZooEncoder(nn.Module):
+    """The zoo's ConvNeXt encoder as a plain module for both packages.
+
+    ``features`` is the zoo model's ``forward_features``; ``readout`` an ``nn.Linear`` holding
+    subject 0's readout weights (int_grad_corr's final-linear-layer option takes an ``nn.Linear``).
+    """
+
+    def __init__(self, zoo):
+        super().__init__()
+        self.zoo = zoo
+        W, b = zoo.readout.weight_for(0), zoo.readout.bias_for(0)
+        self.readout = nn.Linear(W.shape[1], W.shape[0])
+        with torch.no_grad():
+            self.readout.weight.copy_(W)
+            self.readout.bias.copy_(b)
+
+    def features(self, x):
+        return self.zoo.forward_features(x)
+
+    def forward(self, x):
+        return self.readout(self.features(x))
+
+
+def _zoo_convnext(n_out):
+    from neuro_igc.models import EncodingConvNeXt
+
+    torch.manual_seed(0)
+    zoo = EncodingConvNeXt(n_out, input_size=64, stem_width=16, widths=(32, 64, 128), depth=1, hidden=128)
+    return ZooEncoder(_trained_like(zoo, 0).eval()).eval()
+
+
+def _have_theirs(path) -> bool:
+    import sys
+
+    if path:
+        sys.path.insert(0, str(path))
     try:
-        import igc as theirs_pkg  # noqa: F401
-        have_theirs = hasattr(theirs_pkg, "IntGradCorr")
+        import igc as theirs_pkg
     except ImportError:
-        have_theirs = False
+        return False
+    return hasattr(theirs_pkg, "IntGradCorr")
+
+
+def _mean_ig_error(model, x, y, K, method, n_steps):
+    """Mean absolute completeness error (over samples and outputs), the paper's IG error."""
+    res = igc(model, x, y, baselines=K, method=method, n_steps=n_steps, progress=False, warn=False)
+    return float(np.mean(res.ig_error))
+
+
+def _equal_error_steps(model, x, y, K, target, candidates=(2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)):
+    """The smallest Gauss-Legendre count whose IG error is at most ``target`` (on the same samples)."""
+    errors = {}
+    for s in candidates:
+        errors[s] = _mean_ig_error(model, x, y, K, "gauss-legendre", s)
+        if errors[s] <= target:
+            return s, errors
+    return candidates[-1], errors
+
+
+def _their_time(model, x, y, K, nt):
+    _, t = _timed(lambda: _theirs(model, x, y, K, n_x=nt))
+    return t
+
+
+def compare(args) -> list[dict]:
+    """Decoding at n = 100 and 1,000 (ours, floor, theirs); encoding by time to accuracy."""
+    have_theirs = _have_theirs(args.theirs)
     if not have_theirs:
-        print("int_grad_corr (package 'igc', github.com/plelievre/int_grad_corr) is not installed: the side-by-side "
-              "part is skipped; install it with `pip install <clone of the repository>`.")
+        print("int_grad_corr (package 'igc', github.com/plelievre/int_grad_corr) is not importable: its "
+              "columns are skipped; pass --theirs <checkout of the repository> or pip install it.")
     rows = []
-    cases = [
-        ("decoding", DecodingNet, _data_decoding, args.decoding_samples, 12),
-        ("encoding", EncodingNet, _data_encoding, args.encoding_samples, 4),
-    ]
-    for name, cls, data, n, k in cases:
-        if args.only and name != args.only:
-            continue
+    if args.only in (None, "decoding"):
+        rows += _compare_decoding(args, have_theirs)
+    if args.only in (None, "encoding"):
+        rows += _compare_encoding(args, have_theirs)
+    print("\n" + _table(rows), flush=True)
+    return rows
+
+
+def _compare_decoding(args, have_theirs) -> list[dict]:
+    torch.manual_seed(0)
+    model = _trained_like(DecodingNet(), 0)
+    K = 12
+    n_max = max(args.decoding_samples)
+    x_all = _data_decoding(n_max)
+    y_all = _targets(model, x_all)
+    igc(model, x_all[:4], y_all[:4], baselines=2, n_steps=2, progress=False, warn=False)  # warm-up
+    floor_decoding(model, x_all[:8], y_all[:8], 2)
+    # the error of the authors' rule (64 trapezoid points; the rule fixes it), on a subset
+    ne = min(n_max, args.error_samples)
+    theirs_err = _mean_ig_error(model, x_all[:ne], y_all[:ne], K, "riemann-trapezoid", 64)
+    steps, errors = _equal_error_steps(model, x_all[:ne], y_all[:ne], K, theirs_err)
+    t_theirs_per_sample = None
+    if have_theirs:
+        nt = min(n_max, args.their_samples)
+        t_theirs_per_sample = _their_time(model, x_all, y_all, K, nt) / nt
+    rows = []
+    for n in args.decoding_samples:
+        x, y = x_all[:n], y_all[:n]
+        ours, t_ours = _timed(lambda: igc(model, x, y, baselines=K, progress=False, warn=False))
+        fl, t_floor = _timed(lambda: floor_decoding(model, x, y, K))
+        eq, t_eq = _timed(lambda: igc(model, x, y, baselines=K, n_steps=steps, progress=False, warn=False))
+        row = {"case": "decoding MLP", "n": n, "K": K, "ours_steps": 16, "ours_s": t_ours, "floor_s": t_floor,
+               "ours_vs_floor": t_ours / t_floor,
+               "floor_map_rel_diff": float(np.abs(ours.attributions - fl).max() / np.abs(fl).max()),
+               "ours_error": float(np.mean(ours.ig_error)), "theirs_error": theirs_err,
+               "eq_steps": steps, "eq_error": errors[steps], "eq_s": t_eq, "error_samples": ne}
+        if t_theirs_per_sample is not None:
+            row.update(theirs_s=t_theirs_per_sample * n, their_samples=min(n_max, args.their_samples),
+                       speedup_default=t_theirs_per_sample * n / t_ours, speedup_eq=t_theirs_per_sample * n / t_eq)
+        rows.append(row)
+        print(_fmt(row), flush=True)
+    if have_theirs:
+        rows[-1]["map_corr"] = _map_agreement(model, x_all, y_all, K, min(n_max, args.their_samples))
+        print(f"  maps with one explicit shared baseline set: correlation {rows[-1]['map_corr']:.6f}", flush=True)
+    return rows
+
+
+def _map_agreement(model, x, y, K, nt):
+    gen = torch.Generator().manual_seed(5)
+    base = x[torch.randperm(x.shape[0], generator=gen)[:K]]
+    ours = igc(model, x[:nt], y[:nt], baselines=base, method="riemann-trapezoid", n_steps=64, progress=False,
+               warn=False)
+    theirs = _theirs(model, x, y, base, n_x=nt)
+    return _corr(ours.attributions, theirs)
+
+
+def _compare_encoding(args, have_theirs) -> list[dict]:
+    rows = []
+    cases = [("conv encoder", lambda: _trained_like(EncodingNet(), 0), 200),
+             ("zoo ConvNeXt", lambda: _zoo_convnext(args.convnext_outputs), args.convnext_outputs)]
+    K = args.encoding_baselines
+    for name, build, n_out in cases:
         torch.manual_seed(0)
-        model = _trained_like(cls(), 0)
-        x = data(n)
+        model = build()
+        n = args.encoding_samples
+        x = _data_encoding(n)
         y = _targets(model, x)
-        igc(model, x[:4], y[:4], baselines=2, n_steps=2, progress=False, warn=False)  # warm-up
-        ours, t_ours = _timed(lambda: igc(model, x, y, baselines=k, progress=args.progress, warn=False))
-        row = {"case": name, "n": n, "K": k, "outputs": y.shape[1], "ours_s": t_ours,
-               "ours_used": ours.settings["factorizations"], "ours_ig_error": float(ours.ig_error.max()),
-               "ours_igc_error": float(ours.igc_error.max())}
+        igc(model, x[:2], y[:2], baselines=2, n_steps=2, progress=False, warn=False)  # warm-up
+        ne = min(n, args.error_samples)
+        theirs_err = _mean_ig_error(model, x[:ne], y[:ne], K, "riemann-trapezoid", 64)
+        steps, errors = _equal_error_steps(model, x[:ne], y[:ne], K, theirs_err)
+        eq, t_eq = _timed(lambda: igc(model, x, y, baselines=K, n_steps=steps, progress=False, warn=False))
+        row = {"case": name, "n": n, "K": K, "outputs": n_out, "theirs_error": theirs_err, "eq_steps": steps,
+               "eq_error": errors[steps], "eq_s": t_eq, "error_samples": ne,
+               "ours_used": eq.settings["factorizations"]}
         if have_theirs:
-            # theirs loops over samples one at a time: its time is linear in the samples, so it is
-            # timed on the first ``--their-samples`` and scaled (exact when they equal n)
-            nt = min(n, args.their_samples)
-            xs, ys = x[:nt], y[:nt]
-            print(f"[{name}] ours: {t_ours:.3g} s; timing int_grad_corr on {nt} samples ...", flush=True)
-            _, t_theirs = _timed(lambda: _theirs(model, x, y, k, n_x=nt))
-            row.update(theirs_s=t_theirs * n / nt, their_samples=nt, speedup=t_theirs * n / nt / t_ours)
-            gen = torch.Generator().manual_seed(5)
-            base = x[torch.randperm(n, generator=gen)[:k]]
-            ours_b = igc(model, xs, ys, baselines=base, progress=False, warn=False)
-            theirs_b = _theirs(model, x, y, base, n_x=nt)
-            row.update(map_corr=_corr(ours_b.attributions, theirs_b),
-                       map_rel_diff=float(np.abs(ours_b.attributions - theirs_b).max()
-                                          / np.abs(theirs_b).max()))
+            nt = min(n, args.their_samples_encoding)
+            t_theirs = _their_time(model, x, y, K, nt) * n / nt
+            row.update(theirs_s=t_theirs, their_samples=nt, speedup_eq=t_theirs / t_eq,
+                       map_corr=_map_agreement(model, x, y, K, nt))
         rows.append(row)
         print(_fmt(row), flush=True)
     return rows
 
 
 def _fmt(r: dict) -> str:
-    used = ", ".join(f"{k} ({v.get('module')})" for k, v in r["ours_used"].items() if v["used"]) or "none"
-    out = (f"[{r['case']}] {r['n']} samples x {r['K']} baselines, {r['outputs']} outputs\n"
-           f"  ours   : {r['ours_s']:.3g} s (defaults: 16 Gauss-Legendre nodes, per-sample baselines; "
-           f"factorizations found: {used}); max IG error {r['ours_ig_error']:.2e}, max IGC error "
-           f"{r['ours_igc_error']:.2e}")
+    out = f"[{r['case']}] {r['n']} samples x {r['K']} baselines"
+    if "ours_s" in r:
+        out += (f"\n  ours (defaults, 16 Gauss-Legendre nodes): {r['ours_s']:.3g} s, IG error {r['ours_error']:.2e}; "
+                f"floor (hand-written): {r['floor_s']:.3g} s -> ours / floor {r['ours_vs_floor']:.2f} "
+                f"(maps differ by {r['floor_map_rel_diff']:.1e} relative)")
+    out += (f"\n  equal error: theirs' rule (64 trapezoid points) IG error {r['theirs_error']:.2e} on "
+            f"{r['error_samples']} samples; ours reaches it with {r['eq_steps']} Gauss-Legendre nodes "
+            f"({r['eq_error']:.2e}) in {r['eq_s']:.3g} s")
     if "theirs_s" in r:
-        scaled = "" if r["their_samples"] == r["n"] else f"; timed on {r['their_samples']} samples and scaled"
-        out += (f"\n  theirs : {r['theirs_s']:.3g} s (int_grad_corr, 64 trapezoid steps, final Linear declared{scaled})"
-                f"\n  speed-up: {r['speedup']:.1f}x\n  maps with one explicit shared baseline set ({r['their_samples']} samples): correlation "
-                f"{r['map_corr']:.6f}, max |ours - theirs| / max |theirs| {r['map_rel_diff']:.2e}")
+        scaled = "" if r["their_samples"] == r["n"] else f", timed on {r['their_samples']} samples and scaled"
+        out += f"\n  theirs: {r['theirs_s']:.3g} s (int_grad_corr, 64 trapezoid steps{scaled})"
+        if "speedup_default" in r:
+            out += f"; speed-up at defaults {r['speedup_default']:.0f}x"
+        out += f"; at equal error {r['speedup_eq']:.0f}x"
+        if "map_corr" in r:
+            out += f"; maps' correlation (shared baselines) {r['map_corr']:.6f}"
     return out
+
+
+def _table(rows: list[dict]) -> str:
+    head = ("case", "n", "ours s", "floor s", "ours/floor", "theirs s", "x default", "err theirs", "GL eq",
+            "err ours", "ours eq s", "x equal err", "map corr")
+    lines = [" | ".join(head), " | ".join("---" for _ in head)]
+    f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+    for r in rows:
+        lines.append(" | ".join([
+            r["case"], str(r["n"]), f(r.get("ours_s"), ".3g"), f(r.get("floor_s"), ".3g"),
+            f(r.get("ours_vs_floor"), ".2f"), f(r.get("theirs_s"), ".3g"), f(r.get("speedup_default"), ".0f"),
+            f(r.get("theirs_error"), ".2e"), str(r["eq_steps"]), f(r.get("eq_error"), ".2e"),
+            f(r.get("eq_s"), ".3g"), f(r.get("speedup_eq"), ".0f"), f(r.get("map_corr"), ".6f")]))
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- overhead
@@ -303,10 +433,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=("compare", "overhead", "all"), default="all")
     p.add_argument("--only", choices=("decoding", "encoding"), default=None)
-    p.add_argument("--decoding-samples", type=int, default=100)
+    p.add_argument("--decoding-samples", type=int, nargs="+", default=[100, 1000])
     p.add_argument("--encoding-samples", type=int, default=32)
+    p.add_argument("--encoding-baselines", type=int, default=4)
+    p.add_argument("--convnext-outputs", type=int, default=500)
+    p.add_argument("--error-samples", type=int, default=100,
+                   help="samples the IG errors (theirs' rule, ours per node count) are measured on")
     p.add_argument("--their-samples", type=int, default=12,
-                   help="samples int_grad_corr is timed on (its time is scaled to all samples)")
+                   help="decoding samples int_grad_corr is timed on (its time is scaled to all samples)")
+    p.add_argument("--their-samples-encoding", type=int, default=4)
+    p.add_argument("--theirs", default=None, help="a checkout of github.com/plelievre/int_grad_corr (put on sys.path)")
     p.add_argument("--overhead-samples", type=int, default=8)
     p.add_argument("--overhead-outputs", type=int, default=8)
     p.add_argument("--repeats", type=int, default=3)

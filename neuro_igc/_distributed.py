@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from neuro_igc._utils import POSITIVE_INT, SWITCH, check_param
+
 __all__ = [
     "DEFAULT_TIMEOUT_S",
     "DistributedError",
@@ -54,7 +56,7 @@ logger = logging.getLogger(__name__)
 #: process-group timeout (seconds) when neither ``timeout`` nor NEURO_IGC_DIST_TIMEOUT is given
 DEFAULT_TIMEOUT_S = 1800.0
 TIMEOUT_ENV = "NEURO_IGC_DIST_TIMEOUT"
-SWITCHES = ("auto", True, False)
+SWITCHES = SWITCH.values
 
 
 class DistributedError(RuntimeError):
@@ -181,8 +183,7 @@ def rank_tag() -> str:
 def resolve(distributed) -> bool:
     """Whether a run is distributed: ``"auto"`` -> inside an initialised group of more than one
     process; ``True`` -> initialise from the environment when needed; ``False`` -> never."""
-    if distributed not in SWITCHES or (distributed != "auto" and not isinstance(distributed, bool)):
-        raise ValueError(f"Invalid value for 'distributed': allowed are 'auto', True, False; got {distributed!r}.")
+    check_param("distributed", distributed, SWITCH)
     if distributed is False:
         return False
     if distributed is True:
@@ -456,8 +457,7 @@ def run_local(fn: Callable, nprocs: int = 2, args: Sequence = (), *, backend: st
     """
     import torch.multiprocessing as mp
 
-    if not (isinstance(nprocs, int) and nprocs >= 1):
-        raise ValueError(f"Invalid value for 'nprocs': expected a positive int; got {nprocs!r}.")
+    nprocs = int(check_param("nprocs", nprocs, POSITIVE_INT))
     limit = 2 * float(timeout) + 60 if join_timeout is None else float(join_timeout)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="neuro-igc-ranks-") as errors:

@@ -1,17 +1,30 @@
-"""Small helpers shared by every subpackage: option checks, soft imports, devices, atomic writes."""
+"""Small helpers shared by every subpackage: parameter checks, soft imports, devices, atomic writes."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import math
+import numbers
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from neuro_igc.errors import NeuroIGCError
+
 __all__ = [
+    "InvalidParameterError",
+    "Interval",
+    "Options",
+    "POSITIVE_INT",
+    "NON_NEGATIVE_INT",
+    "FRACTION",
+    "SWITCH",
+    "check_param",
+    "check_params",
     "check_option",
     "soft_import",
     "resolve_device",
@@ -46,6 +59,229 @@ def error_line(exc: BaseException, prog: str = "neuro-igc") -> str:
     return f"{prog}: error: {type(exc).__name__}: {text} (rerun with --debug for the traceback)"
 
 
+# -- declared parameter checks ---------------------------------------------------------------
+# A parameter's constraints are declared as a tuple of alternatives (an ``Interval``, ``Options``,
+# a type, or ``None`` for "may be None"); ``check_param`` tests them and writes the one message,
+# "Invalid value for 'name': ...; got ...", that every public entry point shows.
+
+
+class InvalidParameterError(NeuroIGCError, ValueError, TypeError):
+    """A parameter that does not meet its declared constraints.
+
+    Both a ``ValueError`` and a ``TypeError``, so that callers catching either keep working
+    whether the value had the wrong type or the wrong value. ``param`` is the parameter's name
+    and ``reason`` the message after it (a config loader re-words it with the file and key).
+    """
+
+    def __init__(self, message: str, param: str = "", reason: str = ""):
+        super().__init__(message)
+        self.param, self.reason = param, reason
+
+    def __reduce__(self):  # picklable across processes
+        return (type(self), (str(self), self.param, self.reason))
+
+
+class Interval:
+    """Numbers of one kind between two bounds.
+
+    Parameters
+    ----------
+    kind : numbers.Integral or numbers.Real
+        Integers only (booleans are refused), or any finite real number.
+    left, right : number or None
+        Bounds; None for no bound.
+    closed : {"both", "left", "right", "neither"}, default="both"
+        Which bounds belong to the interval.
+
+    Examples
+    --------
+    >>> str(Interval(numbers.Integral, 1))
+    'an integer >= 1'
+    >>> 0.5 in Interval(numbers.Real, 0, 1, closed="neither"), 1 in Interval(numbers.Real, 0, 1, closed="left")
+    (True, False)
+    """
+
+    def __init__(self, kind, left=None, right=None, closed: str = "both"):
+        if kind not in (numbers.Integral, numbers.Real):
+            raise ValueError(f"Invalid value for 'kind': allowed are numbers.Integral, numbers.Real; got {kind!r}.")
+        if closed not in ("both", "left", "right", "neither"):
+            raise ValueError(f"Invalid value for 'closed': allowed are 'both', 'left', 'right', 'neither'; got {closed!r}.")
+        self.kind, self.left, self.right, self.closed = kind, left, right, closed
+
+    def has_kind(self, value) -> bool:
+        """Whether ``value`` is a number of this kind (booleans never are), whatever its range."""
+        if isinstance(value, bool) or not isinstance(value, self.kind):
+            return False
+        return self.kind is numbers.Integral or math.isfinite(float(value))
+
+    def __contains__(self, value) -> bool:
+        if not self.has_kind(value):
+            return False
+        lo_closed = self.closed in ("both", "left")
+        hi_closed = self.closed in ("both", "right")
+        if self.left is not None and (value < self.left or (value == self.left and not lo_closed)):
+            return False
+        if self.right is not None and (value > self.right or (value == self.right and not hi_closed)):
+            return False
+        return True
+
+    def range_text(self) -> str:
+        """The bounds in words: ``">= 1"``, ``"in (0, 1)"``."""
+        lo = "[" if self.closed in ("both", "left") else "("
+        hi = "]" if self.closed in ("both", "right") else ")"
+        if self.left is not None and self.right is not None:
+            return f"in {lo}{self.left}, {self.right}{hi}"
+        if self.left is not None:
+            return f"{'>=' if lo == '[' else '>'} {self.left}"
+        if self.right is not None:
+            return f"{'<=' if hi == ']' else '<'} {self.right}"
+        return "finite" if self.kind is numbers.Real else "any"
+
+    def __str__(self) -> str:
+        noun = "an integer" if self.kind is numbers.Integral else "a number"
+        text = self.range_text()
+        return noun if text == "any" else f"{noun} {text}"
+
+    def __repr__(self) -> str:
+        return f"Interval({self.kind.__name__}, {self.left!r}, {self.right!r}, closed={self.closed!r})"
+
+
+class Options:
+    """A fixed set of allowed values; booleans match only booleans (``1`` is not ``True``).
+
+    Examples
+    --------
+    >>> "auto" in SWITCH, 1 in SWITCH, str(SWITCH)
+    (True, False, "one of 'auto', True, False")
+    """
+
+    def __init__(self, *values):
+        self.values = tuple(values)
+
+    def __contains__(self, value) -> bool:
+        for allowed in self.values:
+            if isinstance(allowed, bool) or isinstance(value, bool):
+                if value is allowed:
+                    return True
+            elif type(value) is not type(allowed) and not (isinstance(value, str) and isinstance(allowed, str)):
+                continue
+            elif value == allowed:
+                return True
+        return False
+
+    def shown(self) -> str:
+        return ", ".join(repr(v) for v in self.values)
+
+    def __str__(self) -> str:
+        return f"one of {self.shown()}"
+
+    def __repr__(self) -> str:
+        return f"Options({self.shown()})"
+
+
+#: an integer >= 1 (sizes, counts, iterations)
+POSITIVE_INT = Interval(numbers.Integral, 1)
+#: an integer >= 0 (epochs, workers)
+NON_NEGATIVE_INT = Interval(numbers.Integral, 0)
+#: a rate in [0, 1) (dropout, drop-path)
+FRACTION = Interval(numbers.Real, 0, 1, closed="left")
+#: the three-way switch of ``distributed=`` / ``group_by_subject=`` / ``factorize=``
+SWITCH = Options("auto", True, False)
+
+
+def _satisfies(constraint, value) -> bool:
+    if constraint is None:
+        return value is None
+    if isinstance(constraint, (Interval, Options)):
+        return value in constraint
+    if isinstance(constraint, (type, tuple)):
+        return isinstance(value, constraint)
+    raise TypeError(f"Unknown parameter constraint {constraint!r}.")  # a programming error, not the user's
+
+
+def _describe(constraint) -> str:
+    if constraint is None:
+        return "None"
+    if isinstance(constraint, (Interval, Options)):
+        return str(constraint)
+    types = constraint if isinstance(constraint, tuple) else (constraint,)
+    return " or ".join(f"a {t.__name__}" for t in types)
+
+
+def _invalid_reason(name: str, value, constraints, hint: str = "") -> str:
+    """What is wrong, after "Invalid value for 'name': " (see :func:`check_param`)."""
+    shown = repr(value)
+    if len(shown) > 80:  # arrays, tensors, datasets: their type says enough
+        shown = f"a {type(value).__name__}"
+    in_kind = [c for c in constraints if isinstance(c, Interval) and c.has_kind(value)]
+    if len(in_kind) == 1 and all(c is None or isinstance(c, Interval) for c in constraints):
+        text = f"must be {in_kind[0].range_text()}"
+    elif all(isinstance(c, Options) for c in constraints):
+        text = "allowed are " + ", ".join(c.shown() for c in constraints)
+    else:
+        text = "expected " + " or ".join(_describe(c) for c in constraints)
+    hint = f" {hint.strip()}" if hint else ""
+    return f"{text}; got {shown}.{hint}"
+
+
+def _invalid(name: str, value, constraints, hint: str = "") -> InvalidParameterError:
+    reason = _invalid_reason(name, value, constraints, hint)
+    return InvalidParameterError(f"Invalid value for {name!r}: {reason}", name, reason)
+
+
+def check_param(name: str, value, *constraints, hint: str = ""):
+    """Return ``value`` when it meets one of ``constraints``; else raise one clear error.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, as the user wrote it.
+    value : object
+    *constraints : Interval, Options, type, tuple of types, or None
+        The alternatives (``None``: the value may be None).
+    hint : str, default=""
+        What to do, appended to the message.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``"Invalid value for 'name': must be >= 1; got 0."`` (a number out of range),
+        ``"...: allowed are 'a', 'b'; got 'c'."`` (options), or ``"...: expected ... ; got ..."``.
+
+    Examples
+    --------
+    >>> check_param("n_steps", 32, POSITIVE_INT)
+    32
+    >>> check_param("n_steps", 0, POSITIVE_INT)
+    Traceback (most recent call last):
+    ...
+    neuro_igc._utils.InvalidParameterError: Invalid value for 'n_steps': must be >= 1; got 0.
+    """
+    if not constraints:
+        raise TypeError("check_param needs at least one constraint.")
+    if any(_satisfies(c, value) for c in constraints):
+        return value
+    raise _invalid(name, value, constraints, hint)
+
+
+def check_params(constraints: Mapping[str, tuple], values: Mapping[str, Any] | Any) -> None:
+    """Check several parameters against their declared constraints (see :func:`check_param`).
+
+    ``values`` is a mapping or an object whose attributes carry the names (a settings
+    dataclass checking itself in ``__post_init__``). Names are checked in declaration order, so
+    the first bad one is reported.
+
+    Examples
+    --------
+    >>> CONSTRAINTS = {"epochs": (NON_NEGATIVE_INT,), "device": (str, None)}
+    >>> check_params(CONSTRAINTS, {"epochs": 3, "device": None})
+    """
+    get = values.__getitem__ if isinstance(values, Mapping) else (lambda k: getattr(values, k))
+    for name, alternatives in constraints.items():
+        alternatives = alternatives if isinstance(alternatives, tuple) else (alternatives,)
+        check_param(name, get(name), *alternatives)
+
+
 def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     """Raise a ValueError naming the parameter, the allowed values and the given one.
 
@@ -56,8 +292,7 @@ def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     """
     allowed = list(allowed)
     if value not in allowed:
-        shown = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"Invalid value for {name!r}: allowed are {shown}; got {value!r}.")
+        raise _invalid(name, value, (Options(*allowed),))
     return value
 
 

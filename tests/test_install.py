@@ -66,4 +66,4 @@ def test_installed_package_runs_synth_and_a_shipped_pipeline(tmp_path):
     assert "step(s) run" in out and "decoding_ridge" in out
     root = work / "out" / "neuro-igc"
     assert (root / "decoding_ridge_participant_report.html").is_file()
-    assert list((root / "sub-01").glob("sub-01_hemi-L_space-fsaverage_den-10k_desc-ridge*_stat.func.gii"))
+    assert list((root / "sub-01" / "func").glob("sub-01_hemi-L_space-fsaverage_den-10k_stat-igc_desc-ridge*_statmap.func.gii"))

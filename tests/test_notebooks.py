@@ -72,3 +72,37 @@ def test_notebook_runs(path, tmp_path, request):
     before = path.read_text()
     _execute(path, tmp_path, env)
     assert path.read_text() == before  # nothing executed is written back
+
+
+def test_test_extras_execute_notebooks():
+    """`make install` installs the test extras: they hold what `jupyter nbconvert --execute` needs
+    (nbconvert) and what tqdm's notebook bars need (ipywidgets: no "IProgress not found")."""
+    import importlib.util
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    extras = tomllib.loads((NOTEBOOKS.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    names = {re.split(r"[<>=\[ ]", e, maxsplit=1)[0].lower() for e in extras}
+    assert {"nbconvert", "ipywidgets", "jupytext", "nbclient", "ipykernel"} <= names
+    for module in ("nbconvert", "ipywidgets"):
+        assert importlib.util.find_spec(module) is not None, f"{module} is not installed: run make install"
+
+
+@pytest.mark.slow
+def test_nbconvert_executes_a_notebook(tmp_path):
+    """The README's commands: jupytext to .ipynb, then `jupyter nbconvert --execute` (quickstart)."""
+    import subprocess
+    import sys
+
+    nb = tmp_path / "01_quickstart.ipynb"
+    env = {**os.environ, "NEURO_IGC_NOTEBOOK_SMALL": "1", "MPLBACKEND": "Agg"}
+    subprocess.run([sys.executable, "-m", "jupytext", "--to", "ipynb", "--output", str(nb),
+                    str(NOTEBOOKS / "01_quickstart.py")], check=True, capture_output=True, env=env)
+    out = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--inplace", str(nb)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import nbformat
+
+    cells = nbformat.read(nb, as_version=4).cells
+    texts = [o.get("text", "") for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any("validation r" in t for t in texts)
+    assert not any("Warning" in t for t in texts)

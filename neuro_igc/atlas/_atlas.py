@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from neuro_igc._read import check_file, file_error, image_data, load_image, read_annot
+from neuro_igc._utils import check_option
 from neuro_igc.surface import HEMIS, decimate, density_name, n_vertices, to_hemispheres, write_annot
 
 from ._tables import NSD_TABLES, LookupTable, nsd_table, read_ctab
@@ -347,8 +348,7 @@ class Atlas:
             return cls.from_roi_labels(NSD(root, progress=False).roi(atlas, "fsaverage", subject=who, density=density))
         if space == "surface":
             return cls.from_mgz(label_dir / f"lh.{atlas}.mgz", label_dir / f"rh.{atlas}.mgz", name=atlas)
-        if space not in ("func1pt8mm", "func1mm"):
-            raise ValueError(f"Invalid value for 'space': allowed are 'surface', 'func1pt8mm', 'func1mm'; got {space!r}.")
+        check_option("space", space, ("surface", "func1pt8mm", "func1mm"))
         if who == "fsaverage":
             raise ValueError("Volume atlases are per subject: pass subject=1..8.")
         ctab = label_dir / f"{atlas}.mgz.ctab"

@@ -15,6 +15,8 @@ import pandas as pd
 
 from neuro_igc._utils import check_option, new_figure, save_figure, soft_import
 
+from neuro_igc.data import ROILabels
+
 from ._atlas import Atlas
 
 __all__ = ["roi_sums", "group_summary", "check_additivity", "plot_roi_sums", "OTHER"]
@@ -37,9 +39,22 @@ def feature_arrays(space, hemi=None, vertex=None, ijk=None, density=None):
     raise ValueError(f"Invalid value for 'space': expected a SurfaceSpace or VolumeSpace; got {type(space).__name__}.")
 
 
+def _atlas_of(roi: ROILabels) -> Atlas:
+    """An Atlas holding feature-aligned ROI labels (surface: on full hemispheres; volume: on the
+    features' voxels)."""
+    space = roi.feature_space
+    if space.kind == "surface":
+        return Atlas.from_roi_labels(roi)
+    vol = np.zeros(space.shape, dtype=np.int64)
+    vol[tuple(np.asarray(space.ijk).T)] = roi.labels
+    atlas = Atlas(vol, roi.table, name=roi.atlas, affine=space.affine)
+    atlas.source = roi.source
+    return atlas
+
+
 def roi_sums(
     attributions,
-    atlas: Atlas,
+    atlas: Atlas | ROILabels,
     *,
     hemi=None,
     vertex=None,
@@ -92,6 +107,10 @@ def roi_sums(
     [['V1', 0.3, 2], ['V2', 0.7, 2], ['(other)', 0.0, 0]]
     """
     check_option("hemispheres", hemispheres, _HEMISPHERES)
+    if isinstance(atlas, ROILabels):  # one label per feature: the features' space comes with them
+        if space is None and hemi is None and ijk is None:
+            space = atlas.feature_space
+        atlas = _atlas_of(atlas)
     if space is not None:
         hemi, vertex, ijk, density = feature_arrays(space, hemi, vertex, ijk, density)
     att = np.asarray(attributions, dtype=np.float64)
@@ -169,9 +188,11 @@ def check_additivity(table: pd.DataFrame, totals, *, rtol: float = 1e-6, atol: f
     Parameters
     ----------
     table : :func:`roi_sums` output whose ROIs partition the features (``include_other=True``).
-    totals : dict {(subject, output): total}, pandas.Series indexed like that, or
-        (n_outputs,) array (single-subject table, outputs in table order)
-        The sum of each map over all its features (for IGC: the correlation).
+    totals : dict {(subject, output): total}, pandas.Series indexed like that,
+        (n_outputs,) array (single-subject table, outputs in table order), or the attribution
+        result the table was made from (``igc(...)``: each map's sum over its features)
+        The sum of each map over all its features (for IGC: the correlation, up to the result's
+        ``igc_error``).
 
     Returns
     -------
@@ -179,6 +200,9 @@ def check_additivity(table: pd.DataFrame, totals, *, rtol: float = 1e-6, atol: f
         ``subject, output, sum_rois, total, difference, ok``.
     """
     sums = table.groupby(["subject", "output"], sort=False, dropna=False)["value"].sum()
+    if hasattr(totals, "attributions"):  # an attribution result: its maps' own totals
+        maps = np.asarray(totals.attributions, dtype=float)
+        totals = maps.reshape(maps.shape[0], -1).sum(1) if maps.ndim > 1 else np.array([maps.sum()])
     if isinstance(totals, (pd.Series, dict)):
         tot = pd.Series(totals)
         tot = tot.reindex(sums.index) if isinstance(tot.index, pd.MultiIndex) else tot.reindex(sums.index.get_level_values("output")).set_axis(sums.index)
@@ -202,14 +226,15 @@ def plot_roi_sums(
     rois=None,
     outputs=None,
     title: str | None = None,
-    ylabel: str = "ROI sum of attributions",
+    ylabel: str | dict = "ROI sum of attributions",
     dpi: int = 160,
 ) -> Path:
     """Bar plot of ROI sums: group mean per ROI, error bars +- SD across subjects, subject dots
     (a single subject's table: its bars only).
 
     One panel per output (like the paper's Fig. 3c). ``table`` is a :func:`roi_sums` table of one
-    or more subjects; the ``"(other)"`` row is left out unless listed in ``rois``.
+    or more subjects; the ``"(other)"`` row is left out unless listed in ``rois``. ``ylabel``: one
+    axis label, or ``{output: label}`` (outputs in different units).
     """
     summary = group_summary(table)
     outputs = list(dict.fromkeys(table["output"])) if outputs is None else list(outputs)
@@ -238,7 +263,7 @@ def plot_roi_sums(
         ax.set_xticklabels(rois, rotation=45, ha="right", fontsize=9)
         ax.set_xlim(-0.6, len(rois) - 0.4)
         ax.set_title(str(out), fontsize=10, loc="left")
-        ax.set_ylabel(ylabel, fontsize=9)
+        ax.set_ylabel(ylabel.get(out, "") if isinstance(ylabel, dict) else ylabel, fontsize=9)
         ax.grid(axis="y", color="0.9", lw=0.6)
         ax.set_axisbelow(True)
     if title:

@@ -155,8 +155,12 @@ def native_betas_path(subject: int, hemi: str, session: int, version: str) -> Pa
             / f"{hemi}.betas_session{session:02d}.hdf5")
 
 
-#: the two nearest-neighbour index maps of ``nsddata/ppdata/subjAA/transforms``
-TRANSFORMS = ("white-to-fsaverage", "fsaverage-to-white")
+#: the two nearest-neighbour index maps of ``nsddata/ppdata/subjAA/transforms``, and the volume ->
+#: white-surface maps (each native vertex's 1-based decimal voxel coordinates, V x 1 x 1 x 3) that
+#: NSD's own code (nsdcode) reads to map volume data onto the surface
+TRANSFORMS = ("white-to-fsaverage", "fsaverage-to-white", "func1pt8-to-white", "func1pt0-to-white")
+#: NSD volume space -> its name in NSD's transform files and nsdcode
+NSDCODE_VOLUME_NAMES = {"func1pt8mm": "func1pt8", "func1mm": "func1pt0"}
 
 
 def transform_path(subject: int, hemi: str, transform: str) -> Path:
@@ -173,6 +177,12 @@ def valid_session_path(subject: int, space: str, session: int) -> Path:
 def native_surface_path(subject: int, hemi: str, surface: str) -> Path:
     """``nsddata/freesurfer/subjAA/surf/{hemi}.<surface>`` (e.g. ``white``, ``sphere.reg``)."""
     return Path("nsddata/freesurfer") / subject_name(subject) / "surf" / f"{hemi}.{surface}"
+
+
+def fsaverage_surface_path(hemi: str, name: str) -> Path:
+    """``nsddata/freesurfer/fsaverage/surf/{hemi}.<name>`` (e.g. ``orig.avg.area.mgh``, the
+    per-vertex template nsdcode takes its .mgz header from)."""
+    return Path("nsddata/freesurfer/fsaverage/surf") / f"{hemi}.{name}"
 
 
 # ---------------------------------------------------------------------------------------------

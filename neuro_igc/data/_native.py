@@ -298,8 +298,8 @@ class SurfaceMixin:
             With ``source`` saying which files were read and through which transform.
         """
         L.check_space(space)
-        if subject is None and like is not None and space != "fsaverage":
-            subject = like.subject
+        if subject is None and like is not None and (space != "fsaverage" or atlas in L.SUBJECT_ATLASES):
+            subject = like.subject  # a group atlas on fsaverage needs no subject
         s = None if subject is None else L.subject_id(subject)
         if like is not None:
             if like.space != space:

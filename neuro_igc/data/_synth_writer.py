@@ -47,7 +47,17 @@ def _rng(seed: int, *tags: int) -> np.random.Generator:
     return np.random.default_rng([seed, *tags])
 
 
+def _vertex_areas(mesh) -> np.ndarray:
+    """Area (mm^2) of each vertex: a third of the area of each triangle it belongs to."""
+    a, b, c = (mesh.coords[mesh.faces[:, k]] for k in range(3))
+    tri = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    return np.bincount(mesh.faces.ravel(), weights=np.repeat(tri / 3.0, 3), minlength=mesh.n_vertices)
+
+
 def _write_group_labels(root: Path) -> None:
+    for h in HEMIS:  # FreeSurfer's fsaverage vertex areas: the template of nsdcode's fsaverage .mgz outputs
+        _mgh(root / L.fsaverage_surface_path(h, "orig.avg.area.mgh"),
+             _vertex_areas(fsaverage_mesh(h)).astype(np.float32))
     for h in HEMIS:
         maps = cortex_maps(h, TEMPLATE, unit=fsaverage_mesh(h).unit)
         for atlas in GROUP_ATLASES:
@@ -94,14 +104,19 @@ def _brainmask(shape) -> np.ndarray:
     return (np.sum(grid**2, axis=-1) <= 0.97).astype(np.uint8)
 
 
-def _voxel_assignment(shape, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel (ijk) of each scaled white position (n, 3); the first vertex per voxel wins."""
+def _voxel_coordinates(shape, coords: np.ndarray) -> np.ndarray:
+    """Decimal voxel coordinates (0-based, (n, 3)) of white positions (n, 3): the bounding box of
+    fsaverage's pial surface, shrunk into the brain mask's inner box, spans the volume."""
     pial = np.concatenate([pial_coordinates(h) for h in HEMIS])
     lo, hi = pial.min(0), pial.max(0)
     frac = (coords - lo) / (hi - lo)
     inner = np.asarray(shape) - 1
-    # shrink into the ellipsoid's inner box
-    ijk = np.clip(np.rint(0.5 * inner + (frac - 0.5) * 0.62 * inner), 0, inner).astype(np.int64)
+    return np.clip(0.5 * inner + (frac - 0.5) * 0.62 * inner, 0, inner)
+
+
+def _voxel_assignment(shape, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel (ijk) of each scaled white position (n, 3); the first vertex per voxel wins."""
+    ijk = np.rint(_voxel_coordinates(shape, coords)).astype(np.int64)
     flat = np.ravel_multi_index(tuple(ijk.T), shape)
     _, first = np.unique(flat, return_index=True)
     first = np.sort(first)
@@ -186,6 +201,9 @@ def _write_native(root: Path, s: int, seed: int, layout: dict, rng) -> tuple[dic
         _write_geometry(root / L.native_surface_path(s, h, "sphere.reg"), SPHERE_RADIUS * ns.mesh.unit, ns.mesh.faces)
         _mgh(root / L.transform_path(s, h, "white-to-fsaverage"), (ns.white_to_fsaverage + 1).astype(np.int32))
         _mgh(root / L.transform_path(s, h, "fsaverage-to-white"), (ns.fsaverage_to_white + 1).astype(np.int32))
+        # FreeSurfer's grey/white contrast (percent) per vertex: the template nsdcode writes subject .mgz from
+        pct = 20.0 + 4.0 * _rng(seed, 12, s, hi).standard_normal(ns.n_vertices)
+        _mgh(root / L.native_surface_path(s, h, "w-g.pct.mgh"), pct.astype(np.float32))
         for atlas in SUBJECT_ATLASES:
             _mgh(root / L.surface_label_path(s, h, atlas), maps[h][atlas].astype(np.int32))
         for key, fname in (("angle", "prfangle"), ("eccentricity", "prfeccentricity"), ("sigma", "prfsize")):
@@ -307,6 +325,9 @@ def _write_subject(root, s, seed, sessions, trials, n_vert, shown_ids, ids, ce, 
         vol[space] = (shape, affine, brain, ijk[sig], v_sig[which][sig], carrying)
         _write_volume_static(root, s, space, shape, affine, brain, ijk, v_hemi[which], v_vert[which], maps,
                              ncsnr_nat)
+        for h in HEMIS:  # NSD's func-to-white transforms: each native vertex's 1-based decimal voxel position
+            vox = _voxel_coordinates(shape, surf[h].mesh.coords) + 1.0
+            _mgh(root / L.transform_path(s, h, f"{L.NSDCODE_VOLUME_NAMES[space]}-to-white"), vox.astype(np.float32))
         meta["invalid_voxels"].setdefault(name, {})[space] = []
 
     lap("volume statics")

@@ -28,7 +28,13 @@ real NSD, and why:
   (FreeSurfer geometry). ``nsddata/ppdata/subjAA/transforms/{lh,rh}.white-to-fsaverage.mgz``
   ((163842, 1, 1) int32, the 1-based nearest native vertex of every fsaverage vertex) and
   ``{lh,rh}.fsaverage-to-white.mgz`` ((V_native, 1, 1) int32, the 1-based nearest fsaverage
-  vertex of every native vertex), always at 163842 on the fsaverage side.
+  vertex of every native vertex), always at 163842 on the fsaverage side. Where NSD's own code
+  (nsdcode) needs more of NSD's layout, it is there too: ``{lh,rh}.func1pt8-to-white.mgz``
+  (and ``func1pt0`` with the 1 mm volumes), (V_native, 1, 1, 3) float32, each native vertex's
+  1-based decimal voxel coordinates (the placement that assigns vertices to voxels, below), the
+  templates nsdcode writes .mgz outputs from: ``subjAA/surf/{lh,rh}.w-g.pct.mgh`` (grey/white
+  contrast per native vertex, drawn) and ``fsaverage/surf/{lh,rh}.orig.avg.area.mgh`` (vertex
+  areas of the full-density mesh).
 * **Planted on the native surface, mapped to fsaverage**: every signal and noise value lives on
   the native vertices; the fsaverage betas are the native betas taken through white-to-fsaverage
   (``fsavg = native[:, map - 1]``, NSD's nearest-neighbour mapping), so several fsaverage vertices

@@ -30,7 +30,7 @@ from neuro_igc.models._metrics import METRICS, accuracy, pearson_r, r2_score
 from neuro_igc.models._mlp import DecodingMLP
 from neuro_igc.models._registry import MODELS, build_model
 from neuro_igc.models._ridge import DEFAULT_ALPHAS, Ridge
-from neuro_igc.models._train import GROUPINGS, LOSSES, FitResult, evaluate, fit, predict
+from neuro_igc.models._train import GROUPINGS, LOSSES, FitResult, TrainingSettings, evaluate, fit, predict
 
 __all__ = [
     "SubjectLinear",
@@ -53,6 +53,7 @@ __all__ = [
     "evaluate",
     "predict",
     "FitResult",
+    "TrainingSettings",
     "LOSSES",
     "GROUPINGS",
     "fit_ensemble",

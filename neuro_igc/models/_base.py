@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from neuro_igc._utils import FRACTION, Interval, check_param
+
 __all__ = ["ZooModel"]
 
 
@@ -57,30 +59,21 @@ def check_subject_int(subject, n_subjects: int, what: str) -> int:
 
 
 def check_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` as an int >= ``minimum``; a TypeError/ValueError naming ``name`` otherwise
-    (strings, floats, booleans and None are refused, not coerced)."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"Invalid type for {name!r}: expected an integer >= {minimum}; got {value!r} "
-                        f"({type(value).__name__}).")
-    if int(value) < minimum:
-        raise ValueError(f"Invalid value for {name!r}: must be >= {minimum}; got {value!r}.")
-    return int(value)
+    """``value`` as an int >= ``minimum``; an error naming ``name`` otherwise (strings, floats,
+    booleans and None are refused, not coerced)."""
+    return int(check_param(name, value, Interval(numbers.Integral, minimum)))
 
 
 def check_ints(name: str, values, minimum: int = 1) -> list[int]:
     """A sequence of ints >= ``minimum`` (see :func:`check_int`), e.g. layer widths."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(f"Invalid type for {name!r}: expected a sequence of integers; got {values!r}.")
+        check_param(name, values, list, tuple)  # raises: a sequence of integers is needed
     return [check_int(f"{name}[{i}]", v, minimum) for i, v in enumerate(values)]
 
 
 def check_fraction(name: str, value) -> float:
     """A float in [0, 1) (dropout rates), or a clear error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Invalid type for {name!r}: expected a number in [0, 1); got {value!r}.")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"Invalid value for {name!r}: must be in [0, 1); got {value!r}.")
-    return float(value)
+    return float(check_param(name, value, FRACTION))
 
 
 def check_sizes(name: str, value, n_subjects: int) -> None:
@@ -94,5 +87,3 @@ def check_sizes(name: str, value, n_subjects: int) -> None:
             f"Invalid value for {name!r}: expected one int or one size per subject "
             f"(n_subjects={n_subjects}); got {len(sizes)} sizes."
         )
-    if any(int(v) < 1 for v in sizes):
-        raise ValueError(f"Invalid value for {name!r}: sizes must be >= 1; got {value!r}.")

@@ -129,7 +129,7 @@ class EncodingConvNeXt(ZooModel):
                              ("stem_width", stem_width), ("depth", depth), ("hidden", hidden)):
             check_int(pname, value)
         check_sizes("n_outputs", n_outputs, n_subjects)
-        if not widths or any(w < 1 for w in widths):
+        if not widths:
             raise ValueError(f"Invalid value for 'widths': one or more widths >= 1 are needed; got {widths!r}.")
         factor = 2 ** (1 + len(widths))
         if int(input_size) < factor or int(input_size) % factor:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from neuro_igc._utils import check_option
+from neuro_igc._utils import Interval, check_option, check_param
 from neuro_igc.models._base import ZooModel, check_fraction, check_int, check_ints
 from neuro_igc.models._layers import init_kaiming_, init_xavier_
 
@@ -67,9 +68,9 @@ class DigitsClassifier(ZooModel):
         widths = check_ints("widths", widths)
         check_int("input_size", input_size)
         check_fraction("dropout", dropout)
-        if len(channels) != 2 or min(channels) < 1:
+        if len(channels) != 2:
             raise ValueError(f"Invalid value for 'channels': two channel counts >= 1 are needed; got {channels!r}.")
-        if min(widths, default=0) < 1:
+        if not widths:
             raise ValueError(f"Invalid value for 'widths': one or more widths >= 1 are needed; got {widths!r}.")
         check_int("n_classes", n_classes, 2)
         self._store_config(n_classes=n_classes, channels=channels, widths=widths, dropout=dropout,
@@ -142,8 +143,7 @@ def load_digits_datasets(val_fraction: float = 0.2, seed: int = 0):
     from neuro_igc._utils import soft_import
 
     datasets = soft_import("sklearn.datasets", "load_digits_datasets", package="scikit-learn")
-    if not 0.0 < float(val_fraction) < 1.0:
-        raise ValueError(f"Invalid value for 'val_fraction': must be in (0, 1); got {val_fraction!r}.")
+    check_param("val_fraction", val_fraction, Interval(numbers.Real, 0, 1, closed="neither"))
     digits = datasets.load_digits()
     x = digits.images.astype(np.float32)
     y = digits.target.astype(np.int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from neuro_igc import _distributed as dist
-from neuro_igc._utils import resolve_device
+from neuro_igc._utils import POSITIVE_INT, Interval, check_param, resolve_device
 from neuro_igc.models._registry import build_model
 from neuro_igc.models._train import fit
 
@@ -111,10 +112,8 @@ def fit_ensemble(
     """
     if val is None:
         raise ValueError("fit_ensemble needs 'val' data: members are ranked by validation score.")
-    if int(n_models) < 1:
-        raise ValueError(f"Invalid value for 'n_models': must be >= 1; got {n_models!r}.")
-    if not 1 <= int(keep) <= int(n_models):
-        raise ValueError(f"Invalid value for 'keep': must be in 1..n_models={n_models}; got {keep!r}.")
+    check_param("n_models", n_models, POSITIVE_INT)
+    check_param("keep", keep, Interval(numbers.Integral, 1, n_models), hint="(at most n_models)")
     factory = model if callable(model) else (lambda s: build_model(model, seed=s))
     spread = dist.resolve(distributed)
     world, me = (dist.world_size(), dist.rank()) if spread else (1, 0)

@@ -44,6 +44,8 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from neuro_igc._utils import FRACTION, POSITIVE_INT, check_param
+
 __all__ = [
     "SubjectLinear",
     "PerSubjectLinear",
@@ -104,9 +106,7 @@ class PerSubjectLinear(nn.Module):
 
     def __init__(self, n_subjects: int, in_features, out_features, bias: bool = True):
         super().__init__()
-        if int(n_subjects) < 1:
-            raise ValueError(f"Invalid value for 'n_subjects': must be >= 1; got {n_subjects!r}.")
-        self.n_subjects = int(n_subjects)
+        self.n_subjects = int(check_param("n_subjects", n_subjects, POSITIVE_INT))
         ins = self._per_subject("in_features", in_features)
         outs = self._per_subject("out_features", out_features)
         self.in_features_per_subject = ins
@@ -225,9 +225,7 @@ class PerSubjectBatchNorm1d(nn.Module):
 
     def __init__(self, n_subjects: int, num_features: int):
         super().__init__()
-        if int(n_subjects) < 1:
-            raise ValueError(f"Invalid value for 'n_subjects': must be >= 1; got {n_subjects!r}.")
-        self.n_subjects = int(n_subjects)
+        self.n_subjects = int(check_param("n_subjects", n_subjects, POSITIVE_INT))
         self.norms = nn.ModuleList([nn.BatchNorm1d(int(num_features)) for _ in range(self.n_subjects)])
 
     def forward(self, x: torch.Tensor, subject=0) -> torch.Tensor:
@@ -250,8 +248,7 @@ class DropPath(nn.Module):
 
     def __init__(self, p: float = 0.0):
         super().__init__()
-        if not 0.0 <= float(p) < 1.0:
-            raise ValueError(f"Invalid value for 'p' (drop-path rate): must be in [0, 1); got {p!r}.")
+        check_param("p", p, FRACTION, hint="(the drop-path rate)")
         self.p = float(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

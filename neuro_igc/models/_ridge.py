@@ -270,14 +270,16 @@ def _solve(X, Y, alphas, best, fit_intercept):
     return coef, intercept
 
 
-def _centred_kernel(K: torch.Tensor, train: torch.Tensor, centre: bool):
-    """``K[:, train]`` for the features centred on the training samples' mean, from the kernel
-    alone: ``(x_i - m).(x_j - m) = K_ij - mean_k K_ik - mean_k K_kj + mean_kl K_kl`` (k, l training)."""
-    Kt = K[:, train]
-    if not centre:
-        return Kt
-    row = Kt.mean(1)  # x_i . m for every sample i
-    return Kt - row[:, None] - row[train][None, :] + row[train].mean()
+def _centred_block(K: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, row_mean: torch.Tensor | None):
+    """``K[rows][:, cols]`` (one copy) for the features centred on the mean of the ``cols`` samples,
+    from the kernel alone: ``(x_i - m).(x_j - m) = K_ij - mean_k K_ik - mean_k K_kj + mean_kl K_kl``
+    (k, l among ``cols``); ``row_mean[i] = mean_k K_ik`` (None: no centring)."""
+    block = K[rows[:, None], cols]
+    if row_mean is not None:
+        block -= row_mean[rows][:, None]
+        block -= row_mean[cols][None, :]
+        block += row_mean[cols].mean()
+    return block
 
 
 def _inverse(lam: torch.Tensor, alpha, n: int) -> torch.Tensor:
@@ -289,18 +291,21 @@ def _inverse(lam: torch.Tensor, alpha, n: int) -> torch.Tensor:
 
 def _fold_errors_dual(K, Y, train, alphas, fit_intercept) -> torch.Tensor:
     """Summed squared held-out error of one fold, (n_alphas, n_targets), from the kernel."""
-    Kc = _centred_kernel(K, train, fit_intercept)
-    Ktr, Kte = Kc[train], Kc[~train]
-    Ytr, Yte = Y[train], Y[~train]
+    tr, te = torch.nonzero(train).squeeze(1), torch.nonzero(~train).squeeze(1)
+    row_mean = (K @ train.to(K.dtype)) / tr.numel() if fit_intercept else None  # x_i . m, no copy of K
+    Ktr = _centred_block(K, tr, tr, row_mean)
+    Kte = _centred_block(K, te, tr, row_mean)
+    Ytr, Yte = Y[tr], Y[te]
     if fit_intercept:
         ym = Ytr.mean(0)
         Ytr, Yte = Ytr - ym, Yte - ym
     lam, Q = torch.linalg.eigh(Ktr)
+    del Ktr
     A = Kte @ Q  # (n_test, n_train)
     B = Q.T @ Ytr  # (n_train, t)
     out = []
     for a in alphas:
-        pred = (A * _inverse(lam, a, Ktr.shape[0])) @ B
+        pred = (A * _inverse(lam, a, tr.numel())) @ B
         out.append(((pred - Yte) ** 2).sum(0))
     return torch.stack(out)
 
@@ -308,10 +313,13 @@ def _fold_errors_dual(K, Y, train, alphas, fit_intercept) -> torch.Tensor:
 def _solve_dual(X, K, Y, alphas, best, fit_intercept):
     """The coefficients of :func:`_solve` from the kernel: ``X_c^T Q diag(1/(lam+alpha)) Q^T Y_c``."""
     n = X.shape[0]
-    everyone = torch.ones(n, dtype=torch.bool, device=X.device)
-    Kc = _centred_kernel(K, everyone, fit_intercept)
+    if fit_intercept:  # centre the kernel in place: its last use
+        row_mean = K.mean(1)
+        K -= row_mean[:, None]
+        K -= row_mean[None, :]
+        K += row_mean.mean()
     Yc = Y - Y.mean(0) if fit_intercept else Y
-    lam, Q = torch.linalg.eigh(Kc)
+    lam, Q = torch.linalg.eigh(K)
     B = Q.T @ Yc
     D = torch.zeros(n, Y.shape[1], dtype=X.dtype, device=X.device)  # dual coefficients
     for i in torch.unique(best).tolist():

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import inspect
 import logging
-import math
+import numbers
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,12 +18,21 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, default_collate
 
 from neuro_igc import _distributed as dist
-from neuro_igc._utils import check_option, resolve_device
+from neuro_igc._utils import (
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    SWITCH,
+    Interval,
+    Options,
+    check_param,
+    check_params,
+    resolve_device,
+)
 from neuro_igc.models._checkpoint import read_checkpoint, save_checkpoint
 from neuro_igc.models._layers import PerSubjectBatchNorm1d, PerSubjectLinear
 from neuro_igc.models._metrics import accuracy, pearson_r, r2_score
 
-__all__ = ["fit", "evaluate", "predict", "FitResult", "LOSSES", "GROUPINGS"]
+__all__ = ["fit", "evaluate", "predict", "FitResult", "TrainingSettings", "LOSSES", "GROUPINGS"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +44,7 @@ LOSSES = {
 }
 _CLASSIFICATION = {"nll", "cross_entropy"}
 #: how batches are drawn: "auto" (per subject when the model has per-subject layers), or forced
-GROUPINGS = ("auto", True, False)
+GROUPINGS = SWITCH.values
 
 
 @dataclass
@@ -80,7 +93,7 @@ def _has_subject_layers(model: nn.Module) -> bool:
 
 
 def _grouping(model, group_by_subject, subjects) -> bool:
-    check_option("group_by_subject", group_by_subject, GROUPINGS)
+    check_param("group_by_subject", group_by_subject, SWITCH)
     if subjects is None:
         if group_by_subject is True:
             raise ValueError(
@@ -271,7 +284,7 @@ def evaluate(model: nn.Module, dataset: Dataset, loss: str = "mse", batch_size: 
         differ (per-subject vertices), ``r``/``r2`` concatenate the subjects' outputs in subject
         order (``score`` is their mean; ``loss`` is sample-weighted).
     """
-    check_option("loss", loss, LOSSES)
+    check_param("loss", loss, Options(*LOSSES))
     _check_model_and_data(model, {"dataset": dataset})
     if len(dataset):
         _check_items(dataset, "dataset")
@@ -312,10 +325,82 @@ def _set_rng_state(state, device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def _check_positive(**values):
-    for name, value in values.items():
-        if not (isinstance(value, (int, float)) and value > 0) or (isinstance(value, float) and not math.isfinite(value)):
-            raise ValueError(f"Invalid value for {name!r}: must be a positive number; got {value!r}.")
+_POSITIVE = Interval(numbers.Real, 0, None, closed="neither")
+
+#: the declared constraints of every :class:`TrainingSettings` field
+TRAINING_CONSTRAINTS = {
+    "loss": (Options(*LOSSES),),
+    "epochs": (NON_NEGATIVE_INT,),
+    "batch_size": (POSITIVE_INT,),
+    "lr": (_POSITIVE,),
+    "weight_decay": (Interval(numbers.Real, 0),),
+    "min_lr": (_POSITIVE,),
+    "factor": (Interval(numbers.Real, 0, 1, closed="neither"),),
+    "patience": (NON_NEGATIVE_INT,),
+    "seed": (NON_NEGATIVE_INT,),
+    "group_by_subject": (SWITCH,),
+    "eval_batch_size": (POSITIVE_INT,),
+    "num_workers": (NON_NEGATIVE_INT,),
+    "distributed": (SWITCH,),
+}
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How :func:`fit` trains a model, checked once when built (see :func:`fit` for each one).
+
+    The same object carries the training settings of a pipeline config to :func:`fit`; build one
+    to reuse the same settings, and override some with keywords::
+
+        settings = TrainingSettings(epochs=30, lr=3e-4)
+        fit(model, train, val, settings=settings, batch_size=32)
+
+    Examples
+    --------
+    >>> TrainingSettings(epochs=3).replace(lr=0.01).lr
+    0.01
+    >>> TrainingSettings(epochs=-1)
+    Traceback (most recent call last):
+    ...
+    neuro_igc._utils.InvalidParameterError: Invalid value for 'epochs': must be >= 0; got -1.
+    """
+
+    loss: str = "mse"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    min_lr: float = 1e-6
+    factor: float = 0.9
+    patience: int = 4
+    seed: int = 0
+    group_by_subject: Any = "auto"
+    eval_batch_size: int = 256
+    num_workers: int = 0
+    distributed: Any = "auto"
+
+    def __post_init__(self):
+        check_params(TRAINING_CONSTRAINTS, self)
+
+    def replace(self, **changes) -> TrainingSettings:
+        """A copy with some settings changed (an unknown name raises a TypeError)."""
+        return resolve_training("TrainingSettings.replace", changes, base=self)
+
+
+TRAINING_FIELDS = tuple(f.name for f in dataclasses.fields(TrainingSettings))
+
+
+def resolve_training(fn_name: str, options: Mapping[str, Any], base: TrainingSettings | None = None) -> TrainingSettings:
+    """``base`` (or the defaults) with ``options`` on top, as one checked :class:`TrainingSettings`."""
+    unknown = [k for k in options if k not in TRAINING_FIELDS]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], TRAINING_FIELDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; valid settings are {', '.join(TRAINING_FIELDS)}."
+        raise TypeError(f"{fn_name}() got an unexpected keyword argument {unknown[0]!r}{hint}")
+    if base is None:
+        return TrainingSettings(**options)
+    check_param("settings", base, TrainingSettings)
+    return dataclasses.replace(base, **options) if options else base
 
 
 def _check_model_and_data(model, datasets: dict) -> None:
@@ -376,23 +461,12 @@ def fit(
     train: Dataset,
     val: Dataset | None = None,
     *,
-    loss: str = "mse",
-    epochs: int = 10,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    min_lr: float = 1e-6,
-    factor: float = 0.9,
-    patience: int = 4,
-    seed: int = 0,
+    settings: TrainingSettings | None = None,
     device=None,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
-    group_by_subject="auto",
-    eval_batch_size: int = 256,
-    num_workers: int = 0,
-    distributed="auto",
+    **options,
 ) -> FitResult:
     """Train a model with Adam and ReduceLROnPlateau, as the paper (appendices A.5/A.6).
 
@@ -404,6 +478,21 @@ def fit(
         Items ``(x, y)`` or ``(x, y, subject)`` (``subject`` a 0-d LongTensor); a
         ``subject_index`` attribute ``(n,)`` gives the subjects without reading the items.
         ``val`` drives the scheduler and the reported score (the training loss does without).
+    settings : TrainingSettings, optional
+        The training settings (``loss`` ... ``distributed`` below) in one object; keywords
+        override it.
+    device : str or torch.device, optional
+        Default: CUDA when available, else CPU. The model is moved there.
+    checkpoint : path-like, optional
+        Written atomically after every epoch: weights, model config, optimizer, scheduler and RNG
+        state, epoch, history and metrics (:func:`load_checkpoint` rebuilds the model).
+    resume : bool, default=False
+        Continue from ``checkpoint`` when it exists; the result equals an uninterrupted run.
+    progress : bool, default=True
+        A tqdm bar over epochs showing the validation score.
+    **options
+        Any field of :class:`TrainingSettings` (overriding ``settings``), as follows.
+
     loss : {"mse", "nll", "cross_entropy"}, default="mse"
         "nll" expects log-probabilities (``DigitsClassifier``'s default output).
     epochs : int, default=10
@@ -415,15 +504,6 @@ def fit(
         ReduceLROnPlateau on the validation loss.
     seed : int, default=0
         Seeds batch order, dropout and drop-path (the global torch RNG is restored afterwards).
-    device : str or torch.device, optional
-        Default: CUDA when available, else CPU. The model is moved there.
-    checkpoint : path-like, optional
-        Written atomically after every epoch: weights, model config, optimizer, scheduler and RNG
-        state, epoch, history and metrics (:func:`load_checkpoint` rebuilds the model).
-    resume : bool, default=False
-        Continue from ``checkpoint`` when it exists; the result equals an uninterrupted run.
-    progress : bool, default=True
-        A tqdm bar over epochs showing the validation score.
     group_by_subject : {"auto", True, False}, default="auto"
         Draw each batch from one subject. "auto": when the model has per-subject layers and the
         data give subjects (needed when subjects' input or output sizes differ). Otherwise
@@ -459,112 +539,152 @@ def fit(
     """
     from neuro_igc._utils import progress_bar as tqdm
 
-    check_option("loss", loss, LOSSES)
+    st = resolve_training("fit", options, base=settings)
     _check_model_and_data(model, {"train": train, "val": val})
-    _check_positive(lr=lr, min_lr=min_lr, factor=factor, batch_size=batch_size, eval_batch_size=eval_batch_size)
-    if int(epochs) < 0:
-        raise ValueError(f"Invalid value for 'epochs': must be >= 0; got {epochs!r}.")
-    if not 0 < factor < 1:
-        raise ValueError(f"Invalid value for 'factor': must be in (0, 1); got {factor!r}.")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs a 'checkpoint' path to resume from.")
     if len(train) < 2:
         raise ValueError(f"The training dataset needs at least 2 samples; got {len(train)}.")
-    ddp = dist.resolve(distributed)
-    device = dist.rank_device(resolve_device(device)) if ddp else resolve_device(device)
+    run = _Run.start(model, train, val, st, device)
     progress = progress and dist.is_main()
-    model.to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError(f"{type(model).__name__} has no trainable parameters (a Ridge is fitted with .fit(X, Y)).")
-    subjects = _subject_index(train)
-    group = _grouping(model, group_by_subject, subjects)
-    takes = _accepts_subject(model)
-    loss_fn = LOSSES[loss]
-    _probe(model, train, "train", device, takes, subjects, group, loss_fn, loss)
-    if val is not None and len(val):
-        _probe(model, val, "val", device, takes, _subject_index(val), group, loss_fn, loss)
-    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=factor,
-                                                           patience=int(patience), min_lr=min_lr)
-    fit_args = {"loss": loss, "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
-                "weight_decay": float(weight_decay), "min_lr": float(min_lr), "factor": float(factor),
-                "patience": int(patience), "seed": int(seed), "group_by_subject": group,
-                "n_train": len(train), "n_val": None if val is None else len(val)}
-    history: list[dict] = []
-    metrics: dict = {}
-    start = 0
-    fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    fork_devices = ([run.device.index if run.device.index is not None else torch.cuda.current_device()]
+                    if run.device.type == "cuda" else [])
     with torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(_rank_seed(seed) if ddp else int(seed))
-        net = _wrap_ddp(model, device) if ddp else model  # distributed: gradients averaged over the ranks
+        torch.manual_seed(_rank_seed(st.seed) if run.ddp else st.seed)
+        net = _wrap_ddp(model, run.device) if run.ddp else model  # distributed: gradients averaged over the ranks
         if resume and os.path.exists(checkpoint):
-            state = read_checkpoint(checkpoint, map_location=device)
-            config = getattr(model, "config", None)
-            if state.get("model_config") != config:
-                raise ValueError(
-                    f"Cannot resume from {str(checkpoint)!r}: it was written for model config "
-                    f"{state.get('model_config')}, not {config}."
-                )
-            _check_resume(checkpoint, state, fit_args)
-            model.load_state_dict(state["model_state"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            _set_rng_state({k: v.cpu() for k, v in _own_rng(state, ddp, seed).items()}, device)
-            history = list(state.get("history", []))
-            metrics = dict(state.get("metrics", {}))
-            start = int(state["epoch"])
-            logger.info("Resuming from %s at epoch %d.", checkpoint, start)
-        bar = tqdm(range(start, int(epochs)), desc=f"fit {type(model).__name__}", disable=not progress,
-                   initial=start, total=int(epochs))
+            run.resume(checkpoint)
+        bar = tqdm(range(run.start_epoch, st.epochs), desc=f"fit {type(model).__name__}", disable=not progress,
+                   initial=run.start_epoch, total=st.epochs)
         for epoch in bar:
-            rng = np.random.default_rng([int(seed), epoch])
-            batches = _batches(len(train), int(batch_size), subjects, group, rng=rng, drop_single=True)
-            weights = [1.0] * len(batches)
-            if ddp:  # this rank's part of every batch, and its share of the batch's mean loss
-                batches, weights = _rank_parts(batches)
-            model.train()
-            total, count = 0.0, 0
-            for batch, weight in zip(_loader(train, batches, num_workers), weights):
-                x, y, s = _unpack(batch, device)
-                optimizer.zero_grad(set_to_none=True)
-                value = _loss(loss_fn, _call(net, x, s, takes), y, loss)
-                if not torch.isfinite(value):
-                    raise FloatingPointError(
-                        f"The training loss became {value.item()} at epoch {epoch + 1}: lower 'lr' or "
-                        "check the data for NaN/inf."
-                    )
-                (value * weight if ddp else value).backward()
-                optimizer.step()
-                total += float(value.detach()) * x.shape[0]
-                count += x.shape[0]
-            if ddp:  # rank 0's BatchNorm statistics everywhere: the same validation and checkpoint
-                dist.broadcast_tensors(list(model.buffers()), what="training")
-                sums = dist.all_reduce_sums({"t": torch.tensor([total, float(count)], dtype=torch.float64)},
-                                            what="training loss")["t"]
-                total, count = float(sums[0]), int(sums[1])
-            entry = {"epoch": epoch + 1, "train_loss": total / max(count, 1),
-                     "lr": float(optimizer.param_groups[0]["lr"])}
-            if val is not None:
-                metrics = evaluate(model, val, loss=loss, batch_size=eval_batch_size, device=device,
-                                   group_by_subject=group, num_workers=num_workers)
-                entry.update(val_loss=metrics["loss"], val_score=metrics["score"])
-            scheduler.step(entry.get("val_loss", entry["train_loss"]))
-            history.append(entry)
+            entry = run.epoch(net, epoch)
             bar.set_postfix({k: round(v, 4) for k, v in entry.items() if k in ("train_loss", "val_score")})
             if checkpoint is not None:
-                rng_ranks = dist.gather_objects(_rng_state(device), what="checkpoint") if ddp else None
-                if dist.is_main() or not ddp:  # distributed: rank 0 writes (atomically)
-                    extra = {"rng_ranks": rng_ranks} if ddp else {}
-                    save_checkpoint(
-                        checkpoint, model, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                        rng=_rng_state(device), epoch=epoch + 1, history=history, fit_args=fit_args,
-                        metrics=_plain_metrics(metrics), **extra,
-                    )
+                run.save(checkpoint, epoch)
         bar.close()
     model.eval()
+    history = run.history
     score = float(history[-1].get("val_score", float("nan"))) if history else float("nan")
-    return FitResult(model=model, history=history, score=score, metrics=metrics)
+    return FitResult(model=model, history=history, score=score, metrics=run.metrics)
+
+
+@dataclass
+class _Run:
+    """The state of one :func:`fit` run: model, data, optimizer, scheduler, history."""
+
+    model: nn.Module
+    train: Dataset
+    val: Dataset | None
+    settings: TrainingSettings
+    device: torch.device
+    ddp: bool
+    subjects: np.ndarray | None
+    group: bool
+    takes_subject: bool
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    history: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    start_epoch: int = 0
+
+    @classmethod
+    def start(cls, model, train, val, st: TrainingSettings, device) -> _Run:
+        """Place the model, check that the data fit it, and set up Adam and the LR schedule."""
+        ddp = dist.resolve(st.distributed)
+        device = dist.rank_device(resolve_device(device)) if ddp else resolve_device(device)
+        model.to(device)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"{type(model).__name__} has no trainable parameters (a Ridge is fitted with .fit(X, Y)).")
+        subjects = _subject_index(train)
+        group = _grouping(model, st.group_by_subject, subjects)
+        takes = _accepts_subject(model)
+        loss_fn = LOSSES[st.loss]
+        _probe(model, train, "train", device, takes, subjects, group, loss_fn, st.loss)
+        if val is not None and len(val):
+            _probe(model, val, "val", device, takes, _subject_index(val), group, loss_fn, st.loss)
+        optimizer = torch.optim.Adam(params, lr=st.lr, weight_decay=st.weight_decay)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=st.factor,
+                                                               patience=st.patience, min_lr=st.min_lr)
+        return cls(model, train, val, st, device, ddp, subjects, group, takes, optimizer, scheduler)
+
+    @property
+    def fit_args(self) -> dict:
+        """The arguments a checkpoint records (a resumed run must match them)."""
+        st = self.settings
+        return {"loss": st.loss, "epochs": int(st.epochs), "batch_size": int(st.batch_size), "lr": float(st.lr),
+                "weight_decay": float(st.weight_decay), "min_lr": float(st.min_lr), "factor": float(st.factor),
+                "patience": int(st.patience), "seed": int(st.seed), "group_by_subject": self.group,
+                "n_train": len(self.train), "n_val": None if self.val is None else len(self.val)}
+
+    def resume(self, checkpoint) -> None:
+        """Load weights, optimizer, scheduler, RNG and history from ``checkpoint``."""
+        state = read_checkpoint(checkpoint, map_location=self.device)
+        config = getattr(self.model, "config", None)
+        if state.get("model_config") != config:
+            raise ValueError(
+                f"Cannot resume from {str(checkpoint)!r}: it was written for model config "
+                f"{state.get('model_config')}, not {config}."
+            )
+        _check_resume(checkpoint, state, self.fit_args)
+        self.model.load_state_dict(state["model_state"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state({k: v.cpu() for k, v in _own_rng(state, self.ddp, self.settings.seed).items()}, self.device)
+        self.history = list(state.get("history", []))
+        self.metrics = dict(state.get("metrics", {}))
+        self.start_epoch = int(state["epoch"])
+        logger.info("Resuming from %s at epoch %d.", checkpoint, self.start_epoch)
+
+    def epoch(self, net, epoch: int) -> dict:
+        """One pass over the training data, then validation and a scheduler step; the history entry."""
+        st, model, device = self.settings, self.model, self.device
+        loss_fn = LOSSES[st.loss]
+        rng = np.random.default_rng([st.seed, epoch])
+        batches = _batches(len(self.train), st.batch_size, self.subjects, self.group, rng=rng, drop_single=True)
+        weights = [1.0] * len(batches)
+        if self.ddp:  # this rank's part of every batch, and its share of the batch's mean loss
+            batches, weights = _rank_parts(batches)
+        model.train()
+        total, count = 0.0, 0
+        for batch, weight in zip(_loader(self.train, batches, st.num_workers), weights):
+            x, y, s = _unpack(batch, device)
+            self.optimizer.zero_grad(set_to_none=True)
+            value = _loss(loss_fn, _call(net, x, s, self.takes_subject), y, st.loss)
+            if not torch.isfinite(value):
+                raise FloatingPointError(
+                    f"The training loss became {value.item()} at epoch {epoch + 1}: lower 'lr' or "
+                    "check the data for NaN/inf."
+                )
+            (value * weight if self.ddp else value).backward()
+            self.optimizer.step()
+            total += float(value.detach()) * x.shape[0]
+            count += x.shape[0]
+        if self.ddp:  # rank 0's BatchNorm statistics everywhere: the same validation and checkpoint
+            dist.broadcast_tensors(list(model.buffers()), what="training")
+            sums = dist.all_reduce_sums({"t": torch.tensor([total, float(count)], dtype=torch.float64)},
+                                        what="training loss")["t"]
+            total, count = float(sums[0]), int(sums[1])
+        entry = {"epoch": epoch + 1, "train_loss": total / max(count, 1),
+                 "lr": float(self.optimizer.param_groups[0]["lr"])}
+        if self.val is not None:
+            self.metrics = evaluate(model, self.val, loss=st.loss, batch_size=st.eval_batch_size, device=device,
+                                    group_by_subject=self.group, num_workers=st.num_workers)
+            entry.update(val_loss=self.metrics["loss"], val_score=self.metrics["score"])
+        self.scheduler.step(entry.get("val_loss", entry["train_loss"]))
+        self.history.append(entry)
+        return entry
+
+    def save(self, checkpoint, epoch: int) -> None:
+        """Write the checkpoint after ``epoch`` (distributed: rank 0 writes, with every rank's RNG)."""
+        rng_ranks = dist.gather_objects(_rng_state(self.device), what="checkpoint") if self.ddp else None
+        if dist.is_main() or not self.ddp:
+            extra = {"rng_ranks": rng_ranks} if self.ddp else {}
+            save_checkpoint(
+                checkpoint, self.model, optimizer=self.optimizer.state_dict(),
+                scheduler=self.scheduler.state_dict(), rng=_rng_state(self.device), epoch=epoch + 1,
+                history=self.history, fit_args=self.fit_args, metrics=_plain_metrics(self.metrics), **extra,
+            )
 
 
 def _check_resume(checkpoint, state: dict, fit_args: dict) -> None:

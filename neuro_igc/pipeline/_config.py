@@ -42,7 +42,7 @@ __all__ = [
     "PipelineConfig",
     "DataSettings",
     "ModelSettings",
-    "TrainingSettings",
+    "TrainingSection",
     "AttributionSettings",
     "RoiSettings",
     "PrfSettings",
@@ -84,11 +84,11 @@ class DataSettings:
 
     space: Literal["fsaverage"] = "fsaverage"
     density: Literal["fsaverage5", "fsaverage"] = "fsaverage5"
-    beta_version: str = "betas_fithrf_GLMdenoise_RR"
+    beta_version: str = field(default="betas_fithrf_GLMdenoise_RR", metadata={"arg": "version"})
     sessions: list[int] | Literal["nsd37"] | None = None
     zscore: bool = True
-    zscore_train_only: bool = True
-    roi_atlas: str = "nsdgeneral"
+    zscore_train_only: bool = field(default=True, metadata={"arg": "zscore_exclude"})
+    roi_atlas: str = field(default="nsdgeneral", metadata={"arg": "roi"})
     roi_labels: list[str] | None = None
     targets: list[str] = field(default_factory=lambda: ["luminance_contrast", "spectral_slope"])
     image_size: int = 32
@@ -107,8 +107,11 @@ class ModelSettings:
 
 
 @dataclass
-class TrainingSettings:
-    """Training loop settings; ``n_models`` seeds are trained and the best ``keep`` averaged."""
+class TrainingSection:
+    """The ``training`` section: the settings every pipeline gives, ``params`` for the other fields
+    of :class:`neuro_igc.models.TrainingSettings` (``patience``, ``min_lr``, ...); ``n_models``
+    seeds are trained and the best ``keep`` averaged. :meth:`settings` is the one
+    ``TrainingSettings`` object passed to ``fit``."""
 
     epochs: int = 20
     batch_size: int = 64
@@ -118,6 +121,14 @@ class TrainingSettings:
     n_models: int = 1
     keep: int = 1
     params: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self):
+        """The section as a checked :class:`neuro_igc.models.TrainingSettings`."""
+        from neuro_igc.models import TrainingSettings
+
+        given = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                 if f.name in {g.name for g in dataclasses.fields(TrainingSettings)}}
+        return TrainingSettings(**given, **self.params)
 
 
 @dataclass
@@ -203,7 +214,7 @@ class PipelineConfig:
     description: str = ""
     data: DataSettings = field(default_factory=DataSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
-    training: TrainingSettings = field(default_factory=TrainingSettings)
+    training: TrainingSection = field(default_factory=TrainingSection)
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     outputs: OutputSettings = field(default_factory=OutputSettings)
     benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
@@ -253,6 +264,7 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"Invalid value for {key!r} in {source}: expected >= 1; got {value!r}.")
+    _check_training(t, source)
     if cfg.task in ("decoding", "encoding") and not cfg.model.name and not cfg.model.checkpoint:
         raise ConfigError(
             f"Missing required key 'model.name' in {source}: a {cfg.task} pipeline needs a model "
@@ -269,6 +281,19 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
             f"Invalid value for 'attribution.method' in {source}: allowed are {allowed}; "
             f"got {cfg.attribution.method!r}."
         )
+
+
+def _check_training(section: TrainingSection, source: str) -> None:
+    """The training section (with its ``params``) makes a valid ``TrainingSettings`` now, at load."""
+    from neuro_igc._utils import InvalidParameterError
+
+    if set(section.params) - _accepted_params(section):
+        return  # an unknown key: reported by the params check with the accepted names
+    try:
+        section.settings()
+    except InvalidParameterError as exc:
+        key = f"training.{exc.param}" if exc.param not in section.params else f"training.params.{exc.param}"
+        raise ConfigError(f"Invalid value for {key!r} in {source}: {exc.reason}") from None
 
 
 # arguments the pipeline fills in from the data (sizes, subjects)
@@ -297,12 +322,30 @@ def _check_model(name: str, params: dict[str, Any], source: str) -> None:
             )
 
 
+#: what the pipeline decides for every step it runs: the device, progress bars, and that results
+#: come back with their maps; a ``params`` block cannot set these
+RUN_ARGS = frozenset({"device", "progress", "return_maps"})
+
+
+def _set_by_pipeline(section: type, func) -> set[str]:
+    """The arguments of ``func`` that the pipeline gives itself: those a field of ``section`` sets
+    (the field's name, or its ``metadata["arg"]`` when the names differ), the data (arguments
+    without a default), and :data:`RUN_ARGS`."""
+    import inspect
+
+    params = inspect.signature(func).parameters
+    from_section = {f.metadata.get("arg", f.name) for f in dataclasses.fields(section)}
+    data = {n for n, p in params.items()
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return ((from_section | RUN_ARGS) & set(params)) | data
+
+
 def _free_params_targets():
     """``params`` block -> (function they go to, arguments the pipeline sets itself, extra keywords
     the function takes through ``**kwargs``)."""
     from neuro_igc.attribution import igc
     from neuro_igc.data import NSD, make_nsd_like
-    from neuro_igc.models import fit
+    from neuro_igc.models import TrainingSettings
     from neuro_igc.prf import fit_prf
 
     def attribution():
@@ -317,19 +360,27 @@ def _free_params_targets():
     def benchmark():
         from neuro_igc.benchmark import DEFAULT_SETTINGS, run_benchmark
 
-        return run_benchmark, {"experiments", "n_samples", "seed", "device", "progress", "return_maps"}, \
-            set(DEFAULT_SETTINGS)
+        return run_benchmark, _set_by_pipeline(BenchmarkSettings, run_benchmark), set(DEFAULT_SETTINGS)
+
+    def derived(section, func):
+        return lambda: (func, _set_by_pipeline(section, func), set())
 
     return {
-        "data.params": lambda: (NSD.betas, {"self", "subject", "sessions", "space", "version", "roi", "density",
-                                            "zscore"}, set()),
-        "training.params": lambda: (fit, {"model", "train", "val", "loss", "epochs", "batch_size", "lr",
-                                          "weight_decay", "seed", "device", "progress"}, set()),
+        "data.params": derived(DataSettings, NSD.betas),
+        # the block holds the fields of the settings type that ``fit`` takes
+        "training.params": derived(TrainingSection, TrainingSettings),
         "attribution.params": attribution,
-        "outputs.prf.params": lambda: (fit_prf, {"maps", "extent_deg", "sign", "device", "progress"}, set()),
+        "outputs.prf.params": derived(PrfSettings, fit_prf),
         "benchmark.params": benchmark,
-        "synthetic.params": lambda: (make_nsd_like, {"root", "subjects", "sessions", "seed", "progress"}, set()),
+        "synthetic.params": derived(SyntheticSettings, make_nsd_like),
     }
+
+
+def _accepted_params(section: TrainingSection) -> set[str]:
+    """The keys the training section's ``params`` may hold."""
+    from neuro_igc.models import TrainingSettings
+
+    return {f.name for f in dataclasses.fields(TrainingSettings)} - _set_by_pipeline(TrainingSection, TrainingSettings)
 
 
 def _check_free_params(cfg: PipelineConfig, source: str) -> None:

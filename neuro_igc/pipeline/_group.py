@@ -21,8 +21,7 @@ __all__ = ["group_roi", "group_maps", "subjects_with_outputs", "participant_sett
 
 logger = logging.getLogger(__name__)
 
-GROUP_SIDECAR = {
-    "atlas": {"Description": "atlas the ROIs come from"},
+GROUP_SIDECAR = {  # no "atlas" column: the file name's atlas- entity says it
     "output": {"Description": "model output the maps belong to"},
     "roi": {"Description": "ROI name"},
     "mean": {"Description": "mean across subjects of the subjects' ROI values"},
@@ -226,7 +225,6 @@ def group_roi(ctx, names: list[str], *, kind: str, mean: bool = False) -> pd.Dat
                 summary["n_features"] = summary["n_features"].round().astype(int)
                 summary["n_features_min"] = counts["min"].reindex(keys).to_numpy().astype(int)
                 summary["n_features_max"] = counts["max"].reindex(keys).to_numpy().astype(int)
-            summary.insert(0, "atlas", atlas)
             path = O.roi_path(deriv, cfg.label, None, atlas, suffix="roisummary")
             write_tsv(path, summary, {**GROUP_SIDECAR, "Subjects": subs})
             info["tables"].append(str(path.relative_to(deriv.root)))
@@ -238,13 +236,14 @@ def group_roi(ctx, names: list[str], *, kind: str, mean: bool = False) -> pd.Dat
                           title=(f"group ({len(subs)} subjects): {kind} per ROI, mean +/- SD across subjects"
                                  if len(subs) > 1 else f"group of one subject (sub-{subs[0]}): {kind} per ROI, "
                                  "no spread across subjects"),
-                          ylabel=f"ROI {'mean' if mean else 'sum'} of {kind}")
+                          ylabel=O.roi_ylabel(kind, names, mean))
             info["figure"] = str(fig.relative_to(deriv.root))
         return info
 
     rec = ctx.step("group/roi", settings, work)
     summary = pd.concat([pd.read_csv(ctx.deriv.root / t, sep="\t", na_values="n/a", keep_default_na=False)
-                         for t in rec.info["tables"]], ignore_index=True)
+                         .assign(atlas=a) for t, a in zip(rec.info["tables"], cfg.outputs.roi.atlases)],
+                        ignore_index=True)
     shown = summary[summary["roi"] != OTHER]
     spread = "mean +/- SD across subjects, dots = subjects" if len(subs) > 1 else "one subject: no error bars"
     figures = [(ctx.deriv.root / rec.info["figure"], f"Group ROI summary: {spread}")] if rec.info.get("figure") else []
@@ -265,10 +264,14 @@ def group_roi(ctx, names: list[str], *, kind: str, mean: bool = False) -> pd.Dat
     return summary.assign(subject="group", value=summary["mean"], n_features=summary.get("n_features", 1))
 
 
-def _read_map(path) -> np.ndarray:
+def _read_map(path, vertices) -> np.ndarray:
+    """A subject's map with NaN outside its ``vertices`` (the files hold a fill value there)."""
     from neuro_igc._read import load_image
 
-    return np.asarray(load_image(path, "subject map").darrays[0].data, dtype=np.float64)
+    data = np.asarray(load_image(path, "subject map").darrays[0].data, dtype=np.float64)
+    out = np.full(data.shape, np.nan)
+    out[vertices] = data[vertices]
+    return out
 
 
 def group_maps(ctx, names: list[str], *, kind: str, prefix: str = "") -> None:
@@ -285,14 +288,19 @@ def group_maps(ctx, names: list[str], *, kind: str, prefix: str = "") -> None:
     settings = {"subjects": subs, "surface_steps": hashes, "names": names, "figures": cfg.outputs.figures,
                 "views": cfg.outputs.views, "interactive": cfg.outputs.interactive}
 
+    covered = {}  # each subject's vertices: the maps hold a fill value elsewhere
+    for s in subs:
+        vert = O.read_vertices(ctx, s)
+        covered[s] = {h: vert.loc[vert["hemi"] == h, "vertex"].to_numpy() for h in ("lh", "rh")}
+
     def work(deriv):
         means, hemi, vertex = [], [], []
         for h in ("lh", "rh"):
             stacks = []
             for name in names:
                 desc = f"{cfg.label}{camel(name)}"
-                files = [ctx.deriv.surface_path(s, h, density, desc) for s in subs]
-                stacks.append(np.nanmean(np.stack([_read_map(f) for f in files]), axis=0))
+                files = [ctx.deriv.surface_path(s, h, density, desc, stat=O.stat_label(kind)) for s in subs]
+                stacks.append(np.nanmean(np.stack([_read_map(f, covered[s][h]) for s, f in zip(subs, files)]), axis=0))
             block = np.stack(stacks)  # (n_maps, n_vertices)
             keep = np.flatnonzero(np.isfinite(block).any(0))
             means.append(block[:, keep])
@@ -309,5 +317,8 @@ def group_maps(ctx, names: list[str], *, kind: str, prefix: str = "") -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Mean of empty slice")
         rec = ctx.step(f"group/{prefix}maps", settings, work)
-    S.maps_section(ctx, f"Group {kind} maps", f"Mean across subjects {' '.join(subs)} of the {kind} maps.",
-                   {"": rec})
+    text = (f"Mean across subjects {' '.join('sub-' + s for s in subs)} of the {kind} maps (vertices where any "
+            "subject has a value); outlines: NSD's group 'streams' atlas, the only visual atlas NSD has on "
+            "fsaverage (the subject-drawn ROIs are on each subject's figures)."
+            if len(subs) > 1 else f"The {kind} maps of sub-{subs[0]} (a group of one subject).")
+    S.maps_section(ctx, f"Group {kind} maps", text, {"": rec})

@@ -43,9 +43,10 @@ VERTICES_SIDECAR = {
     "hemi": {"Description": "hemisphere", "Levels": {"lh": "left", "rh": "right"}},
     "vertex": {"Description": "vertex index on the fsaverage mesh of the data's density"},
 }
+#: columns of the ROI tables that the file name holds (``sub-``, ``atlas-`` entities): not written
+#: (a sidecar describing a column named like a BIDS entity clashes with that entity in pybids)
+ROI_FILE_COLUMNS = ("subject", "atlas")
 ROI_SIDECAR = {
-    "subject": {"Description": "participant label"},
-    "atlas": {"Description": "atlas the ROIs come from (NSD label files)"},
     "output": {"Description": "model output the map belongs to"},
     "roi": {"Description": "ROI name; '(other)' = the vertices of the map outside this atlas' ROIs"},
     "value": {"Description": "sum of the IGC attributions over the ROI's vertices (IGC is additive: "
@@ -218,6 +219,18 @@ FIGURE_STYLE = {
 }
 
 
+#: the unit of each pRF-table column shown per ROI
+ROI_UNITS = {"eccentricity": "deg", "size": "deg", "r2": "fit R2", "correlation": "r"}
+
+
+def roi_ylabel(kind: str, names: list[str], mean: bool):
+    """Axis label(s) of an ROI bar plot, with units: IGC sums are in units of r; pRF means per output."""
+    what = "mean" if mean else "sum"
+    if "IGC" in kind:
+        return f"ROI {what} of {kind} (units of r)"
+    return {n: f"ROI {what} of {n}" + (f" ({ROI_UNITS[n]})" if n in ROI_UNITS else "") for n in names}
+
+
 def _colorbar_label(kind: str, name: str) -> str:
     """What a map's colours mean, with the unit."""
     style = FIGURE_STYLE.get(name)
@@ -228,10 +241,49 @@ def _colorbar_label(kind: str, name: str) -> str:
     return kind
 
 
+def stat_label(kind: str) -> str:
+    """BIDS ``stat-`` label of a map kind: "IGC" -> "igc", "mean IGC" -> "meanigc", "pRF" -> "prf"."""
+    return camel(kind).lower()
+
+
+MASK_TABLE = {0: "outside", 1: "covered"}
+
+
+def write_mask(deriv, sub: str | None, hemi, vertex, density: str, label: str) -> dict[str, Path]:
+    """The dseg of the vertices the maps of ``label`` cover (1) on each hemisphere, as ``.label.gii``
+    plus the BIDS ``_dseg.tsv`` of its labels; returns the ``.label.gii`` paths."""
+    from neuro_igc.surface import n_vertices, write_gifti_labels
+
+    hemi, vertex = np.asarray(hemi), np.asarray(vertex)
+    nv = n_vertices(density)
+    out = {}
+    for h in ("lh", "rh"):
+        labels = np.zeros(nv, dtype=np.int32)
+        labels[vertex[hemi == h]] = 1
+        out[h] = write_gifti_labels(labels, MASK_TABLE, deriv.mask_path(sub, h, density, label), hemi=h)
+        write_tsv(deriv.mask_path(sub, h, density, label, ext=".tsv"),
+                  pd.DataFrame({"index": list(MASK_TABLE), "name": list(MASK_TABLE.values())}))
+        from neuro_igc.pipeline._layout import write_json
+
+        write_json(deriv.mask_path(sub, h, density, label, ext=".json"), {
+            "Description": (f"the vertices the '{label}' maps cover: 1 = a vertex of the model's input "
+                            "(decoding) or output (encoding), 0 = not part of the model (the maps hold a fill "
+                            "value there)"),
+            "Density": f"{density} ({nv} vertices per hemisphere)",
+            "SpatialReference": f"FreeSurfer {density} template surface, {h}",
+        })
+    return out
+
+
 def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str], hemi, vertex, density: str,
                *, kind: str, outline=None) -> list[dict]:
-    """Write each row of ``values`` (n_maps, n_vertices) as lh/rh ``.func.gii`` + ``.mgz``, its
-    freeview command (``_freeview.txt``) and a figure; returns what the report shows."""
+    """Write each row of ``values`` (n_maps, n_vertices) as lh/rh ``.func.gii`` + ``.mgz`` with a
+    ``.json`` sidecar, the dseg of the vertices they cover, the freeview command
+    (``_freeview.txt``) and a figure; returns what the report shows.
+
+    Both formats hold the same numbers: the map at its vertices (NaN where it has no estimate) and
+    ``FILL_VALUE`` (0) at every other vertex, which the dseg tells apart."""
+    from neuro_igc.pipeline._layout import FILL_VALUE
     from neuro_igc.surface import (
         freeview_command,
         plot_surface_maps,
@@ -242,16 +294,36 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
     )
 
     cfg = ctx.config
-    hemis = to_hemispheres(np.atleast_2d(values), hemi, vertex, density=density)
+    values = np.atleast_2d(values)
+    hemis = to_hemispheres(values, hemi, vertex, density=density)  # NaN outside: what the figures show
+    inside = {h: ~np.isnan(to_hemispheres(np.zeros(values.shape[1]), hemi, vertex, density=density)[h])
+              for h in ("lh", "rh")}
+    masks = write_mask(deriv, sub, hemi, vertex, density, cfg.label)
+    stat = stat_label(kind)
     out = []
     for i, name in enumerate(names):
         desc = f"{cfg.label}{camel(name)}"
         mgz = {}
         for h in ("lh", "rh"):
-            write_gifti(hemis[h][i].astype(np.float32), deriv.surface_path(sub, h, density, desc), hemi=h,
-                        names=[f"{kind} {name}"])
-            mgz[h] = write_mgz(np.nan_to_num(hemis[h][i]).astype(np.float32),
-                               deriv.surface_path(sub, h, density, desc, ext=".mgz"))
+            data = np.where(inside[h], hemis[h][i], FILL_VALUE).astype(np.float32)
+            gii = deriv.surface_path(sub, h, density, desc, stat=stat)
+            write_gifti(data, gii, hemi=h, names=[f"{kind} {name}"])
+            mgz[h] = write_mgz(data, deriv.surface_path(sub, h, density, desc, ext=".mgz", stat=stat))
+            from neuro_igc.pipeline._layout import write_json
+
+            write_json(gii.with_name(gii.name.replace(".func.gii", ".json")), {
+                "Description": f"{kind} map '{name}' of the '{cfg.name}' pipeline"
+                               + (f", participant {sub}" if sub else ", mean across participants"),
+                "Statistic": kind,
+                "Output": name,
+                "Hemisphere": {"lh": "left", "rh": "right"}[h],
+                "Density": density,
+                "FillValue": FILL_VALUE,
+                "FillDescription": (f"vertices outside the maps' vertices (label 0 of the dseg) hold {FILL_VALUE:g}, "
+                                    "in .func.gii and .mgz alike; NaN at a covered vertex means no estimate"),
+                "Mask": "bids::" + masks[h].relative_to(deriv.root).as_posix(),
+                "Formats": [gii.name, mgz[h].name],
+            })
         template = "fsaverage5" if density == "fsaverage5" else "fsaverage"
         cmd = freeview_command({h: p.name for h, p in mgz.items()}, template=template)
         cmd_path = deriv.file_path(sub, "freeview", ".txt", desc=desc)
@@ -261,6 +333,11 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
         entry = {"name": name, "desc": desc, "command": cmd, "figure": None, "view": None}
         who = f"sub-{sub}" if sub else "group"
         style = dict(FIGURE_STYLE.get(name, {}), colorbar_label=_colorbar_label(kind, name))
+        if name in ("eccentricity", "size") and "vmax" not in style:
+            finite = np.asarray(values[i], dtype=float)
+            finite = finite[np.isfinite(finite)]
+            if finite.size:  # a few wild fits would squash the colour scale: clip at the 98th percentile
+                style["vmax"] = float(np.percentile(finite, 98)) or None
         if cfg.outputs.figures:
             fig = deriv.figure_path(sub, "stat", desc=desc)
             plot_surface_maps({h: hemis[h][i] for h in ("lh", "rh")}, fig, rois=outline, views=tuple(cfg.outputs.views),
@@ -340,7 +417,7 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
             sidecar = dict(ROI_SIDECAR, Sources=[atlas.source])
             if mean:
                 sidecar["value"] = {"Description": f"mean of the {kind} map over the ROI's vertices"}
-            write_tsv(path, t, sidecar)
+            write_tsv(path, t.drop(columns=[c for c in ROI_FILE_COLUMNS if c in t]), sidecar)
             files.append(_rel(deriv, path))
             tables.append(t)
             order += [r for r in atlas.roi_names if r in set(t["roi"])]
@@ -357,7 +434,7 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
             fig = deriv.figure_path(sub, "roisums", desc=cfg.label)
             plot_roi_sums(real.drop(columns="atlas"), fig, rois=order, outputs=names,
                           title=f"sub-{sub}: {kind} {'mean' if mean else 'sum'} per ROI",
-                          ylabel=f"ROI {'mean' if mean else 'sum'} of {kind}")
+                          ylabel=roi_ylabel(kind, names, mean))
             info["figure"] = _rel(deriv, fig)
         return info
 
@@ -365,8 +442,15 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
 
 
 def read_roi_tables(ctx, sub: str) -> pd.DataFrame:
-    """The ROI tables of one subject, all atlases, as one DataFrame."""
-    parts = [pd.read_csv(roi_path(ctx.deriv, ctx.config.label, sub, a), sep="\t", dtype={"subject": str},
-                         na_values="n/a", keep_default_na=False)
-             for a in ctx.config.outputs.roi.atlases]
+    """The ROI tables of one subject, all atlases, as one DataFrame (with the ``subject`` and
+    ``atlas`` columns that the file names hold)."""
+    parts = []
+    for a in ctx.config.outputs.roi.atlases:
+        t = pd.read_csv(roi_path(ctx.deriv, ctx.config.label, sub, a), sep="\t", na_values="n/a",
+                        keep_default_na=False)
+        if "atlas" not in t:
+            t.insert(0, "atlas", a)
+        if "subject" not in t:
+            t.insert(0, "subject", sub)
+        parts.append(t)
     return pd.concat(parts, ignore_index=True)

@@ -246,6 +246,11 @@ def folder_lock(root: Path, timeout: float = 0):
         dist.broadcast_object(message, what="taking the derivatives folder's lock")
         raise LockTimeout(message) from None
     try:
+        with open(path, "w") as fh:  # who holds it (and no empty file left in the dataset)
+            fh.write(f"neuro-igc run, process {os.getpid()}, started {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+    except OSError:
+        pass
+    try:
         dist.broadcast_object(None, what="taking the derivatives folder's lock")
         yield
     finally:
@@ -405,7 +410,7 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
             data_hash = data_fingerprint(nsd_root, subjects, config)
         if dist.is_main() and (level == "participant" or not deriv.described(config.name)):
             # the group level only summarizes: the participant level's entry says what made the maps
-            deriv.write_description(config.to_dict(), source=config.source)
+            deriv.write_description(config.to_dict(), source=config.source, nsd_root=nsd_root)
         ctx = RunContext(
             nsd_root=nsd_root, deriv=deriv, config=config, level=level, subjects=subjects,
             device=dev, cache=StepCache(deriv.root, force=force), progress=progress, data_hash=data_hash,

@@ -35,9 +35,8 @@ def _build(cfg, data, seed: int):
 
 
 def _fit_kwargs(cfg, device, progress) -> dict:
-    t = cfg.training
-    return dict(loss="mse", epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay,
-                device=device, progress=progress, **t.params)
+    """``fit``'s arguments: the config's one ``TrainingSettings`` object, and where to run."""
+    return dict(settings=cfg.training.settings(), device=device, progress=progress)
 
 
 def _stack(ds, k: int):
@@ -84,7 +83,7 @@ def train_models(ctx, data, folder: Path) -> tuple[list[Path], dict]:
     kwargs = _fit_kwargs(cfg, ctx.device, ctx.progress)
     subjects = [d.subject for d in data.subjects]
     if t.n_models == 1:
-        res = fit(_build(cfg, data, t.seed), data.train, data.val, seed=t.seed, **kwargs)
+        res = fit(_build(cfg, data, t.seed), data.train, data.val, **kwargs)
         models, member_scores, histories = [res.model], [res.score], [res.history]
     else:
         ens = fit_ensemble(lambda s: _build(cfg, data, s), data.train, data.val, n_models=t.n_models,

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from neuro_igc._utils import check_option, resolve_device
+from neuro_igc._utils import POSITIVE_INT, Options, check_params, resolve_device
 
 from ._model import PAIRS, deg_per_pixel, flush_tiny, pixels_to_degrees
 
@@ -209,6 +209,16 @@ def _init_moments(y, rows, cols, positive):
 
 PRF_INITS = {"grid": _init_grid, "moments": _init_moments}
 
+#: the declared constraints of :func:`fit_prf`'s options and sizes
+FIT_PRF_CONSTRAINTS = {
+    "sign": (Options(*PRF_SIGNS),),
+    "init": (Options(*PRF_INITS),),
+    "solver": (Options(*PRF_SOLVERS),),
+    "max_iter": (POSITIVE_INT,),
+    "batch_size": (POSITIVE_INT,),
+    "dtype": (Options(torch.float64, torch.float32, torch.float16, torch.bfloat16),),
+}
+
 
 # ---------------------------------------------------------------------------------------------
 # Levenberg-Marquardt on a batch
@@ -365,16 +375,7 @@ def fit_prf(
     >>> round(float(p.loc[0, "angle"]), 1)   # upper right quadrant
     63.4
     """
-    check_option("sign", sign, PRF_SIGNS)
-    check_option("init", init, PRF_INITS)
-    check_option("solver", solver, PRF_SOLVERS)
-    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"Invalid value for 'max_iter': expected a positive integer; got {max_iter!r}.")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"Invalid value for 'batch_size': expected a positive integer; got {batch_size!r}.")
-    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(f"Invalid value for 'dtype': expected a floating torch dtype (torch.float64, torch.float32); "
-                        f"got {dtype!r}.")
+    check_params(FIT_PRF_CONSTRAINTS, locals())
     dev = resolve_device(device)
     if isinstance(maps, torch.Tensor):
         data = maps.detach()

@@ -16,16 +16,19 @@ so ``extent_deg`` is the visual angle spanned by the image's larger side (NSD: 8
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
+
+from neuro_igc._utils import Interval, check_param
 
 __all__ = ["deg_per_pixel", "pixels_to_degrees", "degrees_to_pixels", "gaussian_maps"]
 
 
 def deg_per_pixel(shape: tuple[int, int], extent_deg: float) -> float:
     """Visual angle of one pixel: ``extent_deg / max(H, W)``."""
-    if not np.isfinite(extent_deg) or extent_deg <= 0:
-        raise ValueError(f"Invalid value for 'extent_deg': expected a positive number of degrees; got {extent_deg!r}.")
+    check_param("extent_deg", extent_deg, Interval(numbers.Real, 0, None, closed="neither"), hint="(degrees of visual angle)")
     return float(extent_deg) / max(int(shape[0]), int(shape[1]))
 
 

@@ -3,7 +3,7 @@
 - :func:`to_hemispheres` / :func:`from_hemispheres`: masked features <-> full lh/rh arrays;
   :func:`to_volume` / :func:`from_volume`: voxel features <-> NIfTI.
 - :func:`decimate`, :func:`decimate_features`, :func:`upsample`: nested fsaverage densities.
-- :func:`write_mgz`, :func:`write_gifti`, :func:`write_annot`, :func:`write_surface_maps`,
+- :func:`write_mgz`, :func:`write_gifti`, :func:`write_gifti_labels`, :func:`write_annot`, :func:`write_surface_maps`,
   :func:`bids_name`, :func:`freeview_command`: files for freeview and BIDS derivatives.
 - :func:`to_surface_image` / :func:`from_surface_image`: nilearn ``SurfaceImage`` objects (mesh +
   data per hemisphere) on the right fsaverage (or native) mesh, for nilearn's plots and maskers.
@@ -21,6 +21,7 @@ from ._export import (
     surface_space_of,
     write_annot,
     write_gifti,
+    write_gifti_labels,
     write_mgz,
     write_surface_maps,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "surface_space_of",
     "write_mgz",
     "write_gifti",
+    "write_gifti_labels",
     "write_annot",
     "label_colors",
     "freeview_command",

@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from neuro_igc._utils import check_option
+
 from ._mapping import DENSITIES, HEMIS, density_name, n_vertices
 
 __all__ = ["decimate", "decimate_features", "upsample", "load_sphere"]
@@ -82,8 +84,7 @@ def load_sphere(hemi: str, density: str = "fsaverage5", path: str | os.PathLike 
     ``path`` (a FreeSurfer ``?h.sphere`` or GIFTI surface) is read with nibabel; without it only
     fsaverage5 and coarser are available (nilearn's bundled fsaverage5, no download).
     """
-    if hemi not in HEMIS:
-        raise ValueError(f"Invalid value for 'hemi': allowed are 'lh', 'rh'; got {hemi!r}.")
+    check_option("hemi", hemi, HEMIS)
     n = n_vertices(density)
     if path is not None:
         from neuro_igc._read import read_geometry

@@ -27,6 +27,7 @@ __all__ = [
     "write_gifti",
     "write_annot",
     "label_colors",
+    "write_gifti_labels",
     "freeview_command",
     "write_surface_maps",
     "SURFACE_FORMATS",
@@ -35,7 +36,7 @@ __all__ = [
 _GIFTI_STRUCTURE = {"lh": "CortexLeft", "rh": "CortexRight"}
 SURFACE_FORMATS = {"mgz": "FreeSurfer .mgz overlay (freeview)", "gifti": "BIDS-named .func.gii"}
 #: BIDS entities in the specification's order (those the package writes)
-ENTITY_ORDER = ("sub", "hemi", "space", "atlas", "seg", "res", "den", "label", "desc")
+ENTITY_ORDER = ("sub", "hemi", "space", "atlas", "seg", "res", "den", "label", "stat", "desc")
 
 
 def _label(name: str, value) -> str:
@@ -62,8 +63,9 @@ def bids_name(suffix: str, ext: str, *, space=None, hemi: str | None = None, **e
         surfaces: ``space-fsnative``); a string is the ``space`` label.
     hemi : {"lh", "rh", "L", "R"}, optional
     **entities
-        ``sub``, ``atlas``, ``seg``, ``res``, ``den``, ``label``, ``desc`` (letters and digits);
-        an int ``sub`` is zero-padded.
+        ``sub``, ``atlas``, ``seg``, ``res``, ``den``, ``label``, ``stat`` (the statistic of a
+        ``statmap``, as the BIDS statistical-model derivatives proposal names it), ``desc`` (letters
+        and digits); an int ``sub`` is zero-padded.
 
     Examples
     --------
@@ -159,7 +161,8 @@ def write_mgz(data, path: str | os.PathLike) -> Path:
     return write_mgh(_frames(data), path)
 
 
-def write_gifti(data, path: str | os.PathLike, *, hemi: str | None = None, names=None) -> Path:
+def write_gifti(data, path: str | os.PathLike, *, hemi: str | None = None, names=None,
+                intent: str = "NIFTI_INTENT_ESTIMATE") -> Path:
     """Write (n_vertices,) or (n_maps, n_vertices) surface data as a ``.func.gii`` (one array per map).
 
     Parameters
@@ -167,6 +170,9 @@ def write_gifti(data, path: str | os.PathLike, *, hemi: str | None = None, names
     names : str or list of str, optional
         Map names (GIFTI ``Name`` metadata, what Connectome Workbench and freeview show);
         default: the file name without extension, numbered when there are several maps.
+    intent : str, default "NIFTI_INTENT_ESTIMATE"
+        NIfTI intent of every data array (nibabel's names, e.g. ``"NIFTI_INTENT_NONE"``,
+        ``"NIFTI_INTENT_CORREL"``); attribution maps and fitted parameters are estimates.
     """
     import nibabel as nib
 
@@ -177,13 +183,55 @@ def write_gifti(data, path: str | os.PathLike, *, hemi: str | None = None, names
     names = [names] if isinstance(names, str) else [str(n) for n in names]
     if len(names) != len(frames):
         raise ValueError(f"Invalid value for 'names': {len(names)} names for {len(frames)} maps.")
+    if intent not in nib.nifti1.intent_codes:
+        raise ValueError(f"Invalid value for 'intent': a NIfTI intent name such as 'NIFTI_INTENT_ESTIMATE'; got {intent!r}.")
     meta = {}
     if hemi is not None:
         meta["AnatomicalStructurePrimary"] = _GIFTI_STRUCTURE[check_option("hemi", hemi, HEMIS)]
     img = nib.gifti.GiftiImage(meta=nib.gifti.GiftiMetaData(meta))
     for frame, name in zip(frames, names):
         img.add_gifti_data_array(nib.gifti.GiftiDataArray(
-            frame, intent="NIFTI_INTENT_NONE", datatype="NIFTI_TYPE_FLOAT32", meta=nib.gifti.GiftiMetaData({"Name": name})))
+            frame, intent=intent, datatype="NIFTI_TYPE_FLOAT32", meta=nib.gifti.GiftiMetaData({"Name": name})))
+    with atomic_path(path) as tmp:
+        nib.save(img, tmp)
+    return Path(path)
+
+
+def write_gifti_labels(labels, table: dict[int, str], path: str | os.PathLike, *, hemi: str | None = None,
+                       colors: dict[int, tuple[int, int, int]] | None = None) -> Path:
+    """Write integer labels per vertex as a GIFTI ``.label.gii`` (intent NIFTI_INTENT_LABEL, with
+    its label table): the BIDS ``dseg`` of a surface.
+
+    Parameters
+    ----------
+    labels : (n_vertices,) int array
+    table : dict {id: name}
+        Every id used in ``labels``.
+    colors : dict {id: (r, g, b)}, optional
+        Default: :func:`label_colors` (id 0 dark grey).
+    """
+    import nibabel as nib
+
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"'labels' must be a 1-D integer array (one label per vertex); got {labels.shape} {labels.dtype}.")
+    missing = sorted(set(np.unique(labels).tolist()) - {int(k) for k in table})
+    if missing:
+        raise ValueError(f"Invalid value for 'table': labels {missing[:5]} have no name; give every label used.")
+    ids = sorted(int(k) for k in table)
+    auto = label_colors(len(ids))
+    lt = nib.gifti.GiftiLabelTable()
+    for i, k in enumerate(ids):
+        rgb = np.asarray((colors or {}).get(k, (40, 40, 40) if k == 0 else auto[i]), dtype=float) / 255.0
+        lab = nib.gifti.GiftiLabel(key=k, red=rgb[0], green=rgb[1], blue=rgb[2], alpha=1.0)
+        lab.label = str(table[k])
+        lt.labels.append(lab)
+    meta = {}
+    if hemi is not None:
+        meta["AnatomicalStructurePrimary"] = _GIFTI_STRUCTURE[check_option("hemi", hemi, HEMIS)]
+    img = nib.gifti.GiftiImage(meta=nib.gifti.GiftiMetaData(meta), labeltable=lt)
+    img.add_gifti_data_array(nib.gifti.GiftiDataArray(labels.astype(np.int32), intent="NIFTI_INTENT_LABEL",
+                                                      datatype="NIFTI_TYPE_INT32"))
     with atomic_path(path) as tmp:
         nib.save(img, tmp)
     return Path(path)
@@ -278,14 +326,15 @@ def write_surface_maps(
     threshold: tuple[float, float] | None = None,
     space=None,
     map_names=None,
+    fill: float = 0.0,
 ) -> dict[str, Path]:
     """Write lh/rh maps in the chosen formats plus ``<name>.freeview.txt`` beside them.
 
     Parameters
     ----------
     maps : dict {"lh": (n_vertices,) or (n_maps, n_vertices), "rh": ...}, or nilearn SurfaceImage
-        Full hemispheres (see :func:`to_hemispheres`, :func:`to_surface_image`); NaN is kept in GIFTI and written as 0 in
-        ``.mgz`` (freeview shows NaN as 0 anyway, and thresholds behave).
+        Full hemispheres (see :func:`to_hemispheres`, :func:`to_surface_image`). NaN (a vertex
+        without a value) is written as ``fill`` in every format.
     out_dir : path
     name : str
         Alphanumeric map name: ``lh.<name>.mgz`` and ``..._desc-<name>_stat.func.gii``.
@@ -301,6 +350,10 @@ def write_surface_maps(
         it the maps must be whole fsaverage hemispheres of equal vertex count.
     map_names : list of str, optional
         GIFTI map names (default: ``name``, numbered when there are several maps).
+    fill : float, default 0.0
+        The value of vertices without a value (NaN in ``maps``), the same in GIFTI and ``.mgz`` so
+        that both files hold the same numbers (0: Workbench and freeview sums and thresholds
+        behave; NaN keeps "no value" apart from a true zero).
 
     Returns
     -------
@@ -323,11 +376,12 @@ def write_surface_maps(
     full = surface_space_of(maps, space)
     template = f"subj{full.subject:02d}" if full.is_native else full.density
     for h, data in maps.items():
-        arr = np.asarray(data)
+        arr = np.asarray(data, dtype=np.float64)
+        arr = np.where(np.isnan(arr), fill, arr)
         n_maps = 1 if arr.ndim == 1 else arr.shape[0]
         names = map_names or ([name] if n_maps == 1 else [f"{name}_{i + 1}" for i in range(n_maps)])
         if "mgz" in formats:
-            p = write_mgz(np.nan_to_num(arr, nan=0.0), out_dir / f"{h}.{name}.mgz")
+            p = write_mgz(arr, out_dir / f"{h}.{name}.mgz")
             written[f"{h}.mgz"] = p
             overlays[h] = p.name
         if "gifti" in formats:

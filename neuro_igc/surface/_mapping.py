@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuro_igc._utils import POSITIVE_INT, Options, check_param
+
 from neuro_igc.data._spaces import check_feature_arrays, check_unique_vertices
 
 __all__ = [
@@ -31,14 +33,8 @@ HEMIS = ("lh", "rh")
 
 def n_vertices(density: str | int) -> int:
     """Vertices per hemisphere of a template name (``"fsaverage5"``) or a count (returned as is)."""
-    if isinstance(density, (int, np.integer)):
-        if density <= 0:
-            raise ValueError(f"Invalid value for 'density': expected a positive vertex count; got {density!r}.")
-        return int(density)
-    if density not in DENSITIES:
-        shown = ", ".join(repr(k) for k in DENSITIES)
-        raise ValueError(f"Invalid value for 'density': allowed are {shown} or a vertex count; got {density!r}.")
-    return DENSITIES[density]
+    check_param("density", density, Options(*DENSITIES), POSITIVE_INT)
+    return DENSITIES[density] if isinstance(density, str) else int(density)
 
 
 def density_name(count: int) -> str | None:

@@ -54,7 +54,8 @@ def plot_surface_maps(
         ``.png`` (any matplotlib format works), written atomically.
     rois : dict {"lh": (n_vertices,) int, "rh": ...}, Atlas, or a list of them, optional
         ROI labels whose outlines are drawn (0 = none); an object with ``labels`` (dict) and
-        ``table`` ({id: name}) attributes, such as :class:`neuro_igc.atlas.Atlas`, also works.
+        ``table`` ({id: name}) attributes, such as :class:`neuro_igc.atlas.Atlas`, also works, and
+        so do feature-aligned :class:`neuro_igc.data.ROILabels` (``nsd.roi(..., like=betas)``).
         Several atlases: each ROI gets its own colour in the legend.
     views : sequence of str, default ("lateral", "medial", "ventral", "posterior")
         Among ``SURFACE_VIEWS``.
@@ -174,7 +175,14 @@ def _roi_labels(rois):
     if rois is None:
         return None, {}
     table = {}
-    if hasattr(rois, "labels") and isinstance(getattr(rois, "labels"), dict):
+    space = getattr(rois, "feature_space", None)
+    if space is not None and not isinstance(getattr(rois, "labels", None), dict):  # ROILabels: one per feature
+        if getattr(space, "kind", None) != "surface":
+            raise ValueError(f"Invalid value for 'rois': surface plots need surface ROI labels; got labels in "
+                             f"{getattr(space, 'name', 'a volume')!r}.")
+        table = dict(getattr(rois, "table", {}) or {})
+        rois = {h: np.rint(v).astype(int) for h, v in space.to_hemispheres(rois.labels, fill=0).items()}
+    elif hasattr(rois, "labels") and isinstance(getattr(rois, "labels"), dict):
         table = dict(getattr(rois, "table", {}) or {})
         rois = rois.labels
     if not isinstance(rois, dict) or any(h not in HEMIS for h in rois):

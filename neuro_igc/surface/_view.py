@@ -80,16 +80,21 @@ def view_surface_maps(
     img = SurfaceImage(mesh=inflated, data=values)
     bg = SurfaceImage(mesh=inflated, data={_PART[h]: np.asarray(sulc.data.parts[_PART[h]]) for h in hemis})
     hemi = "both" if len(hemis) == 2 else _PART[hemis[0]]
+    # open on the view that shows the most of the map (nilearn opens on the left, lateral side)
+    best = best_view({h: mesh["inflated"].parts[_PART[h]] for h in hemis},
+                     {h: np.where(np.isfinite(data[h]), np.abs(data[h]), 0.0) for h in hemis})
+    import inspect
+
+    supports_view = "view" in inspect.signature(plotting.view_surf).parameters
     view = plotting.view_surf(
+        **({"view": best} if supports_view else {}),
         surf_map=img, bg_map=bg, hemi=hemi, threshold=tiny, cmap=cmap or ("RdBu_r" if signed else "inferno"),
         vmax=vmax, vmin=-vmax if signed else float(min(finite.min(), 0.0)), symmetric_cmap=bool(signed),
         title=title, title_fontsize=16, colorbar_fontsize=14,
     )
     page = view.get_standalone()
-    # open on the view that shows the most of the map (nilearn opens on the left, lateral side)
-    best = best_view({h: mesh["inflated"].parts[_PART[h]] for h in hemis},
-                     {h: np.where(np.isfinite(data[h]), np.abs(data[h]), 0.0) for h in hemis})
-    page = page.replace(f'<option value="{best}">view:', f'<option value="{best}" selected>view:', 1)
+    if not supports_view:  # an older nilearn: its page's settings say which view it opens on
+        page = page.replace('"view": "left"', f'"view": "{best}"', 1)
     # the page embeds its scripts; drop its one network resource (a favicon) so it is fully offline
     page = re.sub(r"<link[^>]*rel=\"icon\"[^>]*>", "", page, flags=re.S)
     return atomic_write_text(output_file, page)

@@ -83,3 +83,43 @@ def test_roi_sums_errors(setup):
         roi_sums(np.zeros(len(hemi)), atlas, hemi=hemi, vertex=vertex, rois=["V1"])
     with pytest.raises(ValueError, match="Invalid value for 'hemispheres'"):
         roi_sums(np.zeros(len(hemi)), atlas, hemi=hemi, vertex=vertex, hemispheres="lh")
+
+
+def _roi_labels_of(atlas, hemi, vertex):
+    from neuro_igc.data import ROILabels, SurfaceSpace
+
+    space = SurfaceSpace("fsaverage3", hemi, vertex)
+    return ROILabels("visual", atlas.labels_for(hemi, vertex), atlas.table, space, source="test")
+
+
+def test_roi_sums_take_feature_aligned_roi_labels(setup):
+    rng, atlas, hemi, vertex = setup
+    att = rng.standard_normal((2, len(hemi)))
+    roi = _roi_labels_of(atlas, hemi, vertex)
+    expected = roi_sums(att, atlas, hemi=hemi, vertex=vertex, subject="01")
+    pd.testing.assert_frame_equal(roi_sums(att, roi, subject="01"), expected)
+    separate = roi_sums(att, roi, subject="01", hemispheres="separate")
+    pd.testing.assert_frame_equal(separate, roi_sums(att, atlas, hemi=hemi, vertex=vertex, subject="01",
+                                                     hemispheres="separate"))
+
+
+def test_roi_sums_take_volume_roi_labels():
+    from neuro_igc.data import ROILabels, VolumeSpace
+
+    ijk = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 1]])
+    space = VolumeSpace(ijk, np.eye(4), (2, 2, 2))
+    roi = ROILabels("toy", [1, 1, 2, -1], {1: "A", 2: "B"}, space)
+    table = roi_sums([1.0, 2.0, 4.0, 8.0], roi)
+    assert table[["roi", "value", "n_features"]].values.tolist() == [["A", 3.0, 2], ["B", 4.0, 1], [OTHER, 8.0, 1]]
+
+
+def test_check_additivity_takes_the_attribution_result(setup):
+    from neuro_igc.attribution import AttributionResult
+
+    rng, atlas, hemi, vertex = setup
+    att = rng.standard_normal((2, len(hemi)))
+    res = AttributionResult(att, settings={"output_idx": [0, 1]})
+    table = roi_sums(res.attributions, _roi_labels_of(atlas, hemi, vertex))
+    check = check_additivity(table, res)
+    assert check["ok"].all()
+    np.testing.assert_allclose(check["total"], att.sum(1))

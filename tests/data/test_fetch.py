@@ -210,5 +210,5 @@ def test_pipeline_runs_on_exactly_the_fetched_files(bucket, tmp_path):
     for level in ("participant", "group"):
         result = run_pipeline(dest, tmp_path / "out", level, cfg, progress=False, device="cpu")
         assert result.subjects == ["01", "02"]
-    sidecar = tmp_path / "out/neuro-igc/sub-01/sub-01_atlas-prfvisualrois_desc-ridge_roisums.json"
+    sidecar = tmp_path / "out/neuro-igc/sub-01/func/sub-01_atlas-prfvisualrois_desc-ridge_roisums.json"
     assert "white-to-fsaverage" in sidecar.read_text()  # the ROI sums came through the subject's maps

@@ -125,9 +125,11 @@ def subject_labels_on_fsaverage(root, s, atlas, n):
 def test_roi_labels_align_with_features(tiny, tiny_nsd):
     root, _ = tiny
     b = tiny_nsd.betas(1, sessions=1)
-    with pytest.raises(ValueError, match="'prf-visualrois' is a subject atlas"):
-        tiny_nsd.roi("prf-visualrois", like=b)
     labels = tiny_nsd.roi("prf-visualrois", subject=1, like=b)
+    # a subject atlas on fsaverage takes the subject of the betas it is aligned with
+    np.testing.assert_array_equal(tiny_nsd.roi("prf-visualrois", like=b).labels, labels.labels)
+    with pytest.raises(ValueError, match="'prf-visualrois' is a subject atlas"):
+        tiny_nsd.roi("prf-visualrois")
     ref = subject_labels_on_fsaverage(root, 1, "prf-visualrois", V5)
     for h in ("lh", "rh"):
         on = b.hemi == h

@@ -225,3 +225,41 @@ def test_errors(tmp_path):
         fit_ensemble("decoding_mlp", ds, None)
     with pytest.raises(ValueError, match="Invalid value for 'keep'"):
         fit_ensemble("decoding_mlp", ds, ds, n_models=2, keep=3)
+
+
+# -- one settings type ---------------------------------------------------------------------------
+def _tiny_regression(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(48, 6, generator=g)
+    return TensorDataset(x, x[:, :2].clone())
+
+
+def test_settings_object_and_keywords_train_the_same_model():
+    from neuro_igc.models import TrainingSettings
+
+    ds = _tiny_regression()
+    a = fit(build_model("decoding_mlp", n_inputs=6, n_outputs=2, seed=0), ds, ds, epochs=2, lr=3e-3, seed=1,
+            progress=False, device="cpu")
+    st = TrainingSettings(epochs=2, lr=3e-3, seed=1)
+    b = fit(build_model("decoding_mlp", n_inputs=6, n_outputs=2, seed=0), ds, ds, settings=st, progress=False,
+            device="cpu")
+    assert a.history == b.history
+    for pa, pb in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(pa, pb)
+    # a keyword overrides the settings object
+    c = fit(build_model("decoding_mlp", n_inputs=6, n_outputs=2, seed=0), ds, ds, settings=st, epochs=1,
+            progress=False, device="cpu")
+    assert len(c.history) == 1 and c.history[0] == a.history[0]
+
+
+def test_training_settings_are_checked_when_built():
+    from neuro_igc.models import TrainingSettings
+
+    with pytest.raises(ValueError, match=r"Invalid value for 'patience': must be >= 0; got -1"):
+        TrainingSettings(patience=-1)
+    with pytest.raises(ValueError, match=r"Invalid value for 'factor': must be in \(0, 1\); got 1"):
+        TrainingSettings().replace(factor=1)
+    with pytest.raises(TypeError, match=r"fit\(\) got an unexpected keyword argument 'epoch'; did you mean 'epochs'"):
+        fit(build_model("decoding_mlp", n_inputs=6, n_outputs=2), _tiny_regression(), epoch=2)
+    with pytest.raises(TypeError, match=r"Invalid value for 'settings': expected a TrainingSettings; got \{"):
+        fit(build_model("decoding_mlp", n_inputs=6, n_outputs=2), _tiny_regression(), settings={"epochs": 2})

@@ -107,3 +107,23 @@ def test_settings_hash_stable_and_sensitive():
     assert a.section_hash("training") != b.section_hash("training")
     assert settings_hash({"x": 1, "y": 2}) == settings_hash({"y": 2, "x": 1})
     assert settings_hash([1, 2]) != settings_hash([2, 1])
+
+
+def test_training_section_gives_the_models_settings_type_checked_at_load():
+    from neuro_igc.models import TrainingSettings
+
+    cfg = config_from_dict(_with(training__epochs=3, training__params={"patience": 2, "min_lr": 1e-5}))
+    st = cfg.training.settings()
+    assert isinstance(st, TrainingSettings)
+    assert (st.epochs, st.patience, st.min_lr, st.batch_size) == (3, 2, 1e-5, cfg.training.batch_size)
+    with pytest.raises(ConfigError, match=r"Invalid value for 'training.params.patience' in <dict>: must be >= 0"):
+        config_from_dict(_with(training__params={"patience": -1}))
+    with pytest.raises(ConfigError, match=r"Invalid value for 'training.lr' in <dict>: must be > 0; got 0"):
+        config_from_dict(_with(training__lr=0))
+
+
+@pytest.mark.parametrize("key", ["version", "roi", "zscore_exclude", "space"])
+def test_data_params_cannot_set_what_the_data_section_sets(key):
+    # the pipeline passes these to NSD.betas from the data section's own fields
+    with pytest.raises(ConfigError, match=rf"Invalid key 'data.params.{key}'.*sets '{key}'"):
+        config_from_dict(_with(data__params={key: None}))

@@ -54,7 +54,7 @@ def _pipeline_worker(nsd: str, out: str, overrides: dict, fail_rank) -> None:
 
 
 def _igc(root: Path, sub: str) -> AttributionResult:
-    return AttributionResult.load(root / f"sub-{sub}" / f"sub-{sub}_desc-imagestats_igc.npz")
+    return AttributionResult.load(root / f"sub-{sub}" / "func" / f"sub-{sub}_desc-imagestats_igc.npz")
 
 
 @pytest.mark.slow

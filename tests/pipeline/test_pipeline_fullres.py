@@ -65,10 +65,10 @@ def test_both_pipelines_at_full_density_participant_and_group(full, tmp_path):
     run_pipeline(full, out, "group", dec, device="cpu", progress=False)
     root = out / "neuro-igc"
     for sub in ("01", "02"):
-        d = root / f"sub-{sub}"
+        d = root / f"sub-{sub}" / "func"
         vert = pd.read_csv(d / f"sub-{sub}_desc-imagestats_vertices.tsv", sep="\t")
         igc = AttributionResult.load(d / f"sub-{sub}_desc-imagestats_igc.npz")
-        gii = nib.load(d / f"sub-{sub}_hemi-L_space-fsaverage_den-164k_desc-imagestatsLuminanceContrast_stat.func.gii")
+        gii = nib.load(d / f"sub-{sub}_hemi-L_space-fsaverage_den-164k_stat-igc_desc-imagestatsLuminanceContrast_statmap.func.gii")
         assert gii.darrays[0].data.shape == (FS,) and gii.darrays[0].meta["Name"] != "#1"
         # NaN vertices (outside coverage) were dropped: none of the kept vertices is NaN in the betas
         lh = nib.load(full / f"nsddata_betas/ppdata/subj{sub}/fsaverage/betas_fithrf_GLMdenoise_RR/lh.betas_session01.mgh")
@@ -82,7 +82,7 @@ def test_both_pipelines_at_full_density_participant_and_group(full, tmp_path):
     enc = load_config("encoding_prf", overrides=ENCODING)
     run_pipeline(full, out, "participant", enc, participants=["01"], device="cpu", progress=False)
     run_pipeline(full, out, "group", enc, participants=["01"], device="cpu", progress=False)
-    d = root / "sub-01"
+    d = root / "sub-01" / "func"
     params = pd.read_csv(d / "sub-01_desc-prf_prf.tsv", sep="\t")
     ref = native_on_fsaverage(full, 1, "prf-visualrois")
     lab = np.array([ref[h][v] for h, v in zip(params["hemi"], params["vertex"])])

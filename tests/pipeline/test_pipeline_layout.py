@@ -15,10 +15,13 @@ from neuro_igc.pipeline._layout import camel, write_tsv
 def test_bids_names(tmp_path):
     d = Derivatives(tmp_path)
     p = d.surface_path("01", "lh", "fsaverage5", "imagestatsLuminanceContrast")
-    assert p == tmp_path / "neuro-igc" / "sub-01" / (
-        "sub-01_hemi-L_space-fsaverage_den-10k_desc-imagestatsLuminanceContrast_stat.func.gii")
-    assert d.surface_path("02", "rh", 163842, "x", ext=".mgz").name == (
-        "sub-02_hemi-R_space-fsaverage_den-164k_desc-x_stat.mgz")
+    assert p == tmp_path / "neuro-igc" / "sub-01" / "func" / (
+        "sub-01_hemi-L_space-fsaverage_den-10k_stat-igc_desc-imagestatsLuminanceContrast_statmap.func.gii")
+    assert d.surface_path("02", "rh", 163842, "x", ext=".mgz", stat="prf").name == (
+        "sub-02_hemi-R_space-fsaverage_den-164k_stat-prf_desc-x_statmap.mgz")
+    assert d.mask_path("01", "rh", "fsaverage5", "x") == tmp_path / "neuro-igc" / "sub-01" / "anat" / (
+        "sub-01_hemi-R_space-fsaverage_den-10k_desc-x_dseg.label.gii")
+    assert d.file_path("01", "igc", ".npz", desc="x").parent == tmp_path / "neuro-igc" / "sub-01" / "func"
     assert d.surface_path(None, "rh", "fsaverage5", "x").parent == tmp_path / "neuro-igc" / "group"
     # entities come out in the specification's order whatever the call order
     assert bids_name("roisums", ".tsv", desc="a", atlas="prfvisualrois", sub="01") == (

@@ -50,14 +50,16 @@ def test_decoding_derivatives(nsd, decoding):
     assert desc["DatasetType"] == "derivative"
     assert desc["GeneratedBy"][0]["Config"]["training"]["epochs"] == 2
     for sub in ("01", "02"):
-        d = root / f"sub-{sub}"
+        d = root / f"sub-{sub}" / "func"
         igc = AttributionResult.load(d / f"sub-{sub}_desc-imagestats_igc.npz")
         vert = pd.read_csv(d / f"sub-{sub}_desc-imagestats_vertices.tsv", sep="\t")
         assert igc.attributions.shape == (2, len(vert))
         for i, target in enumerate(["LuminanceContrast", "SpectralSlope"]):
             for hemi, h in (("lh", "L"), ("rh", "R")):
-                stem = f"sub-{sub}_hemi-{h}_space-fsaverage_den-10k_desc-imagestats{target}_stat"
-                gii = nib.load(d / f"{stem}.func.gii").darrays[0].data
+                stem = f"sub-{sub}_hemi-{h}_space-fsaverage_den-10k_stat-igc_desc-imagestats{target}_statmap"
+                gii_img = nib.load(d / f"{stem}.func.gii")
+                assert gii_img.darrays[0].intent == nib.nifti1.intent_codes["NIFTI_INTENT_ESTIMATE"]
+                gii = gii_img.darrays[0].data
                 mgz = np.asarray(nib.load(d / f"{stem}.mgz").dataobj).reshape(-1)
                 assert gii.shape == mgz.shape == (10242,)
                 sel = vert["hemi"] == hemi
@@ -65,10 +67,18 @@ def test_decoding_derivatives(nsd, decoding):
                 np.testing.assert_array_equal(gii[vert["vertex"][sel]], expected)  # exactly the IGC values
                 np.testing.assert_array_equal(mgz[vert["vertex"][sel]], expected)
                 outside = np.setdiff1d(np.arange(10242), vert["vertex"][sel])
-                assert np.isnan(gii[outside]).all() and (mgz[outside] == 0).all()
+                assert (gii[outside] == 0).all() and (mgz[outside] == 0).all()  # one fill value in both formats
+                side = json.loads((d / f"{stem}.json").read_text())
+                assert side["FillValue"] == 0
+                # the dseg the sidecar names says which vertices the map covers
+                dseg = nib.load(root / side["Mask"].removeprefix("bids::"))
+                assert dseg.darrays[0].intent == nib.nifti1.intent_codes["NIFTI_INTENT_LABEL"]
+                assert dseg.labeltable.get_labels_as_dict() == {0: "outside", 1: "covered"}
+                covered = np.flatnonzero(dseg.darrays[0].data == 1)
+                np.testing.assert_array_equal(covered, np.sort(vert["vertex"][sel].to_numpy()))
             cmd = (d / f"sub-{sub}_desc-imagestats{target}_freeview.txt").read_text()
-            assert f"overlay=sub-{sub}_hemi-L_space-fsaverage_den-10k_desc-imagestats{target}_stat.mgz" in cmd
-            assert (d / "figures" / f"sub-{sub}_desc-imagestats{target}_stat.png").exists()
+            assert f"overlay=sub-{sub}_hemi-L_space-fsaverage_den-10k_stat-igc_desc-imagestats{target}_statmap.mgz" in cmd
+            assert (d.parent / "figures" / f"sub-{sub}_desc-imagestats{target}_stat.png").exists()
         # ROI sums: additive (each atlas' rows, '(other)' included, add up to the correlation)
         for atlas in ("prfvisualrois", "flocbodies"):
             table = pd.read_csv(d / f"sub-{sub}_atlas-{atlas}_desc-imagestats_roisums.tsv", sep="\t")
@@ -109,19 +119,26 @@ def test_decoding_group_level(nsd, decoding):
     res = run_pipeline(nsd, out, "group", cfg, device="cpu", progress=False)
     group = out / "neuro-igc" / "group"
     summary = pd.read_csv(group / "atlas-prfvisualrois_desc-imagestats_roisummary.tsv", sep="\t")
-    subs = pd.concat([pd.read_csv(out / "neuro-igc" / f"sub-{s}" / f"sub-{s}_atlas-prfvisualrois_desc-imagestats"
-                                  "_roisums.tsv", sep="\t") for s in ("01", "02")])
+    subs = pd.concat([pd.read_csv(out / "neuro-igc" / f"sub-{s}" / "func" / f"sub-{s}_atlas-prfvisualrois_desc-"
+                                  "imagestats_roisums.tsv", sep="\t") for s in ("01", "02")])
     expect = subs.groupby(["output", "roi"])["value"].agg(["mean", "std"])
     got = summary.set_index(["output", "roi"])
     np.testing.assert_allclose(got.loc[expect.index, "mean"], expect["mean"], rtol=1e-12)
     np.testing.assert_allclose(got.loc[expect.index, "sd"], expect["std"], rtol=1e-12)
-    lh = nib.load(group / "hemi-L_space-fsaverage_den-10k_desc-imagestatsLuminanceContrast_stat.func.gii")
-    sub_maps = [nib.load(out / "neuro-igc" / f"sub-{s}" / f"sub-{s}_hemi-L_space-fsaverage_den-10k_desc-"
-                         "imagestatsLuminanceContrast_stat.func.gii").darrays[0].data for s in ("01", "02")]
+    lh = nib.load(group / "hemi-L_space-fsaverage_den-10k_stat-meanigc_desc-imagestatsLuminanceContrast_statmap.func.gii")
+    sub_maps = []
+    for s in ("01", "02"):  # each subject's map where its dseg says it has vertices, NaN elsewhere
+        d = out / "neuro-igc" / f"sub-{s}"
+        data = nib.load(d / "func" / f"sub-{s}_hemi-L_space-fsaverage_den-10k_stat-igc_desc-"
+                        "imagestatsLuminanceContrast_statmap.func.gii").darrays[0].data
+        dseg = nib.load(d / "anat" / f"sub-{s}_hemi-L_space-fsaverage_den-10k_desc-imagestats_dseg.label.gii")
+        sub_maps.append(np.where(dseg.darrays[0].data == 1, data, np.nan))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN vertices (outside every subject's mask)
         expected = np.nanmean(np.stack(sub_maps), axis=0)
-    np.testing.assert_allclose(lh.darrays[0].data, expected, rtol=1e-6, equal_nan=True)
+    covered = np.isfinite(expected)
+    np.testing.assert_allclose(lh.darrays[0].data[covered], expected[covered], rtol=1e-6)
+    assert (lh.darrays[0].data[~covered] == 0).all()
     assert res.report.exists()
 
 
@@ -170,16 +187,16 @@ def subject_labels_on_fsaverage(root, subject, atlas):
 def test_encoding_prf_outputs(nsd, tmp_path):
     cfg = load_config("encoding_prf", overrides=TINY_ENCODING)
     res = run_pipeline(nsd, tmp_path, "participant", cfg, participants=["01"], device="cpu", progress=False)
-    d = tmp_path / "neuro-igc" / "sub-01"
+    d = tmp_path / "neuro-igc" / "sub-01" / "func"
     igc = AttributionResult.load(d / "sub-01_desc-prf_igc.npz")
     params = pd.read_csv(d / "sub-01_desc-prf_prf.tsv", sep="\t")
     assert igc.attributions.shape == (len(params), 1, 16, 16)
     assert {"hemi", "vertex", "x", "y", "sigma", "angle", "eccentricity", "size", "r2", "correlation"} <= set(params)
     np.testing.assert_allclose(params["correlation"], igc.correlation)
     lh = params["hemi"] == "lh"
-    angle = nib.load(d / "sub-01_hemi-L_space-fsaverage_den-10k_desc-prfAngle_stat.func.gii").darrays[0].data
+    angle = nib.load(d / "sub-01_hemi-L_space-fsaverage_den-10k_stat-prf_desc-prfAngle_statmap.func.gii").darrays[0].data
     np.testing.assert_allclose(angle[params["vertex"][lh]], params["angle"][lh].astype(np.float32))
-    assert (d / "figures" / "sub-01_desc-prf_prfexamples.png").exists()
+    assert (d.parent / "figures" / "sub-01_desc-prf_prfexamples.png").exists()
     roi = pd.read_csv(d / "sub-01_atlas-prfvisualrois_desc-prf_roisums.tsv", sep="\t")
     labels = subject_labels_on_fsaverage(nsd, 1, "prf-visualrois")  # a subject atlas: the subject's own labels
     in_v1 = np.array([labels[h][v] in (1, 2) for h, v in zip(params["hemi"], params["vertex"])])  # V1v, V1d

@@ -34,6 +34,7 @@ def test_gifti_round_trip_nibabel_and_nilearn(tmp_path, maps):
     assert name == "sub-01_hemi-R_space-fsaverage_den-10k_desc-igc_stat.func.gii"
     p = write_gifti(maps["rh"], tmp_path / name, hemi="rh", names="IGC luminance")
     img = nib.load(p)
+    assert img.darrays[0].intent == nib.nifti1.intent_codes["NIFTI_INTENT_ESTIMATE"]
     assert img.meta["AnatomicalStructurePrimary"] == "CortexRight"
     assert img.darrays[0].meta["Name"] == "IGC luminance"
     np.testing.assert_array_equal(img.darrays[0].data, maps["rh"])
@@ -117,3 +118,28 @@ def test_writers_reject_mismatched_hemispheres_unknown_densities_and_duplicates(
         SurfaceSpace("fsaverage3", ["rh", "rh"], [1, 1])
     with pytest.raises(ValueError, match="every lh vertex before every rh vertex"):
         SurfaceSpace("fsaverage3", ["rh", "lh"], [1, 2])
+
+
+def test_one_fill_value_in_gifti_and_mgz(tmp_path, maps):
+    holes = {h: np.where(np.arange(10242) % 3 == 0, np.nan, m) for h, m in maps.items()}
+    for fill in (0.0, np.nan):
+        paths = write_surface_maps(holes, tmp_path / str(fill), "igc", fill=fill)
+        for h in ("lh", "rh"):
+            gii = nib.load(paths[f"{h}.gifti"]).darrays[0].data
+            mgz = np.asarray(nib.load(paths[f"{h}.mgz"]).dataobj).reshape(-1)
+            np.testing.assert_array_equal(gii, mgz)  # the same numbers in both formats
+            want = np.where(np.isnan(holes[h]), fill, holes[h]).astype(np.float32)
+            np.testing.assert_array_equal(gii, want)
+
+
+def test_gifti_labels(tmp_path):
+    from neuro_igc.surface import write_gifti_labels
+
+    labels = np.array([0, 1, 1, 2, 0])
+    p = write_gifti_labels(labels, {0: "outside", 1: "a", 2: "b"}, tmp_path / "x.label.gii", hemi="lh")
+    img = nib.load(p)
+    assert img.darrays[0].intent == nib.nifti1.intent_codes["NIFTI_INTENT_LABEL"]
+    assert img.labeltable.get_labels_as_dict() == {0: "outside", 1: "a", 2: "b"}
+    np.testing.assert_array_equal(img.darrays[0].data, labels)
+    with pytest.raises(ValueError, match=r"labels \[2\] have no name"):
+        write_gifti_labels(labels, {0: "outside", 1: "a"}, tmp_path / "y.label.gii")

@@ -46,3 +46,21 @@ def test_best_view_faces_the_signal():
     # the occipital pole: seen from the back
     back = {h: (c[:, 1] < c[:, 1].min() + 25).astype(float) for h, c in coords.items()}
     assert best_view(meshes, back) == "back"
+
+
+def test_roi_outlines_from_feature_aligned_roi_labels():
+    # ROILabels (one label per feature, as nsd.roi(..., like=betas) gives) draw the same outlines,
+    # with the same legend names, as the full-hemisphere labels and table they came from
+    from neuro_igc.data import ROILabels, SurfaceSpace
+    from neuro_igc.surface._plot import _roi_layers
+
+    rng = np.random.default_rng(0)
+    full = {h: rng.integers(0, 3, 10242) for h in ("lh", "rh")}
+    hemi = np.array(["lh"] * 10242 + ["rh"] * 10242)
+    vertex = np.concatenate([np.arange(10242)] * 2)
+    roi = ROILabels("toy", np.concatenate([full["lh"], full["rh"]]), {1: "A", 2: "B"},
+                    SurfaceSpace("fsaverage5", hemi, vertex))
+    (labels, table, _), = _roi_layers(roi)
+    for h in ("lh", "rh"):
+        np.testing.assert_array_equal(labels[h], full[h])
+    assert table == {1: "A", 2: "B"}
