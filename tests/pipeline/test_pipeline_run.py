@@ -213,7 +213,7 @@ def test_encoding_layer_profiles(nsd, tmp_path):
     cfg = load_config("encoding_prf", overrides={**TINY_ENCODING, "attribution.layers": ["stem", "stages.0"],
                                                  "outputs.prf.enabled": False})
     res = run_pipeline(nsd, tmp_path, "participant", cfg, participants=["01"], device="cpu", progress=False)
-    d = tmp_path / "neuro-igc" / "sub-01"
+    d = tmp_path / "neuro-igc" / "sub-01" / "func"
     igc = AttributionResult.load(d / "sub-01_desc-prf_igc.npz")
     prof = pd.read_csv(d / "sub-01_desc-prf_layerprofile.tsv", sep="\t", na_values="n/a")
     assert set(prof["layer"]) == {"stem", "stages.0"}
@@ -228,5 +228,5 @@ def test_encoding_layer_profiles(nsd, tmp_path):
     assert ((prof["effective_units"] > 0) & (prof["effective_units"] <= 1)).all()
     maps = np.load(d / "sub-01_desc-prf_layerroimaps.npz")
     assert maps["prf-visualrois|V1|stem"].shape == (4, 8, 8)
-    assert (d / "figures" / "sub-01_desc-prf_layerprofile.png").exists()
+    assert (d.parent / "figures" / "sub-01_desc-prf_layerprofile.png").exists()
     assert "Layer profiles" in res.report.read_text()
