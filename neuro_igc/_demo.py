@@ -187,11 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
 
-    from neuro_igc.pipeline import ConfigError, PipelineError
-    from neuro_igc.pipeline._cli import _parse_overrides
+    from neuro_igc.pipeline import ConfigError, PipelineError, parse_overrides
 
     try:
-        result = run_demo(args.output_dir, subjects=args.subjects, overrides=_parse_overrides(args.overrides),
+        result = run_demo(args.output_dir, subjects=args.subjects, overrides=parse_overrides(args.overrides),
                           device=args.device, force=args.force, progress=not args.no_progress)
     except (ConfigError, PipelineError, FileNotFoundError, ValueError) as exc:
         print(f"neuro-igc demo: error: {exc}", file=sys.stderr)

@@ -319,5 +319,25 @@ def read_torch(path, what: str = "checkpoint", *, map_location="cpu", weights_on
     import torch
 
     path = check_file(path, what)
-    with reading(path, what, broad=True):
-        return torch.load(path, map_location=map_location, weights_only=weights_only)
+    try:
+        with reading(path, what, broad=True):
+            return torch.load(path, map_location=map_location, weights_only=weights_only)
+    except InputFileError as err:
+        cause = err.__cause__
+        import re
+
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(cause)) if cause is not None else None
+        if weights_only and isinstance(cause, pickle.UnpicklingError) and found:
+            # a valid file holding Python objects that weights_only refuses: not a damaged file
+            # (a damaged one fails on an "Unsupported operand" instead)
+            obj = f" (e.g. {found.group(1)})"
+            raise InputFileError(
+                path,
+                f"it holds pickled Python objects{obj}, not only tensors and plain data; they are not loaded "
+                "because unpickling them could run arbitrary code",
+                "Save the model's weights instead (neuro_igc.models.save_checkpoint, or torch.save of "
+                "model.state_dict() and plain numbers/strings); if you wrote the file yourself and trust it, "
+                "load it with torch.load(path, weights_only=False) and save its state_dict.",
+                what,
+            ) from cause
+        raise

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from neuro_igc.errors import NeuroIGCError
 
 __all__ = [
@@ -26,6 +28,9 @@ __all__ = [
     "check_param",
     "check_params",
     "check_option",
+    "check_feature_arrays",
+    "check_unique_vertices",
+    "den_label",
     "soft_import",
     "resolve_device",
     "atomic_path",
@@ -36,7 +41,13 @@ __all__ = [
     "error_line",
     "progress_bar",
     "LOG_PROGRESS_INTERVAL_S",
+    "write_error",
+    "check_not_meta",
+    "check_labels_in_table",
 ]
+
+#: FreeSurfer hemisphere names, in the order features list them (every lh vertex before every rh one)
+HEMIS = ("lh", "rh")
 
 #: errors that come from what the user gave (files, values, folders); the command line shows
 #: them as one line, without a traceback
@@ -296,6 +307,39 @@ def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     return value
 
 
+# -- surface feature arrays (shared by the data layer and the surface writers) ----------------
+def den_label(n_vertices: int) -> str:
+    """BIDS ``den`` label of a per-hemisphere vertex count: 163842 -> "164k", 10242 -> "10k"."""
+    n = int(n_vertices)
+    return f"{round(n / 1000)}k" if n >= 1000 else str(n)
+
+
+def check_feature_arrays(hemi, vertex):
+    """``(hemi, vertex)`` as arrays, checked as every list of surface features needs them: 1-D,
+    one entry per feature, hemispheres 'lh'/'rh'."""
+    hemi = np.asarray(hemi)
+    vertex = np.asarray(vertex)
+    if hemi.ndim != 1 or vertex.ndim != 1 or hemi.shape != vertex.shape:
+        raise ValueError(
+            f"'hemi' and 'vertex' must be 1-D arrays of the same length (one entry per feature); "
+            f"got shapes {hemi.shape} and {vertex.shape}."
+        )
+    bad = ~np.isin(hemi, HEMIS)
+    if bad.any():
+        raise ValueError(f"Invalid value in 'hemi': allowed are 'lh', 'rh'; got {np.unique(hemi[bad])[:5].tolist()}.")
+    return hemi, vertex
+
+
+def check_unique_vertices(hemi: str, vertex: np.ndarray) -> None:
+    """Raise when a vertex of one hemisphere holds more than one feature."""
+    uniq, counts = np.unique(vertex, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(
+            f"Duplicate vertex indices in {hemi}: {uniq[counts > 1][:5].tolist()} appear more than once; each "
+            "vertex may hold one feature (a later value would silently overwrite an earlier one)."
+        )
+
+
 def soft_import(module: str, purpose: str, package: str | None = None):
     """Import an optional dependency, or raise an ImportError that says what to install."""
     try:
@@ -441,3 +485,68 @@ def _is_notebook_bar(cls) -> bool:
     """A Jupyter widget bar (tqdm.auto in a notebook) writes no lines: leave its rate alone."""
     mod = sys.modules.get("tqdm.notebook")
     return mod is not None and isinstance(cls, type) and issubclass(cls, mod.tqdm_notebook)
+
+
+def write_error(path, exc: BaseException, what: str = ""):
+    """An :class:`~neuro_igc.errors.OutputFileError` for a failed write of ``path``, saying why in
+    words: a full disk (``ENOSPC``, or torch's ``inline_container ... unexpected pos`` when its
+    archive writer hits one), a quota, permissions; the free space of the folder is given."""
+    import errno
+    import shutil
+
+    from neuro_igc.errors import OutputFileError
+
+    folder = Path(path).parent
+    try:
+        free = f"{shutil.disk_usage(folder).free / 2**20:.1f} MiB free on {folder}"
+    except OSError:
+        free = f"free space on {folder} unknown"
+    text = " ".join(str(exc).split())
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT) or "unexpected pos" in text or "PytorchStreamWriter" in text:
+        reason = f"the write stopped part-way, which means the disk is full or a quota is reached ({free})"
+        hint = "Free some space (df -h) or write to another folder; nothing was left at that path."
+    elif isinstance(exc, PermissionError):
+        reason, hint = "permission denied", f"Check the permissions of {folder} (ls -ld)."
+    else:
+        reason = f"{type(exc).__name__}: {text[:200]}"
+        hint = f"Check the disk ({free}) and the folder's permissions; nothing was left at that path."
+    return OutputFileError(path, reason, hint, what)
+
+
+def check_not_meta(value, name: str) -> None:
+    """A ValueError naming ``name`` when ``value`` -- a tensor, or a module's parameters and
+    buffers -- is on torch's ``meta`` device: shapes without values, nothing to compute with."""
+    import torch
+
+    if isinstance(value, torch.nn.Module):
+        meta = [n for n, t in (*value.named_parameters(), *value.named_buffers()) if t.is_meta]
+        if meta:
+            raise ValueError(
+                f"Invalid value for {name!r}: {len(meta)} of the model's parameters and buffers (e.g. {meta[0]!r}) are "
+                "on the 'meta' device: they have shapes but no values (a model built under torch.device('meta') "
+                "or with empty weights). Give it real weights first, e.g. model.to_empty(device='cpu') and then "
+                "model.load_state_dict(...)."
+            )
+    elif isinstance(value, torch.Tensor) and value.is_meta:
+        raise ValueError(
+            f"Invalid value for {name!r}: the tensor {tuple(value.shape)} is on the 'meta' device: it has a shape but "
+            "no values. Give the data on 'cpu' or 'cuda'."
+        )
+
+
+def check_labels_in_table(labels, table, what: str) -> None:
+    """Every ROI value (> 0) of ``labels`` has a name in ``table``: a value missing from it is a
+    damaged or mismatched file, not a new ROI (its vertices would leave the ROIs they belong to)."""
+    labels = np.asarray(labels)
+    values, counts = np.unique(labels[labels > 0], return_counts=True)
+    known_ids = set(table.ids)
+    missing = [(int(v), int(c)) for v, c in zip(values, counts) if int(v) not in known_ids]
+    if missing:
+        shown = ", ".join(f"{v} ({c} features)" for v, c in missing[:5])
+        known = ", ".join(f"{k} {table[k]}" for k in sorted(table)[:12])
+        raise ValueError(
+            f"Wrong values in {what}: label value(s) {shown} are not in the {table.name or 'atlas'} lookup table "
+            f"({known}); the label file and its table do not match (a damaged or mixed-up download?): "
+            "download them again or fix the table."
+        )

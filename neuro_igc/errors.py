@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["NeuroIGCError", "InputFileError", "MissingFileError"]
+__all__ = ["NeuroIGCError", "InputFileError", "MissingFileError", "OutputFileError"]
 
 
 class NeuroIGCError(Exception):
@@ -61,3 +61,22 @@ class InputFileError(NeuroIGCError, OSError, ValueError):
 
 class MissingFileError(InputFileError, FileNotFoundError):
     """An input file that does not exist (also a ``FileNotFoundError``)."""
+
+
+class OutputFileError(NeuroIGCError, OSError):
+    """A file that could not be written (disk full, quota, permissions); nothing is left at its
+    path. Also an ``OSError``."""
+
+    def __init__(self, path, reason: str, hint: str = "", what: str = ""):
+        self.path = os.fspath(path)
+        self.reason = str(reason)
+        self.hint = str(hint)
+        self.what = str(what)
+        head = f"Cannot write {self.what} {self.path}" if self.what else f"Cannot write {self.path}"
+        msg = f"{head}: {self.reason.rstrip('.')}."
+        if self.hint:
+            msg += f" {self.hint}"
+        super().__init__(msg)
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason, self.hint, self.what))

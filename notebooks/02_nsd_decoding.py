@@ -43,7 +43,7 @@ from neuro_igc.data.features import image_statistics
 SMALL = os.environ.get("NEURO_IGC_NOTEBOOK_SMALL") == "1"  # the test run uses small settings
 WORKDIR = Path(os.environ.get("NEURO_IGC_WORKDIR", "notebook_output"))
 NSD_ROOT = Path(os.environ.get("NEURO_IGC_NSD_ROOT", WORKDIR / "nsd_synthetic"))
-EPOCHS = 30 if SMALL else 150
+EPOCHS = 30 if SMALL else 60
 BASELINES = 24 if SMALL else 16  # few validation images in the small run: more baselines per image
 torch.manual_seed(0)
 

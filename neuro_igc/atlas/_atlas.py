@@ -36,6 +36,28 @@ def _need(path) -> Path:
     return check_file(path, "atlas file")
 
 
+def _check_pair(sizes: dict, paths: dict) -> None:
+    """The two hemispheres' label files hold one value per vertex of the same template."""
+    if sizes["lh"] != sizes["rh"]:
+        def said(h):
+            name = density_name(sizes[h]) if sizes[h] else None
+            return f"{paths[h]} ({h}) has {sizes[h]} vertices" + (f" ({name})" if name else "")
+        raise ValueError(
+            f"The hemispheres' label files do not match: {said('lh')}, {said('rh')}; give the lh and rh files "
+            "of the same atlas on the same surface."
+        )
+
+
+def _check_table(labels: dict, table, paths: dict, atlas: str) -> None:
+    """Every ROI value (> 0) of each file has a name in the lookup table (a value missing from it
+    is a damaged or mismatched file, not a new ROI)."""
+    from neuro_igc._utils import check_labels_in_table
+
+    table = table if isinstance(table, LookupTable) else LookupTable(table, name=atlas)
+    for h, values in labels.items():
+        check_labels_in_table(np.asarray(values), table, f"{paths[h]} ({h})")
+
+
 class Atlas:
     """ROI labels with their lookup table, on a surface (lh/rh) or in a volume.
 
@@ -311,6 +333,9 @@ class Atlas:
                 raise FileNotFoundError(f"Lookup table not found: {beside} (and {atlas!r} has no shipped table); pass 'ctab'.")
         if not isinstance(ctab, Mapping):
             ctab = read_ctab(ctab, name=atlas)
+        paths = {"lh": lh, "rh": rh}
+        _check_pair({h: v.size for h, v in labels.items()}, paths)
+        _check_table(labels, ctab, paths, atlas)
         return cls(labels, ctab, name=atlas, colors=colors)
 
     @classmethod
@@ -366,12 +391,14 @@ class Atlas:
         if data.ndim == 4 and data.shape[3] == 1:
             data = data[..., 0]
         table = table if isinstance(table, Mapping) else read_ctab(table)
+        _check_table({"volume": np.rint(data)}, table, {"volume": path}, name or path.name.split(".")[0])
         return cls(data, table, name=name or path.name.split(".")[0], affine=img.affine)
 
     @classmethod
     def from_annot(cls, lh, rh, *, name: str | None = None) -> "Atlas":
         """FreeSurfer ``.annot`` pair; ROI names are unified across hemispheres ("unknown" -> 0)."""
         read = {h: read_annot(p, "atlas annotation") for h, p in (("lh", lh), ("rh", rh))}
+        _check_pair({h: len(r[0]) for h, r in read.items()}, {"lh": lh, "rh": rh})
         return cls._from_named(
             {h: (lab, [n.decode() if isinstance(n, bytes) else n for n in names], {i: tuple(c[:3]) for i, c in enumerate(ctab)})
              for h, (lab, ctab, names) in read.items()},
@@ -393,6 +420,7 @@ class Atlas:
             pos = {k: i for i, k in enumerate(order)}
             idx = np.array([pos.get(int(v), -1) for v in range(int(data.max(initial=0)) + 1)])
             parts[h] = (np.where(data >= 0, idx[np.clip(data, 0, None)], -1), [keys[k] for k in order], {pos[k]: rgb[k] for k in order})
+        _check_pair({h: len(parts[h][0]) for h in HEMIS}, {"lh": lh, "rh": rh})
         return cls._from_named(parts, name or Path(lh).name.split(".")[0])
 
     @classmethod

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from neuro_igc.data._tables import NSD_TABLES, LookupTable, nsd_table, read_ctab, write_ctab
+from neuro_igc.data import NSD_TABLES, LookupTable, nsd_table, read_ctab, write_ctab
 
 __all__ = ["LookupTable", "read_ctab", "write_ctab", "nsd_table", "NSD_TABLES", "NSD_MERGES"]
 

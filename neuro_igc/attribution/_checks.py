@@ -86,8 +86,20 @@ def first_forward(fn, x: torch.Tensor, extra: dict, input_shape: tuple) -> torch
 
 
 def coupling_probe(fn, x: torch.Tensor, extra: dict, out: torch.Tensor) -> None:
-    """Raise when the model's output for a sample changes with the other samples of its batch."""
+    """Raise when the model's output is random (dropout left active) or, for a sample, changes
+    with the other samples of its batch. The model is in eval mode here (``prepared_model``)."""
     n = x.shape[0]
+    with torch.no_grad():
+        again = fn.raw(fn.model(x, **fn.kwargs(extra)))
+    scale0 = float(out.abs().max()) + 1e-12
+    tol0 = 1e-9 if fn.dtype == torch.float64 else 1e-4
+    if float((again.double() - out.double()).abs().max()) / scale0 > tol0:
+        raise ValueError(
+            "The model is not deterministic: two evaluations of the same inputs give different outputs, in eval "
+            "mode. Dropout left active does this (torch.nn.functional.dropout(x, p) is on unless given "
+            "training=self.training), as does added noise. Attributions of a random model are random too: make "
+            "the forward pass deterministic in eval mode, or pass check_coupling=False if this is intended."
+        )
     if n < 2:
         return
     with torch.no_grad():

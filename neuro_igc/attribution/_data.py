@@ -13,6 +13,9 @@ __all__ = ["DataSource", "Baselines", "make_source", "check_targets", "make_base
 
 def _as_tensor(value, name: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
+        from neuro_igc._utils import check_not_meta
+
+        check_not_meta(value, name)
         return value.detach()
     try:
         return torch.as_tensor(np.asarray(value))

@@ -173,7 +173,15 @@ def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorica
         if kind == "igac":
             yv = fx
         else:
-            categorical = categorical or is_categorical(src.y)
+            if not categorical and is_categorical(src.y):
+                # integers: class labels only when the model has one output per class
+                categorical = engine.n_outputs > 1
+                if categorical:
+                    warnings.warn(
+                        f"igc: 'y' holds integers, taken as class labels of the model's {engine.n_outputs} outputs "
+                        "(categorical IGC, as igc_categorical). If they are numbers to correlate with, pass them "
+                        "as floats (y.astype(float)); call igc_categorical for class labels without this warning.",
+                        UserWarning, stacklevel=3)
             if categorical and not is_categorical(src.y):
                 raise ValueError("Invalid value for 'y': categorical IGC needs integer class labels (n_samples,).")
             yv = check_targets(src.y, engine.n_outputs, engine.output_idx, categorical)
@@ -223,7 +231,8 @@ def igc(model: nn.Module, x, y=None, *, settings: AttributionSettings | None = N
         The inputs; a map-style Dataset may yield ``(x, y)`` or ``(x, y, subject)``.
     y : (n_samples,) or (n_samples, n_outputs) array-like, optional
         True outputs (columns matching the model's outputs or ``output_idx``). Integer labels
-        ``(n_samples,)`` make this categorical IGC (see :func:`igc_categorical`). Taken from the
+        ``(n_samples,)`` make this categorical IGC (see :func:`igc_categorical`) when the model
+        has more than one output, with a warning saying so; with one output they are numbers. Taken from the
         Dataset when omitted.
     {common}
 

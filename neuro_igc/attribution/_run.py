@@ -47,6 +47,9 @@ def _prepare(model, x, y, st: AttributionSettings, *, need_y: bool, desc: str, c
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Invalid value for 'model': expected a torch.nn.Module; got {type(model).__name__}.")
+    from neuro_igc._utils import check_not_meta
+
+    check_not_meta(model, "model")
     src = make_source(x, y, st.extra, need_y=need_y)
     # a path with its own start (the blurred input) draws no baselines
     bl = make_baselines(st.baselines if make_path(st.path).uses_baselines else 1, src, st.seed, st.baseline_mode)

@@ -36,15 +36,16 @@ from neuro_igc.data._datasets import (
     encoding_datasets,
 )
 from neuro_igc.data._expdesign import ExpDesign
-from neuro_igc.data._fetch import FetchReport, fetch_nsd
+from neuro_igc.data._fetch import DEFAULT_BUCKET, ENDPOINT_ENV, FetchReport, fetch_nsd
 from neuro_igc.data._images import linear_to_srgb, resize_images, rgb_to_luminance, srgb_to_linear, to_luminance
 from neuro_igc.data._layout import EXTENT_DEG, LABEL_TABLES
-from neuro_igc.data._manifest import FileSpec, Manifest, nsd_manifest
+from neuro_igc.data._io import write_mgh
+from neuro_igc.data._manifest import MANIFEST_SPACES, FileSpec, Manifest, nsd_manifest
 from neuro_igc.data._nsd import NSD
 from neuro_igc.data._roi import ROILabels
 from neuro_igc.data._spaces import SurfaceSpace, VolumeSpace
 from neuro_igc.data._splits import SPLITS, noise_ceiling
-from neuro_igc.data._tables import LookupTable, nsd_table, read_ctab, write_ctab
+from neuro_igc.data._tables import NSD_TABLES, LookupTable, nsd_table, read_ctab, write_ctab
 from neuro_igc.data.features import image_statistics, luminance_contrast, spectral_slope
 from neuro_igc.data.synthetic import SyntheticTruth, load_truth, make_nsd_like
 
@@ -58,6 +59,8 @@ __all__ = [
     "read_ctab",
     "write_ctab",
     "nsd_table",
+    "NSD_TABLES",
+    "write_mgh",
     "noise_ceiling",
     "SPLITS",
     "SharedSplit",
@@ -84,11 +87,14 @@ __all__ = [
     "load_truth",
     "SyntheticTruth",
     "nsd_manifest",
+    "MANIFEST_SPACES",
     "Manifest",
     "FileSpec",
     "check_nsd",
     "CheckReport",
     "fetch_nsd",
+    "DEFAULT_BUCKET",
+    "ENDPOINT_ENV",
     "FetchReport",
     "EXTENT_DEG",
     "LABEL_TABLES",

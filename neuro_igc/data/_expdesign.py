@@ -66,10 +66,6 @@ class ExpDesign:
         """0-based experiment trials of the first ``n_trials`` trials of a 1-based session."""
         return (int(session) - 1) * TRIALS_PER_SESSION + np.arange(int(n_trials))
 
-    def subject_images(self, subject) -> np.ndarray:
-        """The 10000 0-based 73k ids of a subject (shared first)."""
-        return self.subjectim[subject_id(subject) - 1]
-
     @property
     def n_subjects(self) -> int:
         return N_SUBJECTS

@@ -98,10 +98,6 @@ def surface_betas_path(subject: int, hemi: str, session: int, version: str) -> P
     return surface_betas_dir(subject, version) / f"{hemi}.betas_session{session:02d}.mgh"
 
 
-def native_betas_dir(subject: int, version: str) -> Path:
-    return Path("nsddata_betas/ppdata") / subject_name(subject) / "nativesurface" / version
-
-
 def ncsnr_surface_path(subject: int, hemi: str, version: str) -> Path:
     return surface_betas_dir(subject, version) / f"{hemi}.ncsnr.mgh"
 

@@ -14,7 +14,7 @@ import logging
 import numpy as np
 
 from neuro_igc._read import image_data, load_image
-from neuro_igc._utils import check_option
+from neuro_igc._utils import check_labels_in_table, check_option
 from neuro_igc.data import _layout as L
 from neuro_igc.data._roi import ROILabels
 from neuro_igc.data._spaces import HEMIS, NATIVE, SurfaceSpace, VolumeSpace, density_of_count
@@ -243,6 +243,11 @@ class SurfaceMixin:
 
     def _cut(self, labels, paths, density):
         dens = None
+        if labels["lh"].size != labels["rh"].size:
+            raise ValueError(
+                f"The hemispheres' label files do not match: {paths['lh']} (lh) has {labels['lh'].size} vertices, "
+                f"{paths['rh']} (rh) has {labels['rh'].size}; give the lh and rh files of the same atlas and template."
+            )
         for h in HEMIS:
             have = density_of(labels[h].size, paths[h])
             dens = check_density("density", have, density, paths[h])
@@ -328,9 +333,12 @@ class SurfaceMixin:
             brain, affine = self._brainmask(s, space)
             if vol.shape != brain.shape:
                 raise ValueError(f"Wrong shape in {path}: expected the brain-mask shape {brain.shape}; got {vol.shape}.")
+            check_labels_in_table(vol[brain], table, f"the {atlas!r} volume labels {path} of {L.subject_name(s)}")
             fs = like.feature_space if like is not None else VolumeSpace(np.argwhere(brain), affine, brain.shape,
                                                                          name=space, subject=s)
             return ROILabels(atlas, vol[tuple(fs.ijk.T)], table, fs, f"volume labels {path.name} of {L.subject_name(s)}")
+        for h in HEMIS:
+            check_labels_in_table(hemi_labels[h], table, f"the {atlas!r} labels of {h} ({source})")
         if like is not None:
             fs = like.feature_space
             fs.check_hemispheres(hemi_labels, what=f"the {atlas!r} labels")

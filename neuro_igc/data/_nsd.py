@@ -18,6 +18,7 @@ from neuro_igc.data._io import VOLUME_SCALE, read_mgh
 from neuro_igc.data._native import SurfaceMixin, check_density, density_of
 from neuro_igc.data._readers import read_hdf5_columns, read_hdf5_voxels, read_surface_rows
 from neuro_igc.data._roi import ROILabels
+from neuro_igc.data._sanity import constant_value, drop_flagged_sessions
 from neuro_igc.data._spaces import HEMIS, NATIVE, SurfaceSpace, VolumeSpace
 from neuro_igc.data._splits import SplitsMixin
 
@@ -170,10 +171,12 @@ class NSD(SurfaceMixin, SplitsMixin):
         source : {"auto", "nifti", "hdf5"}, default="auto"
             Volume only: ``betas_sessionNN.nii.gz`` or ``.hdf5`` (auto: hdf5 when present).
         nan : {"drop", "drop-any", "keep", "raise"}, default="drop"
+            Non-finite betas, NaN and +-inf alike, counted as read (before ``zscore``).
             ``"drop"``: drop the features that are NaN in every trial (outside the subject's
             coverage in NSD's fsaverage files), logging how many; a feature NaN in only some
             trials raises. ``"drop-any"`` drops those too, ``"keep"`` keeps every NaN, ``"raise"``
-            raises on any NaN.
+            raises on any NaN. A session whose betas are constant (e.g. all zero) in a hemisphere
+            or volume is dropped with a warning naming its file (an error when no session is left).
         invalid : {"drop", "nan", "keep"}, default="drop"
             Volumes: voxels marked invalid in a session's ``valid_sessionNN.nii.gz`` (stored as 0
             in the betas): drop the voxels invalid in any loaded session, make them NaN in those
@@ -269,9 +272,10 @@ class NSD(SurfaceMixin, SplitsMixin):
 
     def _assemble(self, s, parts, feature_space, version) -> Betas:
         """Stack per-session (n_trials, n_features) blocks (already in ``out``) with their trial metadata."""
-        data, metas = parts
+        data, metas, flags = parts
         meta = {k: np.concatenate([m[k] for m in metas]) for k in metas[0]}
-        return Betas(data, subject=s, feature_space=feature_space, info={"version": version}, **meta)
+        out = Betas(data, subject=s, feature_space=feature_space, info={"version": version}, **meta)
+        return drop_flagged_sessions(out, flags, f"{L.subject_name(s)} ({feature_space.name})")
 
     # -----------------------------------------------------------------------------------------
     # fsaverage .mgh
@@ -311,16 +315,20 @@ class NSD(SurfaceMixin, SplitsMixin):
 
         n_sel = {h: rows[h].size for h in HEMIS}
         data = np.empty((sum(o[2] for o in opened), n_sel["lh"] + n_sel["rh"]), dtype=np.float32)
-        metas, t0 = [], 0
+        metas, flags, t0 = [], [], 0
         for ses, handles, n_t, meta_path in tqdm(opened, desc=f"{L.subject_name(s)} {what}",
                                                  disable=not self.progress):
             c0 = 0
             for h in HEMIS:
                 data[t0:t0 + n_t, c0:c0 + n_sel[h]] = read(h, handles)
+                value = constant_value(data[t0:t0 + n_t, c0:c0 + n_sel[h]])
+                if value is not None:  # a session of this hemisphere without responses
+                    path = handles[h][1] if isinstance(handles[h], tuple) else handles[h]
+                    flags.append((ses, h, path, value))
                 c0 += n_sel[h]
             metas.append(self._trial_meta(s, ses, n_t, meta_path))
             t0 += n_t
-        return data, metas
+        return data, metas, flags
 
     # -----------------------------------------------------------------------------------------
     # native surface .hdf5
@@ -401,10 +409,13 @@ class NSD(SurfaceMixin, SplitsMixin):
         from neuro_igc._utils import progress_bar as tqdm
 
         ijk, affine, shape = self._volume_selection(s, space, roi, mask)
-        blocks, metas, valid = [], [], []
+        blocks, metas, valid, flags = [], [], [], []
         for ses in tqdm(ses_list, desc=f"{L.subject_name(s)} {space} betas", disable=not self.progress):
             raw, path = self._read_volume_session(s, space, ses, version, source, ijk, shape)
             blocks.append(raw.astype(np.float32) / np.float32(VOLUME_SCALE))
+            value = constant_value(blocks[-1])
+            if value is not None:
+                flags.append((ses, None, path, value))
             metas.append(self._trial_meta(s, ses, raw.shape[0], path))
             if invalid != "keep":
                 vm = self.valid_mask(s, ses, space)
@@ -419,7 +430,7 @@ class NSD(SurfaceMixin, SplitsMixin):
                     valid.append(vm[tuple(ijk.T)])
         data = np.concatenate(blocks, axis=0)
         fs = VolumeSpace(ijk, affine, shape, name=space, subject=s)
-        out = self._assemble(s, (data, metas), fs, version)
+        out = self._assemble(s, (data, metas, flags), fs, version)
         if valid:
             ok = np.stack(valid)  # (n_sessions, n_voxels)
             n_bad = int((~ok.all(axis=0)).sum())
@@ -466,16 +477,19 @@ class NSD(SurfaceMixin, SplitsMixin):
 
     @staticmethod
     def _nan_columns(data: np.ndarray, block: int = 8192):
-        """(any NaN, all NaN) per column, a block of columns at a time (no full-size temporary)."""
+        """(any non-finite, all non-finite) per column -- NaN and +-inf alike -- a block of
+        columns at a time (no full-size temporary)."""
         n = data.shape[1]
         any_, all_ = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         for c0 in range(0, n, block):
-            m = np.isnan(data[:, c0:c0 + block])
+            m = ~np.isfinite(data[:, c0:c0 + block])
             any_[c0:c0 + block] = m.any(axis=0)
             all_[c0:c0 + block] = m.all(axis=0) if data.shape[0] else False
         return any_, all_
 
     def _handle_nan(self, b: Betas, nan: str) -> Betas:
+        """The ``nan=`` policy, applied to NaN and infinite betas alike, before any z-scoring (which
+        would spread one infinite beta over its whole session)."""
         if nan == "keep" or b.n_features == 0:
             return b
         any_nan, all_nan = self._nan_columns(b.data)
@@ -483,24 +497,31 @@ class NSD(SurfaceMixin, SplitsMixin):
             return b
 
         def where(idx):
-            return f"{b.hemi[idx]} vertex {b.vertex[idx]}" if b.hemi is not None else f"voxel {tuple(b.ijk[idx])}"
+            col = b.data[:, idx]
+            kinds = "/".join(k for k, m in (("NaN", np.isnan(col)), ("inf", np.isinf(col))) if m.any())
+            rows = np.flatnonzero(~np.isfinite(col))
+            ses = sorted(set(b.session[rows].tolist()))
+            loc = f"{b.hemi[idx]} vertex {b.vertex[idx]}" if b.hemi is not None else f"voxel {tuple(b.ijk[idx])}"
+            return f"{loc}, {kinds} in {rows.size} of {b.n_trials} trials, session(s) {ses[:5]}"
 
         who = f"{L.subject_name(b.subject)} ({b.space})"
         partial = any_nan & ~all_nan
+        n_inf = int(np.isinf(b.data[:, any_nan]).any(axis=0).sum())
+        kind = "NaN or infinite" if n_inf else "NaN"
         if nan == "raise":
             first = int(np.flatnonzero(any_nan)[0])
-            raise ValueError(f"NaN betas in {int(any_nan.sum())} of {b.n_features} features of {who} (first: "
+            raise ValueError(f"{kind} betas in {int(any_nan.sum())} of {b.n_features} features of {who} (first: "
                              f"{where(first)}); pass nan='drop' to drop the features NaN in every trial.")
         if nan == "drop" and partial.any():
             first = int(np.flatnonzero(partial)[0])
-            k = int(np.isnan(b.data[:, first]).sum())
             raise ValueError(
-                f"NaN betas in only some trials of {int(partial.sum())} features of {who} (first: {where(first)}, "
-                f"NaN in {k} of {b.n_trials} trials); pass nan='drop-any' to drop them as well, or nan='keep'."
+                f"{kind} betas in only some trials of {int(partial.sum())} features of {who} (first: {where(first)}); "
+                "pass nan='drop-any' to drop them as well, or nan='keep'."
             )
         drop = all_nan if nan == "drop" else any_nan
-        logger.info("%s: dropped %d of %d features with NaN betas (%s)", who, int(drop.sum()), b.n_features,
-                    "NaN in every trial" if nan == "drop" else "NaN in any trial")
+        logger.info("%s: dropped %d of %d features with %s betas (%s; %d with infinite values)", who, int(drop.sum()),
+                    b.n_features, kind, "in every trial" if nan == "drop" else "in any trial",
+                    int(np.isinf(b.data[:, drop]).any(axis=0).sum()) if drop.any() else 0)
         out = b.select_features(~drop)
         out.info = {**b.info, "nan_dropped": int(drop.sum())}
         return out

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from neuro_igc._utils import HEMIS, check_feature_arrays, check_unique_vertices, den_label
+
 __all__ = ["SurfaceSpace", "VolumeSpace", "HEMIS", "TEMPLATE_DENSITIES", "density_of_count", "den_label"]
 
-#: Hemisphere names (NSD/FreeSurfer file prefixes); features list lh before rh.
-HEMIS = ("lh", "rh")
 #: Vertices per hemisphere of the nested icosahedral fsaverage templates.
 TEMPLATE_DENSITIES = {
     "fsaverage": 163842,
@@ -35,43 +35,11 @@ def density_of_count(n: int) -> str | None:
     return None
 
 
-def den_label(n_vertices: int) -> str:
-    """BIDS ``den`` label of a per-hemisphere vertex count: 163842 -> "164k", 10242 -> "10k"."""
-    n = int(n_vertices)
-    return f"{round(n / 1000)}k" if n >= 1000 else str(n)
-
-
 def _check_density(density) -> str:
     if density != NATIVE and density not in TEMPLATE_DENSITIES:
         shown = ", ".join(repr(k) for k in (*TEMPLATE_DENSITIES, NATIVE))
         raise ValueError(f"Invalid value for 'density': allowed are {shown}; got {density!r}.")
     return density
-
-
-def check_feature_arrays(hemi, vertex):
-    """``(hemi, vertex)`` as arrays, checked as every list of surface features needs them: 1-D,
-    one entry per feature, hemispheres 'lh'/'rh'."""
-    hemi = np.asarray(hemi)
-    vertex = np.asarray(vertex)
-    if hemi.ndim != 1 or vertex.ndim != 1 or hemi.shape != vertex.shape:
-        raise ValueError(
-            f"'hemi' and 'vertex' must be 1-D arrays of the same length (one entry per feature); "
-            f"got shapes {hemi.shape} and {vertex.shape}."
-        )
-    bad = ~np.isin(hemi, HEMIS)
-    if bad.any():
-        raise ValueError(f"Invalid value in 'hemi': allowed are 'lh', 'rh'; got {np.unique(hemi[bad])[:5].tolist()}.")
-    return hemi, vertex
-
-
-def check_unique_vertices(hemi: str, vertex: np.ndarray) -> None:
-    """Raise when a vertex of one hemisphere holds more than one feature."""
-    uniq, counts = np.unique(vertex, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(
-            f"Duplicate vertex indices in {hemi}: {uniq[counts > 1][:5].tolist()} appear more than once; each "
-            "vertex may hold one feature (a later value would silently overwrite an earlier one)."
-        )
 
 
 class InFeatureSpace:

@@ -28,7 +28,6 @@ HEMIS = ("lh", "rh")
 SUBJECT_ATLASES = tuple(L.LABEL_TABLES)
 #: group atlases on fsaverage (template layout, 163,842 entries per hemisphere)
 GROUP_ATLASES = ("nsdgeneral", "streams")
-N_FULL = L.N_VERTICES["fsaverage"]
 #: native vertex count per hemisphere, drawn in [low, high) for every subject and hemisphere
 NATIVE_VERTICES = (10500, 13500)
 #: native vertices above this quantile of the white z coordinate (top of the head), outside

@@ -142,7 +142,6 @@ TRUTH_JSON = "synthetic_truth.json"
 TRUTH_NPZ = "synthetic_truth.npz"
 TRUTH_FORMAT = "neuro_igc.synthetic_truth"
 TRUTH_VERSION = 2
-VOXEL_SIZE = {"func1pt8mm": 1.8, "func1mm": 1.0}
 #: spaces the planted truth is given in
 TRUTH_SPACES = ("fsaverage", "nativesurface")
 

@@ -1,4 +1,4 @@
-"""Model zoo, training and metrics (see DESIGN.md).
+"""Model zoo, training (:func:`fit` with one :class:`TrainingSettings`), checkpoints and metrics.
 
 Models (by registry name, see :data:`MODELS` and :func:`build_model`):
 ``decoding_mlp`` (:class:`DecodingMLP`), ``encoding_convnext`` (:class:`EncodingConvNeXt`),

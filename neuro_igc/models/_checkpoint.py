@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from neuro_igc._read import file_error, read_torch
-from neuro_igc._utils import atomic_path, resolve_device
+from neuro_igc._utils import atomic_path, resolve_device, write_error
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "CHECKPOINT_FORMAT"]
 
@@ -39,7 +39,10 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, **extra) ->
         **extra,
     }
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        try:
+            torch.save(state, tmp)
+        except (RuntimeError, OSError) as exc:
+            raise write_error(path, exc, "checkpoint") from exc
     return Path(path)
 
 

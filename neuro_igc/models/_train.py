@@ -408,9 +408,15 @@ def _check_model_and_data(model, datasets: dict) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"Invalid type for 'model': expected a torch.nn.Module (e.g. build_model('decoding_mlp', "
                         f"n_inputs=...)); got {type(model).__name__}.")
+    from neuro_igc._utils import check_not_meta
+
+    check_not_meta(model, "model")
     for name, ds in datasets.items():
         if ds is not None and not (hasattr(ds, "__getitem__") and hasattr(ds, "__len__")):
             raise TypeError(f"Invalid type for {name!r}: expected a torch Dataset of (x, y) items; got {type(ds).__name__}.")
+        tensors = ds.tensors if isinstance(ds, torch.utils.data.TensorDataset) else ()
+        for i, t in enumerate(tensors):
+            check_not_meta(t, f"{name}.tensors[{i}]")
 
 
 def _check_items(dataset, name: str, idx=(0,)) -> list:

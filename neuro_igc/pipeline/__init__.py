@@ -27,6 +27,7 @@ from neuro_igc.pipeline._config import (
     PipelineConfig,
     config_from_dict,
     load_config,
+    parse_overrides,
     settings_hash,
     shipped_pipelines,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "PipelineConfig",
     "config_from_dict",
     "load_config",
+    "parse_overrides",
     "settings_hash",
     "shipped_pipelines",
     "Derivatives",

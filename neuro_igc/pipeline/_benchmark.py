@@ -51,9 +51,7 @@ def _paths(deriv, label):
 
 
 def participant(ctx) -> None:
-    from neuro_igc.benchmark._report import plot_benchmark, table_to_markdown
-    from neuro_igc.benchmark._run import run_benchmark
-    from neuro_igc.benchmark._scoring import paper_comparison
+    from neuro_igc.benchmark import paper_comparison, plot_benchmark, run_benchmark, table_to_markdown
 
     cfg = ctx.config.benchmark
     settings = ctx.config.to_dict()["benchmark"]

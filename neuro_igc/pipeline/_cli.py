@@ -11,8 +11,6 @@ import argparse
 import logging
 import sys
 
-import yaml
-
 __all__ = ["main", "build_parser"]
 
 logger = logging.getLogger("neuro_igc.pipeline")
@@ -70,27 +68,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse_overrides(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key or not all(part.strip() for part in key.split(".")):
-            raise ValueError(
-                f"Invalid value for '--set': expected KEY=VALUE with a dotted KEY such as "
-                f"training.epochs=5; got {item!r}."
-            )
-        try:
-            out[key] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or "not valid YAML"
-            raise ValueError(
-                f"Invalid value for '--set {key}': {value!r} is not a YAML value ({problem}); "
-                "quote strings and close brackets, e.g. --set data.sessions=[1,2]."
-            ) from None
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the BIDS-App command line; return the exit status."""
     parser = build_parser()
@@ -102,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("neuro_igc").setLevel(logging.DEBUG)
     from neuro_igc import _distributed as dist
     from neuro_igc._utils import USER_ERRORS, error_line
-    from neuro_igc.pipeline._config import load_config
+    from neuro_igc.pipeline._config import load_config, parse_overrides
     from neuro_igc.pipeline._run import run_pipeline
 
     try:
-        overrides = _parse_overrides(args.overrides)
+        overrides = parse_overrides(args.overrides)
         config = load_config(args.config, overrides=overrides)
         result = run_pipeline(
             args.nsd_root,
@@ -128,4 +105,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if dist.is_main():  # under torchrun: one summary
         print(result.summary_text())
+        for warning in result.warnings:  # also on stderr, where a script's user looks for trouble
+            print(f"neuro-igc: warning: {warning}", file=sys.stderr)
     return 0

@@ -50,6 +50,7 @@ __all__ = [
     "BenchmarkSettings",
     "SyntheticSettings",
     "load_config",
+    "parse_overrides",
     "config_from_dict",
     "settings_hash",
     "PIPELINES_DIR",
@@ -57,15 +58,16 @@ __all__ = [
     "shipped_config_path",
 ]
 
-TASKS = ("decoding", "encoding", "benchmark")
 #: the shipped pipeline configs: package data, found in any installation (wheel or checkout)
 PIPELINES_DIR = Path(str(importlib.resources.files("neuro_igc.pipeline") / "configs"))
 
-DEFAULT_MERGE = {
-    "V1": ["V1v", "V1d"],
-    "V2": ["V2v", "V2d"],
-    "V3": ["V3v", "V3d"],
-}
+
+
+def _default_merge() -> dict[str, list[str]]:
+    """The ROI merges of ``neuro_igc.atlas.NSD_MERGES`` that join several ROIs (V1v + V1d -> V1)."""
+    from neuro_igc.atlas import NSD_MERGES
+
+    return {k: list(v) for k, v in NSD_MERGES["prf-visualrois"].items() if len(v) > 1}
 
 
 @dataclass
@@ -152,7 +154,7 @@ class RoiSettings:
     """Atlases whose ROIs the attributions are summed over, and ROI merges (V1v + V1d -> V1)."""
 
     atlases: list[str] = field(default_factory=lambda: ["prf-visualrois"])
-    merge: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_MERGE))
+    merge: dict[str, list[str]] = field(default_factory=_default_merge)
 
 
 @dataclass
@@ -234,13 +236,22 @@ class PipelineConfig:
 
 
 def _check_semantics(cfg: PipelineConfig, source: str) -> None:
+    from neuro_igc.pipeline._paths import check_name
+
+    # every config string that becomes part of a file or folder name is a plain name, not a path
+    check_name(cfg.name, "name", source)
     if not cfg.label:
-        cfg.label = re.sub(r"[^A-Za-z0-9]", "", cfg.name)
+        cfg.label = re.sub(r"[^A-Za-z0-9]", "", cfg.name)[:MAX_LABEL_LENGTH]
     if not re.fullmatch(r"[A-Za-z0-9]+", cfg.label):
         raise ConfigError(
             f"Invalid value for 'label' in {source}: BIDS entities allow letters and digits only; "
             f"got {cfg.label!r}."
         )
+    check_name(cfg.label, "label", source, max_length=MAX_LABEL_LENGTH)
+    check_name(cfg.data.beta_version, "data.beta_version", source)
+    check_name(cfg.data.roi_atlas, "data.roi_atlas", source)
+    for i, atlas in enumerate(cfg.outputs.roi.atlases):
+        check_name(atlas, f"outputs.roi.atlases[{i}]", source)
     t = cfg.training
     if t.n_models < 1 or not 1 <= t.keep <= t.n_models:
         raise ConfigError(
@@ -264,6 +275,17 @@ def _check_semantics(cfg: PipelineConfig, source: str) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"Invalid value for {key!r} in {source}: expected >= 1; got {value!r}.")
+    a = cfg.attribution
+    if a.n_samples is not None and a.n_samples < 2:
+        raise ConfigError(
+            f"Invalid value for 'attribution.n_samples' in {source}: IGC correlates predictions and targets "
+            f"over samples, which needs at least 2; got {a.n_samples}."
+        )
+    if a.n_samples is not None and a.baselines > a.n_samples:
+        raise ConfigError(
+            f"Invalid value for 'attribution.baselines' in {source}: the {a.baselines} baselines are drawn from "
+            f"the attribution.n_samples={a.n_samples} samples; give baselines <= n_samples (or more samples)."
+        )
     _check_training(t, source)
     if cfg.task in ("decoding", "encoding") and not cfg.model.name and not cfg.model.checkpoint:
         raise ConfigError(
@@ -294,6 +316,10 @@ def _check_training(section: TrainingSection, source: str) -> None:
     except InvalidParameterError as exc:
         key = f"training.{exc.param}" if exc.param not in section.params else f"training.params.{exc.param}"
         raise ConfigError(f"Invalid value for {key!r} in {source}: {exc.reason}") from None
+
+
+#: longest ``label``: it starts the desc- entity of every derivative's file name
+MAX_LABEL_LENGTH = 64
 
 
 # arguments the pipeline fills in from the data (sizes, subjects)
@@ -503,6 +529,34 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
 
 def _yaml_inline(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("\n...").strip()
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` items as the ``overrides`` of :func:`load_config` (values read as YAML).
+
+    Examples
+    --------
+    >>> parse_overrides(["training.epochs=5", "data.sessions=[1, 2]"])
+    {'training.epochs': 5, 'data.sessions': [1, 2]}
+    """
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not all(part.strip() for part in key.split(".")):
+            raise ValueError(
+                f"Invalid value for '--set': expected KEY=VALUE with a dotted KEY such as "
+                f"training.epochs=5; got {item!r}."
+            )
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "not valid YAML"
+            raise ValueError(
+                f"Invalid value for '--set {key}': {value!r} is not a YAML value ({problem}); "
+                "quote strings and close brackets, e.g. --set data.sessions=[1,2]."
+            ) from None
+    return out
 
 
 def shipped_pipelines() -> list[str]:

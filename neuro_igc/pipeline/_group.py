@@ -141,6 +141,9 @@ def participant_settings(ctx) -> dict | None:
             "to match, run the group level with %s (or rerun the participant level).",
             cfg.name, "; ".join(lines), overrides)
         ctx.summary.append(("settings differ", "; ".join(lines)))
+        ctx.warnings.append(
+            f"the participant outputs were made with other settings than this command's ({'; '.join(lines)}); "
+            f"the group level summarized them as they are. To match, add: {overrides}")
         from neuro_igc.pipeline._report import ReportSection
 
         ctx.sections.insert(0, ReportSection(

@@ -74,7 +74,7 @@ BIDSIGNORE = (
     "*_freeview.txt",
 )
 # the one BIDS name builder (and its entity order) lives with the surface writers
-from neuro_igc.surface._export import ENTITY_ORDER, bids_name  # noqa: E402
+from neuro_igc.surface import ENTITY_ORDER, bids_name  # noqa: E402
 #: the method's paper (dataset_description ReferencesAndLinks)
 PAPER_URL = "https://arxiv.org/abs/2404.13910"
 DENSITY_LABELS = {10242: "10k", 163842: "164k", "fsaverage5": "10k", "fsaverage": "164k"}
@@ -176,7 +176,9 @@ class Derivatives:
         return self.root / "logs"
 
     def models_dir(self, label: str) -> Path:
-        return self.root / "models" / label
+        from neuro_igc.pipeline._paths import inside
+
+        return inside(self.root, self.root / "models" / label, "models folder")
 
     def report_path(self, name: str, level: str) -> Path:
         return self.root / f"{name}_{level}_report.html"
@@ -211,8 +213,10 @@ class Derivatives:
     # -- dataset description ---------------------------------------------------------------
     def described(self, name: str) -> bool:
         """Whether ``dataset_description.json`` has a GeneratedBy entry for pipeline ``name``."""
+        from neuro_igc.pipeline._paths import inside
+
         try:
-            desc = json.loads((self.root / "dataset_description.json").read_text())
+            desc = json.loads(inside(self.root, self.root / "dataset_description.json").read_text())
         except (OSError, json.JSONDecodeError):
             return False
         return any(isinstance(g, dict) and g.get("Description") == name for g in desc.get("GeneratedBy", []))
@@ -228,7 +232,9 @@ class Derivatives:
         """
         import yaml
 
-        path = self.root / "dataset_description.json"
+        from neuro_igc.pipeline._paths import inside
+
+        path = inside(self.root, self.root / "dataset_description.json", "dataset description")
         desc: dict[str, Any] = {}
         if path.exists():
             try:
@@ -237,7 +243,7 @@ class Derivatives:
                 desc = {}
         name = str(config.get("name") or "pipeline")
         config_file = f"code/{name}.yaml"
-        atomic_write_text(self.root / config_file,
+        atomic_write_text(inside(self.root, self.root / config_file, "config copy"),
                           f"# the configuration of the '{name}' pipeline as run (defaults filled in)\n"
                           + yaml.safe_dump(config, sort_keys=False))
         generated = [g for g in desc.get("GeneratedBy", []) if g.get("Description") != name]
@@ -267,8 +273,8 @@ class Derivatives:
             }
         )
         out = write_json(path, desc)
-        atomic_write_text(self.root / ".bidsignore", "\n".join(BIDSIGNORE) + "\n")
-        atomic_write_text(self.root / "README.md", _readme([g.get("Description") for g in generated]))
+        atomic_write_text(inside(self.root, self.root / ".bidsignore"), "\n".join(BIDSIGNORE) + "\n")
+        atomic_write_text(inside(self.root, self.root / "README.md"), _readme([g.get("Description") for g in generated]))
         return out
 
 

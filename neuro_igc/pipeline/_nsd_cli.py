@@ -45,7 +45,7 @@ def _sessions(values):
 
 
 def _selection(p: argparse.ArgumentParser) -> None:
-    from neuro_igc.data._manifest import MANIFEST_SPACES
+    from neuro_igc.data import MANIFEST_SPACES
     from neuro_igc.pipeline._config import shipped_pipelines
 
     shipped = ", ".join(shipped_pipelines())
@@ -62,7 +62,7 @@ def _selection(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from neuro_igc.data._fetch import DEFAULT_BUCKET, ENDPOINT_ENV
+    from neuro_igc.data import DEFAULT_BUCKET, ENDPOINT_ENV
 
     p = argparse.ArgumentParser(
         prog="neuro-igc nsd", description="The NSD files a pipeline run reads: check a folder, or fetch them.",
@@ -93,17 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _manifest(args, root=None):
-    from neuro_igc.data._manifest import nsd_manifest
-    from neuro_igc.pipeline._cli import _parse_overrides
+    from neuro_igc.data import nsd_manifest
+    from neuro_igc.pipeline._config import parse_overrides
     from neuro_igc.pipeline._config import load_config
 
-    config = load_config(args.config, overrides=_parse_overrides(args.overrides))
+    config = load_config(args.config, overrides=parse_overrides(args.overrides))
     return nsd_manifest(config, subjects=args.subjects, sessions=_sessions(args.sessions), space=args.space,
                         root=root)
 
 
 def _check(args) -> int:
-    from neuro_igc.data._check import check_nsd
+    from neuro_igc.data import check_nsd
 
     report = check_nsd(args.nsd_root, _manifest(args, root=args.nsd_root))
     print(report.to_json() if args.json else report.format_table(problems_only=args.problems_only))
@@ -128,7 +128,7 @@ def _selection_args(args, manifest) -> list[str]:
 
 
 def _fetch(args) -> int:
-    from neuro_igc.data._fetch import fetch_nsd
+    from neuro_igc.data import fetch_nsd
 
     manifest = _manifest(args)
     report = fetch_nsd(args.dest, manifest, bucket=args.bucket, endpoint_url=args.endpoint_url,

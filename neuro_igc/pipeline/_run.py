@@ -21,6 +21,7 @@ from neuro_igc import _distributed as dist
 from neuro_igc.pipeline._config import PipelineConfig, settings_hash
 from neuro_igc.pipeline._errors import LockTimeout, PipelineError
 from neuro_igc.pipeline._layout import Derivatives
+from neuro_igc.pipeline._paths import inside, refuse_links
 from neuro_igc.pipeline._ranks import run_step
 from neuro_igc.pipeline._report import ReportSection, write_report
 from neuro_igc.pipeline._state import StepCache, StepRecord
@@ -60,6 +61,8 @@ class RunContext:
     #: the settings the report shows when not this run's config (the group level shows those the
     #: participant level used)
     report_config: dict[str, Any] | None = None
+    #: what the user must see at the end of the run (printed by the command line on stderr)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def labels(self) -> list[str]:
@@ -101,6 +104,9 @@ class RunResult:
         ``scores["prf_recovery"]["sub-01"]["V1"]["median_centre_error_deg"]``,
         ``scores["igc_truth_correlation"]["A"]``.
     log : Path
+    warnings : list of str
+        What the user must see (e.g. a group run whose command line differs from the settings the
+        participant level used); the command line prints them on stderr, ``summary_text`` too.
     """
 
     level: str
@@ -111,6 +117,7 @@ class RunResult:
     report: Path | None
     scores: dict[str, Any]
     log: Path | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def summary_text(self) -> str:
         """A few readable lines: steps run or skipped, headline scores, the report's path."""
@@ -126,6 +133,7 @@ class RunResult:
                 lines += [f"  {label} {who}: {_fmt(v)}" for who, v in value.items()]
             else:
                 lines.append(f"  {label}: {_fmt(value)}")
+        lines += [f"WARNING: {w}" for w in self.warnings]
         lines.append(f"derivatives: {self.root}")
         if self.report is not None:
             lines.append(f"report: {self.report}")
@@ -231,7 +239,7 @@ def folder_lock(root: Path, timeout: float = 0):
             raise LockTimeout(message)
         yield
         return
-    path = Path(root) / LOCK_NAME
+    path = inside(root, Path(root) / LOCK_NAME, "lock file")
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path, thread_local=False)
     try:
@@ -271,7 +279,8 @@ def _run_log(deriv: Derivatives, name: str, level: str):
         n += 1
         path = deriv.logs_dir / f"{name}_{level}_{stamp}-{n}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    path = inside(deriv.root, path, "run log")
+    tmp = inside(deriv.root, path.with_name(f".{path.name}.tmp"), "run log")
     root_logger = logging.getLogger("neuro_igc")
     handler = logging.FileHandler(tmp)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -352,6 +361,7 @@ def run_pipeline(
     progress = progress and dist.is_main()
     task = importlib.import_module(TASK_MODULES[config.task])
     _make_output_dir(deriv.root)
+    refuse_links(deriv.root)  # no link in the tree: nothing below can lead outside it
     with folder_lock(deriv.root, lock_timeout), _torch_threads(n_jobs):
         return _run_locked(nsd_root, deriv, level, config, participants, task, dev, force=force,
                            progress=progress, make_synthetic=make_synthetic)
@@ -393,6 +403,8 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
                 make_synthetic) -> RunResult:
     with _run_log(deriv, config.name, level) as log_path:
         logger.info("neuro-igc %s, %s level, config %s", config.name, level, config.source)
+        if dist.is_main():
+            _clean_leftovers(deriv, log_path)
         if config.task == "benchmark":
             subjects: list[int] = []
             data_hash = ""
@@ -418,7 +430,7 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
         getattr(task, level)(ctx)
         report = None
         if config.outputs.report and dist.is_main():
-            report = deriv.report_path(config.name, level)
+            report = inside(deriv.root, deriv.report_path(config.name, level), "report")
             summary = [("pipeline", config.name), ("task", config.task), ("level", level),
                        ("subjects", " ".join(ctx.labels) or "-"), ("device", str(dev)),
                        ("NSD root", str(nsd_root)), ("config file", config.source)]
@@ -428,7 +440,30 @@ def _run_locked(nsd_root, deriv, level, config, participants, task, dev, *, forc
                          config=ctx.report_config or config.to_dict(),
                          sections=sections, summary=summary + ctx.summary)
             logger.info("report: %s", report)
-    return RunResult(level, config, deriv.root, ctx.labels, ctx.cache.records, report, ctx.scores, log_path)
+    return RunResult(level, config, deriv.root, ctx.labels, ctx.cache.records, report, ctx.scores, log_path,
+                     list(ctx.warnings))
+
+
+def _clean_leftovers(deriv: Derivatives, own_log: Path | None) -> None:
+    """What killed runs left (this run holds the folder's lock, so no other run is writing): the
+    logs they were writing (``logs/.<name>.log.tmp``) are kept under their final names, their
+    staging folders deleted."""
+    from neuro_igc.pipeline._paths import remove_tree
+
+    own = Path(os.path.abspath(own_log.with_name(f".{own_log.name}.tmp"))) if own_log is not None else None
+    for tmp in sorted(deriv.logs_dir.glob(".*.log.tmp")):
+        if Path(os.path.abspath(tmp)) == own or not tmp.is_file():
+            continue
+        final = tmp.with_name(tmp.name[1:-len(".tmp")])
+        n = 1
+        while final.exists():
+            n += 1
+            final = tmp.with_name(f"{tmp.name[1:-len('.log.tmp')]}-{n}.log")
+        os.replace(inside(deriv.root, tmp, "run log"), inside(deriv.root, final, "run log"))
+        logger.warning("the log of an interrupted run was left as %s: kept as %s", tmp.name, final.name)
+    if (deriv.root / ".staging").exists():
+        remove_tree(deriv.root, deriv.root / ".staging")
+        logger.info("removed the staging folder of an interrupted run")
 
 
 def _steps_table(records: list[StepRecord]):

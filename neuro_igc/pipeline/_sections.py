@@ -267,7 +267,9 @@ def encoding_recovery(ctx, prf_tables: dict[str, pd.DataFrame]) -> pd.DataFrame 
     if truth is None:
         return None
     rows = []
-    groups = {"V1": ["V1v", "V1d"], "V2": ["V2v", "V2d"], "V3": ["V3v", "V3d"], "hV4": ["hV4"]}
+    from neuro_igc.atlas import NSD_MERGES
+
+    groups = NSD_MERGES["prf-visualrois"]
     for sub, params in prf_tables.items():
         planted = truth.prf(int(sub))
         m = params.merge(planted, on=["hemi", "vertex"], suffixes=("", "_true"))

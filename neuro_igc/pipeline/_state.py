@@ -25,6 +25,7 @@ from typing import Any
 
 from neuro_igc._utils import atomic_write_text
 from neuro_igc.pipeline._config import settings_hash
+from neuro_igc.pipeline._paths import inside, remove_tree
 
 __all__ = ["StepCache", "StepRecord", "file_digest"]
 
@@ -72,7 +73,7 @@ class StepCache:
         self.records: list[StepRecord] = []
 
     def _record_path(self, key: str) -> Path:
-        return self.dir / f"{key.replace('/', '_')}.json"
+        return inside(self.root, self.dir / f"{key.replace('/', '_')}.json", "step record")
 
     def lookup_hash(self, key: str, verify: bool = False) -> str | None:
         """The settings hash a previous run recorded for ``key`` (None when never finished, or,
@@ -99,7 +100,7 @@ class StepCache:
         if not isinstance(files, dict) or sorted(files) != sorted(data.get("outputs", [])):
             return False  # a record without file digests cannot vouch for its files
         for rel, expected in files.items():
-            target = self.root / rel
+            target = inside(self.root, self.root / rel, "recorded output")
             try:
                 if target.stat().st_size != expected.get("size") or file_digest(target) != expected:
                     logger.info("step %s: %s changed since it was written", key, rel)
@@ -140,9 +141,10 @@ class StepCache:
             self.records.append(found)
             return found
         logger.info("step %s: running", key)
+        earlier = self._read(key)  # what the step wrote last time (its files may go stale)
         start = time.perf_counter()
-        stage = self.root / ".staging" / key.replace("/", "_")
-        shutil.rmtree(stage, ignore_errors=True)
+        stage = inside(self.root, self.root / ".staging" / key.replace("/", "_"), "staging folder")
+        remove_tree(self.root, stage)  # a killed run's leftovers
         stage.mkdir(parents=True)
         try:
             info = func(stage) or {}
@@ -151,14 +153,16 @@ class StepCache:
             for p in files:
                 rel = p.relative_to(stage)
                 digests[str(rel)] = file_digest(p)
-                final = self.root / rel
+                final = inside(self.root, self.root / rel, "output")
                 final.parent.mkdir(parents=True, exist_ok=True)
+                inside(self.root, final, "output")  # nothing linked in since
                 os.replace(p, final)
                 outputs.append(str(rel))
         finally:
-            shutil.rmtree(stage, ignore_errors=True)
+            if not stage.is_symlink() and not stage.parent.is_symlink():
+                shutil.rmtree(stage, ignore_errors=True)
             with contextlib.suppress(OSError):
-                (self.root / ".staging").rmdir()
+                (self.root / ".staging").rmdir()  # rmdir removes no link and no folder with files
         record = StepRecord(key, digest, outputs, False, time.perf_counter() - start, info)
         atomic_write_text(
             self._record_path(key),
@@ -166,9 +170,53 @@ class StepCache:
                         "seconds": record.seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")},
                        indent=2, default=_default),
         )
+        if earlier is not None:
+            self._remove_stale(key, earlier.get("outputs"), outputs)
         logger.info("step %s: done in %.1f s (%d files)", key, record.seconds, len(outputs))
         self.records.append(record)
         return record
+
+    def _remove_stale(self, key: str, before: Any, now: list[str]) -> None:
+        """Delete the files the step's earlier run wrote and this one did not (e.g. the maps of a
+        target no longer in the config), unless another step's record lists them; one log line."""
+        if not isinstance(before, list):
+            return
+        stale = set(map(str, before)) - set(now)
+        if not stale:
+            return
+        stale -= self._outputs_of_other_steps(key)
+        removed = []
+        root = Path(os.path.abspath(self.root))
+        for rel in sorted(stale):
+            path = inside(self.root, self.root / rel, "stale output")
+            if path.is_file():
+                path.unlink()
+                removed.append(rel)
+                for folder in path.parents:  # folders left empty by it, up to the root
+                    if folder == root or root not in folder.parents:
+                        break
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        break
+        if removed:
+            shown = ", ".join(removed[:3]) + (f" and {len(removed) - 3} more" if len(removed) > 3 else "")
+            logger.warning("step %s: removed %d file(s) that its earlier settings wrote and the current ones do "
+                           "not: %s", key, len(removed), shown)
+
+    def _outputs_of_other_steps(self, key: str) -> set[str]:
+        mine = self._record_path(key)
+        out: set[str] = set()
+        for path in self.dir.glob("*.json"):
+            if Path(os.path.abspath(path)) == mine:
+                continue
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and isinstance(data.get("outputs"), list):
+                out.update(map(str, data["outputs"]))
+        return out
 
 
 def _default(obj: Any) -> Any:

@@ -119,6 +119,13 @@ def compute_igc(ctx, models: list, data, subject: int, position: int):
 
     a = ctx.config.attribution
     x, y = data.val_arrays(subject, a.n_samples)
+    if len(x) < 2 or a.baselines > len(x):
+        from neuro_igc.pipeline._errors import PipelineError
+
+        limit = f" (attribution.n_samples={a.n_samples})" if a.n_samples is not None else ""
+        need = ("IGC correlates over samples and needs at least 2" if len(x) < 2 else
+                f"attribution.baselines={a.baselines} draws its baselines from them; lower it to {len(x)} or less")
+        raise PipelineError(f"subject {subject:02d} has {len(x)} validation sample(s) to attribute{limit}: {need}.")
     kwargs = {} if ctx.config.model.name in PER_SUBJECT_MODELS else {"subject": int(position)}
     params = {"warn": False, **a.params}  # the error is reported below in one line (and in the report)
     results = [

@@ -378,6 +378,9 @@ def fit_prf(
     check_params(FIT_PRF_CONSTRAINTS, locals())
     dev = resolve_device(device)
     if isinstance(maps, torch.Tensor):
+        from neuro_igc._utils import check_not_meta
+
+        check_not_meta(maps, "maps")
         data = maps.detach()
     else:
         arr = np.asarray(maps)

@@ -118,10 +118,3 @@ def flush_tiny(g: torch.Tensor) -> torch.Tensor:
     """
     return torch.where(g < torch.finfo(g.dtype).eps ** 2, torch.zeros((), dtype=g.dtype, device=g.device), g)
 
-
-def axis_basis(coords: torch.Tensor, centre: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """Per-axis vectors ``[g, g*d, g*d^2, 1]`` -> (n, L, 4) for coordinates (L,), centres (n,)."""
-    d = coords[None, :] - centre[:, None]
-    g = flush_tiny(torch.exp(-(d * d) / (2 * sigma[:, None] ** 2)))
-    gd = g * d
-    return torch.stack([g, gd, gd * d, torch.ones_like(g)], dim=-1)

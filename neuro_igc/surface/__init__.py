@@ -13,6 +13,7 @@
 
 from ._decimate import decimate, decimate_features, load_sphere, upsample
 from ._export import (
+    ENTITY_ORDER,
     SURFACE_FORMATS,
     bids_name,
     den_label,
@@ -46,6 +47,7 @@ __all__ = [
     "upsample",
     "load_sphere",
     "bids_name",
+    "ENTITY_ORDER",
     "den_label",
     "surface_space_of",
     "write_mgz",

@@ -14,7 +14,7 @@ import numpy as np
 
 from neuro_igc._utils import atomic_path, atomic_write_text, check_option
 
-from neuro_igc.data._spaces import den_label
+from neuro_igc._utils import den_label
 
 from ._mapping import DENSITIES, HEMIS, density_name
 
@@ -116,7 +116,7 @@ def surface_space_of(maps: dict, space=None):
     """The SurfaceSpace (all vertices) that full-hemisphere ``maps`` live on; a ValueError when the
     hemispheres differ in vertex count or the count is no fsaverage density (and no native
     ``space`` says what it is)."""
-    from neuro_igc.data._spaces import SurfaceSpace
+    from neuro_igc.data import SurfaceSpace
 
     sizes = {h: np.asarray(v).shape[-1] for h, v in maps.items()}
     if space is not None:
@@ -154,9 +154,9 @@ def write_mgz(data, path: str | os.PathLike) -> Path:
 
     The volume has shape (n_vertices, 1, 1[, n_maps]) like NSD's surface files; freeview shows
     each map as a frame of the overlay. Same argument order and layout as
-    ``neuro_igc.data._io.write_mgh``, which writes it.
+    ``neuro_igc.data.write_mgh``, which writes it.
     """
-    from neuro_igc.data._io import write_mgh
+    from neuro_igc.data import write_mgh
 
     return write_mgh(_frames(data), path)
 

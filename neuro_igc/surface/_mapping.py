@@ -6,7 +6,7 @@ import numpy as np
 
 from neuro_igc._utils import POSITIVE_INT, Options, check_param
 
-from neuro_igc.data._spaces import check_feature_arrays, check_unique_vertices
+from neuro_igc._utils import check_feature_arrays, check_unique_vertices
 
 __all__ = [
     "DENSITIES",

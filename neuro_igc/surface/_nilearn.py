@@ -144,7 +144,7 @@ def _vertex_table(path) -> tuple:
 def _feature_space(space, density):
     """A SurfaceSpace from what users hold: a SurfaceSpace, an object with ``feature_space``
     (Betas, ROILabels), a vertex table (path or DataFrame)."""
-    from neuro_igc.data._spaces import SurfaceSpace
+    from neuro_igc.data import SurfaceSpace
 
     space = getattr(space, "feature_space", space)
     if isinstance(space, SurfaceSpace):
@@ -182,7 +182,7 @@ def _hemisphere_arrays(values, space, density, fill) -> tuple[dict, object]:
                          "or give full hemispheres as {'lh': ..., 'rh': ...}.")
     sp = _feature_space(space, density)
     maps = sp.to_hemispheres(np.asarray(values), fill=fill)
-    from neuro_igc.data._spaces import SurfaceSpace
+    from neuro_igc.data import SurfaceSpace
 
     return maps, SurfaceSpace.full(sp.density, subject=sp.subject, n_vertices=sp.n_vertices)
 

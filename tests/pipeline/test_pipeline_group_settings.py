@@ -46,6 +46,7 @@ def test_group_uses_and_reports_participant_settings(nsd, tmp_path, caplog):
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("training.epochs: participants 2, this command 1" in m and "--set training.epochs=2" in m
                for m in warned), warned
+    assert len(group.warnings) == 1 and "--set training.epochs=2" in group.warnings[0]
     page = group.report.read_text()
     assert "Settings differ" in page and 'section id="settings-differ" class="warn"' in page
     settings = _report_settings(group.report)
@@ -74,7 +75,7 @@ def test_group_uses_and_reports_participant_settings(nsd, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="neuro_igc"):
         same = run_pipeline(nsd, out, "group", participant, device="cpu", progress=False)
     assert not [r for r in caplog.records if "other settings" in r.getMessage()]
-    assert "Settings differ" not in same.report.read_text()
+    assert "Settings differ" not in same.report.read_text() and not same.warnings
     assert _report_settings(same.report)["training"]["epochs"] == 2
 
 
@@ -87,3 +88,18 @@ def test_group_refuses_subjects_with_different_settings(nsd, tmp_path):
     with pytest.raises(PipelineError, match=r"different settings for sub-01 and sub-02 \(attribution.baselines: "
                                             r"sub-01 2, sub-02 3\)"):
         run_pipeline(nsd, out, "group", other, device="cpu", progress=False)
+
+
+def test_command_line_warns_on_stderr(nsd, tmp_path, capsys):
+    from neuro_igc.pipeline._cli import main
+
+    fast = [a for k, v in FAST.items() for a in ("--set", f"{k}={str(v).lower()}")]
+    common = [str(nsd), str(tmp_path / "out")]
+    assert main([*common, "participant", "--participant-label", "01", *fast, "--set", "training.epochs=2",
+                 "--no-progress"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([*common, "group", "--participant-label", "01", *fast, "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    line = next(x for x in captured.err.splitlines() if x.startswith("neuro-igc: warning:"))
+    assert "training.epochs: participants 2, this command 1" in line and "--set training.epochs=2" in line
+    assert "WARNING: the participant outputs were made with other settings" in captured.out

@@ -114,6 +114,29 @@ def test_decoding_rerun_skips_then_force(nsd, decoding):
     assert not any(r.skipped for r in forced.records)
 
 
+def test_a_rerun_with_fewer_targets_leaves_no_stale_file(nsd, decoding, tmp_path):
+    """The earlier targets' maps, freeview commands and figures go; every file left is one that a
+    step record lists (or the description, a report, a log)."""
+    import shutil
+
+    _, out, _ = decoding
+    shutil.copytree(out, tmp_path / "out")
+    root = tmp_path / "out" / "neuro-igc"
+    assert list(root.glob("sub-01/**/*SpectralSlope*"))
+    fewer = load_config("decoding_image_stats", overrides={**TINY_DECODING, "data.targets": ["luminance_contrast"]})
+    res = run_pipeline(nsd, tmp_path / "out", "participant", fewer, device="cpu", progress=False)
+    assert not list(root.rglob("*SpectralSlope*"))
+    listed = set()
+    for rec in (root / "logs" / "steps").glob("*.json"):
+        listed.update(json.loads(rec.read_text())["outputs"])
+    files = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+    orphans = {f for f in files - listed
+               if not (f.startswith(("logs/", "code/")) or f.endswith("_report.html")
+                       or f in ("dataset_description.json", "README.md", ".bidsignore"))}
+    assert not orphans
+    assert re.search(r"sub-01/surface: removed \d+ file\(s\) that its earlier settings wrote", res.log.read_text())
+
+
 def test_decoding_group_level(nsd, decoding):
     cfg, out, _ = decoding
     res = run_pipeline(nsd, out, "group", cfg, device="cpu", progress=False)
