@@ -71,6 +71,8 @@ class AttributionSettings:
     auto_start: int = 8
     probe_size: int = 32
     n_permutations: int = 16
+    rule: str = "quadrature"
+    path: Any = "straight"
 
     def __post_init__(self):
         from neuro_igc.attribution._factorize import check_switch
@@ -86,6 +88,11 @@ class AttributionSettings:
         check_option("vjp", self.vjp, VJP_MODES)
         check_switch("input_linear", self.input_linear)
         check_switch("readout", self.readout)
+        from neuro_igc.attribution._paths import make_path
+        from neuro_igc.attribution._rules import check_rule
+
+        check_rule(self.rule)
+        make_path(self.path)
         for name in ("freeze", "progress", "warn", "check_coupling"):
             if getattr(self, name) not in (True, False):
                 raise ValueError(f"Invalid value for {name!r}: allowed are True, False; got {getattr(self, name)!r}.")

@@ -135,7 +135,9 @@ class TrainingSection:
 
 @dataclass
 class AttributionSettings:
-    """IGC settings (see ``neuro_igc.attribution.igc``)."""
+    """IGC settings (see ``neuro_igc.attribution.igc``); ``layers`` (encoding): modules of the model
+    (names in ``model.named_modules()``, e.g. ``stages.0``) whose per-ROI layer IGC profiles are
+    written (``neuro_igc.attribution.layer_igc``)."""
 
     method: str = "gauss-legendre"
     n_steps: int | Literal["auto"] = 16
@@ -144,6 +146,7 @@ class AttributionSettings:
     batch_size: int | None = None
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    layers: list[str] = field(default_factory=list)
 
 
 @dataclass
