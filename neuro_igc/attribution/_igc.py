@@ -103,6 +103,25 @@ _COMMON_DOC = """
         own seeded baselines). ``True`` also initialises the group from the ``torchrun``
         environment; ``False`` stays in this process. Progress bars and warnings come from rank
         0 only.
+    rule : {"quadrature", "idgi"}, default="quadrature"
+        How the gradients along each path become attributions: ``"quadrature"`` is Integrated
+        Gradients with the nodes and weights of ``method``; ``"idgi"`` (Important Direction
+        Gradient Integration) gives each step's change of the output ``f`` to the components along
+        the gradient's own direction, ``g * g * df / ||g||^2``, so that IG sums to ``f(x) -
+        f(start)`` exactly at any number of steps (``method`` still chooses the points: each
+        node's cell is bounded by the cumulative weights). IDGI is not linear in the gradient, so
+        the readout and input-linear factorizations are switched off (every output costs one
+        backward pass per point).
+    path : {"straight", "blur", "guided"} or a path object, default="straight"
+        The supporting path (the IGC paper's Section 3.1): the straight line from each baseline;
+        ``"blur"`` (BlurIG) from the image blurred with a large Gaussian down to the image (image
+        inputs ``(n, H, W)`` or ``(n, C, H, W)``; no baselines: ``baselines`` is not used);
+        ``"guided"`` (GuidedIG) from each baseline, moving the features with the smallest
+        gradients first (one path per output, so no readout factorization). ``BlurPath(max_sigma=)``
+        and ``GuidedPath(fraction=, max_dist=)`` set their options. The straight and guided paths
+        keep IGC's sum property as IG does; the blur path starts at each sample's own blurred image,
+        so ``baseline_term`` (``cov(f(start), y) / (sd(f) sd(y))``) does not shrink with the
+        number of samples and the maps sum to the correlation minus it.
     check_coupling : bool, default=True
         Check on the first samples that each output depends on its own sample only.
     auto_tol, auto_max_steps, auto_start, probe_size
@@ -141,9 +160,11 @@ def _auto_steps(engine: Engine, st: AttributionSettings) -> dict:
             "probe_indices": probe.tolist()}
 
 
-def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorical: bool) -> AttributionResult:
+def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorical: bool,
+                  layer_options: dict | None = None) -> AttributionResult:
     src, bl, dev, ekw, transform = _prepare(model, x, y, st, need_y=kind != "igac", desc=kind.upper(),
                                             categorical_default=categorical)
+    ekw.update(layer_options or {})
     if src.n < 2:
         raise ValueError(f"Invalid value for 'x': {kind.upper()} needs at least 2 samples (it is a correlation); got {src.n}.")
     with prepared_model(model, dev, st.freeze):
@@ -172,14 +193,15 @@ def _dataset_wise(kind: str, model, x, y, st: AttributionSettings, *, categorica
         out = engine.run(weights=w)
         ref_corr = _reference_correlation(engine, st.reference, categorical, kind)
     scale = 1.0 / (n * sdf * sdy)
-    att = (out["S"].cpu().numpy() * scale[:, None]).reshape(engine.n_attributed, *src.input_shape)
+    att = (out["S"].cpu().numpy() * scale[:, None]).reshape(engine.n_attributed, *engine.attr_shape)
     corr = _corr(fx, yv) if kind != "igac" else np.ones(engine.n_attributed)
     target = corr if ref_corr is None else ref_corr
     igc_err = np.abs(att.reshape(engine.n_attributed, -1).sum(1) - target)
-    settings = {"kind": kind + ("-categorical" if categorical and kind == "igc" else ""),
+    settings = {"kind": ("layer-" if engine.layer is not None else "") + kind
+                + ("-categorical" if categorical and kind == "igc" else ""),
                 "n_samples": n, "input_shape": list(src.input_shape), "seed": st.seed,
                 "batch_size": st.batch_size, "output_idx": engine.output_idx,
-                "output_transform": _name(transform), **bl.info, **engine.describe(), **auto_info,
+                "output_transform": _name(transform), **engine.baseline_info(bl), **engine.describe(), **auto_info,
                 "igc_error_against": "same samples" if ref_corr is None else "reference"}
     res = AttributionResult(att, correlation=corr, ig_error=out["ig_error"], igc_error=igc_err, settings=settings,
                             baseline_term=out["cw"].cpu().numpy() * scale,
@@ -282,8 +304,9 @@ def igac(model: nn.Module, x, *, settings: AttributionSettings | None = None, **
     return _dataset_wise("igac", model, x, None, st, categorical=False)
 
 
-def _per_sample_run(kind, model, x, consumer_factory, st: AttributionSettings):
+def _per_sample_run(kind, model, x, consumer_factory, st: AttributionSettings, layer_options: dict | None = None):
     src, bl, dev, ekw, transform = _prepare(model, x, None, st, need_y=False, desc=kind)
+    ekw.update(layer_options or {})
     with prepared_model(model, dev, st.freeze):
         engine = Engine(model, src, bl, **ekw)
         engine.predict()
@@ -292,7 +315,7 @@ def _per_sample_run(kind, model, x, consumer_factory, st: AttributionSettings):
         out = engine.run(per_sample=consumer)
     settings = {"kind": kind, "n_samples": src.n, "input_shape": list(src.input_shape), "seed": st.seed,
                 "batch_size": st.batch_size, "output_idx": engine.output_idx,
-                "output_transform": _name(transform), **bl.info, **engine.describe(), **auto_info}
+                "output_transform": _name(transform), **engine.baseline_info(bl), **engine.describe(), **auto_info}
     return finish(out, settings)
 
 
@@ -315,9 +338,14 @@ def ig(model: nn.Module, x, *, settings: AttributionSettings | None = None, **op
         ``ig_error_relative`` (``settings["kind"] == "ig"``).
     """
     st = _settings("ig", settings, options)
+    return _ig_run("ig", model, x, st)
+
+
+def _ig_run(kind: str, model, x, st: AttributionSettings, layer_options: dict | None = None) -> AttributionResult:
+    """Per-sample IG (or a layer's conductances) averaged over each sample's baselines."""
 
     def factory(src, engine):
-        store = np.zeros((src.n, engine.n_attributed, engine.n_inputs))
+        store = np.zeros((src.n, engine.n_attributed, engine.n_components))
 
         def consume(idx, values):
             store[idx] = values.cpu().numpy()
@@ -326,7 +354,7 @@ def ig(model: nn.Module, x, *, settings: AttributionSettings | None = None, **op
             values = store
             if engine.distributed:  # each rank filled its own samples' rows; the others are zeros
                 values = dist.all_reduce_sums({"ig": torch.from_numpy(store)}, what="IG")["ig"].numpy()
-            res = AttributionResult(values.reshape(src.n, engine.n_attributed, *src.input_shape), ig_error=out["ig_error"],
+            res = AttributionResult(values.reshape(src.n, engine.n_attributed, *engine.attr_shape), ig_error=out["ig_error"],
                                     ig_error_relative=out["ig_error_relative"], settings=settings)
             if st.warn:
                 warn_errors(res)
@@ -334,7 +362,7 @@ def ig(model: nn.Module, x, *, settings: AttributionSettings | None = None, **op
 
         return consume, finish
 
-    return _per_sample_run("ig", model, x, factory, st)
+    return _per_sample_run(kind, model, x, factory, st, layer_options)
 
 
 def _merge(state: dict, nb: int, bmean: torch.Tensor, bm2: torch.Tensor) -> None:
@@ -370,7 +398,8 @@ def naive_ig(model: nn.Module, x, *, settings: AttributionSettings | None = None
     st = _settings("naive_ig", settings, options)
 
     def factory(src, engine):
-        state = {"n": 0, "mean": torch.zeros(engine.n_attributed, engine.n_inputs, dtype=torch.float64, device=engine.device)}
+        state = {"n": 0, "mean": torch.zeros(engine.n_attributed, engine.n_components, dtype=torch.float64,
+                                             device=engine.device)}
         state["m2"] = torch.zeros_like(state["mean"])
 
         def consume(idx, values):
@@ -384,7 +413,7 @@ def naive_ig(model: nn.Module, x, *, settings: AttributionSettings | None = None
                 state.update(n=0, mean=torch.zeros_like(state["mean"]), m2=torch.zeros_like(state["m2"]))
                 for n_r, mean_r, m2_r in zip(parts["n"][:, 0].tolist(), parts["mean"], parts["m2"]):
                     _merge(state, int(n_r), mean_r.to(state["mean"].device), m2_r.to(state["mean"].device))
-            shape = (engine.n_attributed, *src.input_shape)
+            shape = (engine.n_attributed, *engine.attr_shape)
             mean = state["mean"].cpu().numpy().reshape(shape)
             sd = np.sqrt(state["m2"].cpu().numpy() / state["n"]).reshape(shape)
             errs = dict(ig_error=out["ig_error"], ig_error_relative=out["ig_error_relative"])

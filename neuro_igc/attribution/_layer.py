@@ -135,7 +135,7 @@ def check_cut(fn: Callable, tap: LayerTap, pts: torch.Tensor) -> None:
 
 def conductance_rows(fn: Callable, module: nn.Module, x: torch.Tensor, start: torch.Tensor, *, path, alphas: torch.Tensor,
                      weights: torch.Tensor, bounds: np.ndarray, form: str = "quadrature", region=None,
-                     name: str = "layer", chunk_points: int = 4096) -> torch.Tensor:
+                     name: str = "layer", chunk_points: int = 4096, row_kwargs: dict | None = None) -> torch.Tensor:
     """Total conductances ``(Q, R, *unit_shape)`` of ``R`` paths for every output of ``fn``.
 
     ``fn(points (P, *shape)) -> (P, Q)``; ``x``, ``start`` ``(R, *shape)``; ``path`` a fixed path
@@ -148,8 +148,11 @@ def conductance_rows(fn: Callable, module: nn.Module, x: torch.Tensor, start: to
         raise ValueError("Invalid value for 'form': a region's conductance needs form='quadrature'.")
     if getattr(path, "adaptive", False):
         raise ValueError("Invalid value for 'path': layer conductance needs a fixed path ('straight' or 'blur').")
+    from neuro_igc.attribution._paths import rows_caller
+
     R, shape = x.shape[0], x.shape[1:]
     S = alphas.numel()
+    call = rows_caller(fn, row_kwargs, R)
     tap = LayerTap(module, name)
     ns_max = max(1, chunk_points // max(R, 1))
     out_parts = None
@@ -161,7 +164,7 @@ def conductance_rows(fn: Callable, module: nn.Module, x: torch.Tensor, start: to
             for b0 in range(0, S + 1, ns_max):
                 pts = path.points(x, start, tb[b0:b0 + ns_max])
                 nb = pts.shape[1]
-                tap.run(fn, pts.reshape(R * nb, *shape))
+                tap.run(call, pts)
                 hb.append(tap.h.reshape(R, nb, -1))
             hb = torch.cat(hb, 1)
         dh_cells = hb[:, 1:] - hb[:, :-1]  # (R, S, U)
@@ -170,7 +173,7 @@ def conductance_rows(fn: Callable, module: nn.Module, x: torch.Tensor, start: to
     for s0 in range(0, S, ns_max):
         ns = min(S, s0 + ns_max) - s0
         t = alphas[s0:s0 + ns]
-        pts = path.points(x, start, t).reshape(R * ns, *shape).detach()
+        pts = path.points(x, start, t).detach()
         with torch.enable_grad(), tap:
             if form == "quadrature":
                 vel = path.velocity(x, start, t)
@@ -179,14 +182,14 @@ def conductance_rows(fn: Callable, module: nn.Module, x: torch.Tensor, start: to
                     mk = mask.to(vel.dtype)
                     vel = vel * (mk.unsqueeze(1) if mk.ndim == len(shape) + 1 else mk)
                 with fwAD.dual_level():
-                    out = tap.run(fn, fwAD.make_dual(pts, vel.reshape(R * ns, *shape).contiguous()))
+                    out = tap.run(call, fwAD.make_dual(pts, vel.contiguous()))
                     out = fwAD.unpack_dual(out).primal
                 dh = tap.tangent
                 if dh is None:
                     raise RuntimeError(f"No forward-mode tangent reached {name!r}; use form='difference'.")
                 dh = dh.detach().reshape(R, ns, -1)
             else:
-                out = tap.run(fn, pts)
+                out = tap.run(call, pts)
                 dh = dh_cells[:, s0:s0 + ns]
             leaf = tap.leaf
             unit_shape = tuple(leaf.shape[1:])

@@ -298,34 +298,48 @@ def make_path(path):
     )
 
 
+def rows_caller(fn: Callable, row_kwargs: dict | None, R: int) -> Callable:
+    """``call(points (R, T, *shape)) -> fn(points flattened, **per-row keywords repeated T times)``."""
+    row_kwargs = row_kwargs or {}
+
+    def call(pts: torch.Tensor) -> torch.Tensor:
+        T = pts.shape[1]
+        kw = {k: v.repeat_interleave(T, 0) for k, v in row_kwargs.items()}
+        return fn(pts.reshape(R * T, *pts.shape[2:]), **kw)
+
+    return call
+
+
 def path_integral(head: Callable, x: torch.Tensor, start: torch.Tensor, *, path, rule: str, alphas: torch.Tensor,
-                  weights: torch.Tensor, bounds: np.ndarray, chunk_points: int = 4096) -> torch.Tensor:
+                  weights: torch.Tensor, bounds: np.ndarray, chunk_points: int = 4096,
+                  row_kwargs: dict | None = None) -> torch.Tensor:
     """Attributions ``(Q, R, *shape)`` of ``R`` paths for every target of ``head``.
 
-    The plain path integral, without factorizations: ``head(points (P, *shape)) -> (P, Q)``;
-    ``x`` and ``start`` are ``(R, *shape)``; ``alphas`` / ``weights`` the quadrature's nodes and
-    weights (model dtype), ``bounds`` its cells (:func:`cell_bounds`). For the guided path each
-    target walks its own path.
+    The plain path integral, without factorizations: ``head(points (P, *shape), **kw) -> (P, Q)``;
+    ``x`` and ``start`` are ``(R, *shape)``; ``row_kwargs`` per-path keyword tensors ``(R, ...)``;
+    ``alphas`` / ``weights`` the quadrature's nodes and weights (model dtype), ``bounds`` its
+    cells (:func:`cell_bounds`). For the guided path each target walks its own path.
     """
     R, shape = x.shape[0], x.shape[1:]
     m = int(np.prod(shape)) if shape else 1
     path = make_path(path)
+    call = rows_caller(head, row_kwargs, R)
     if path.adaptive:
         with torch.no_grad():
-            Q = head(x[:1]).shape[1]
+            Q = call(x.unsqueeze(1)).shape[1]
         out = torch.empty(Q, R, m, dtype=x.dtype, device=x.device)
         for q in range(Q):
             def grad_fn(pts, q=q):
-                p = pts.reshape(-1, *shape).detach().requires_grad_(True)
+                p = pts.reshape(R, 1, *shape).detach().requires_grad_(True)
                 with torch.enable_grad():
-                    val = head(p)[:, q]
+                    val = call(p)[:, q]
                     (g,) = torch.autograd.grad(val.sum(), p, allow_unused=True)
                 g = torch.zeros_like(p) if g is None else g
-                return val.detach(), g.reshape(pts.shape[0], -1)
+                return val.detach(), g.reshape(R, -1)
 
             def value_fn(pts, q=q):
                 with torch.no_grad():
-                    return head(pts.reshape(-1, *shape))[:, q]
+                    return call(pts.reshape(R, 1, *shape))[:, q]
 
             out[q] = path.walk(grad_fn, x, start, bounds, rule, value_fn).reshape(R, m)
         return out.reshape(Q, R, *shape)
@@ -336,14 +350,15 @@ def path_integral(head: Callable, x: torch.Tensor, start: torch.Tensor, *, path,
     if rule == "idgi":
         with torch.no_grad():
             tb = torch.as_tensor(bounds, dtype=x.dtype, device=x.device)
-            fb = head(path.points(x, start, tb).reshape(R * (S + 1), *shape)).reshape(R, S + 1, -1)
+            fb = torch.cat([call(path.points(x, start, tb[b0:b0 + ns_max])).reshape(R, tb[b0:b0 + ns_max].numel(), -1)
+                            for b0 in range(0, S + 1, ns_max)], 1)
         df = fb[:, 1:] - fb[:, :-1]  # (R, S, Q)
     for s0 in range(0, S, ns_max):
         ns = min(S, s0 + ns_max) - s0
         t = alphas[s0:s0 + ns]
-        pts = path.points(x, start, t).reshape(R * ns, *shape).detach().requires_grad_(True)
+        pts = path.points(x, start, t).detach().requires_grad_(True)
         with torch.enable_grad():
-            out = head(pts)
+            out = call(pts)
             Q = out.shape[1]
             if parts is None:
                 parts = torch.zeros(Q, R, m, dtype=x.dtype, device=x.device)

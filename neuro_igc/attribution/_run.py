@@ -16,6 +16,7 @@ from torch import nn
 from neuro_igc import _distributed as dist
 from neuro_igc._utils import resolve_device
 from neuro_igc.attribution._data import check_targets, make_baselines, make_source
+from neuro_igc.attribution._paths import make_path
 from neuro_igc.attribution._result import AttributionAccuracyWarning, AttributionResult
 from neuro_igc.attribution._settings import AttributionSettings, resolve_settings
 
@@ -50,7 +51,8 @@ def _prepare(model, x, y, st: AttributionSettings, *, need_y: bool, desc: str, c
 
     check_not_meta(model, "model")
     src = make_source(x, y, st.extra, need_y=need_y)
-    bl = make_baselines(st.baselines, src, st.seed, st.baseline_mode)
+    # a path with its own start (the blurred input) draws no baselines
+    bl = make_baselines(st.baselines if make_path(st.path).uses_baselines else 1, src, st.seed, st.baseline_mode)
     dev = resolve_device(st.device)
     progress = st.progress
     sharded = dist.resolve(st.distributed)  # distributed: each rank on its own device, rank 0 shows progress

@@ -72,6 +72,8 @@ class AttributionSettings:
     auto_start: int = 8
     probe_size: int = 32
     n_permutations: int = 16
+    rule: str = "quadrature"
+    path: Any = "straight"
 
     def __post_init__(self):
         self._check()
@@ -97,6 +99,14 @@ class AttributionSettings:
         for name in ("input_linear", "readout"):
             if name in names:
                 check_switch(name, getattr(self, name))
+        if "rule" in names:
+            from neuro_igc.attribution._rules import check_rule
+
+            check_rule(self.rule)
+        if "path" in names:
+            from neuro_igc.attribution._paths import make_path
+
+            make_path(self.path)
         for name in ("freeze", "progress", "warn", "check_coupling"):
             if name in names and getattr(self, name) not in (True, False):
                 raise ValueError(f"Invalid value for {name!r}: allowed are True, False; got {getattr(self, name)!r}.")

@@ -13,6 +13,8 @@ paper_comparison, PAPER_VALUES, PAPER_RECOVERY, PAPER_VANISHING : recovery score
 pixel_coordinates, gaussian_density, density_disc, disc_radius, square_mask : the geometry.
 plot_benchmark, write_tables, table_to_markdown : the Fig. 1 layout figure and the score tables.
 digits_igc, plot_digits_igc, DigitsIGC : per-class IGC of the digits classifier (Fig. 6 analogue).
+run_step_study, steps_summary, plot_step_study : IG/IGC x paths x rules against the number of
+    steps (completeness, convergence, recovery of the planted truth).
 
 Matplotlib is imported only inside the plotting functions.
 """
@@ -41,6 +43,13 @@ from neuro_igc.benchmark._run import (
     TABLE_COLUMNS,
     MethodContext,
     run_benchmark,
+)
+from neuro_igc.benchmark._steps import (
+    STEP_STUDY_COLUMNS,
+    STEP_STUDY_DEFAULTS,
+    plot_step_study,
+    run_step_study,
+    steps_summary,
 )
 from neuro_igc.benchmark._scoring import (
     PAPER_RECOVERY,
@@ -93,4 +102,9 @@ __all__ = [
     "DigitsIGC",
     "digits_igc",
     "plot_digits_igc",
+    "run_step_study",
+    "steps_summary",
+    "plot_step_study",
+    "STEP_STUDY_DEFAULTS",
+    "STEP_STUDY_COLUMNS",
 ]

@@ -147,8 +147,10 @@ class _AttributionBlock:
     :class:`neuro_igc.attribution.AttributionSettings` (``PipelineConfig.attribution``).
 
     ``method``, ``n_steps``, ``baselines``, ``batch_size``, ``seed`` are the settings of that
-    name; ``params`` any other setting of it (``readout``, ``auto_tol``, ...); ``n_samples`` the
-    validation samples attributed (all when null), the pipeline's own.
+    name; ``params`` any other setting of it (``readout``, ``auto_tol``, ...). The pipeline's own:
+    ``n_samples``, the validation samples attributed (all when null); ``layers`` (encoding), modules
+    of the model (names in ``model.named_modules()``, e.g. ``stages.0``) whose per-ROI layer IGC
+    profiles are written (``neuro_igc.attribution.layer_igc``).
     """
 
     method: str = _ATTRIBUTION_DEFAULTS.method
@@ -158,6 +160,7 @@ class _AttributionBlock:
     batch_size: int | None = _ATTRIBUTION_DEFAULTS.batch_size
     seed: int = _ATTRIBUTION_DEFAULTS.seed
     params: dict[str, Any] = field(default_factory=dict)
+    layers: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -233,6 +236,8 @@ class PipelineConfig:
         default_factory=lambda: AttributionSettings(**_PIPELINE_ATTRIBUTION), metadata={"internal": True})
     #: ``attribution.n_samples``: validation samples attributed (all when None)
     attribution_samples: int | None = field(default=None, metadata={"internal": True})
+    #: ``attribution.layers``: modules whose layer IGC profiles are written (encoding)
+    attribution_layers: list[str] = field(default_factory=list, metadata={"internal": True})
     outputs: OutputSettings = field(default_factory=OutputSettings)
     benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
     synthetic: SyntheticSettings = field(default_factory=SyntheticSettings)
@@ -243,7 +248,8 @@ class PipelineConfig:
         d = to_dict(self)
         d.pop("source", None)
         d.pop("attribution_samples", None)
-        d["attribution"] = _attribution_block(self.attribution, self.attribution_samples)
+        d.pop("attribution_layers", None)
+        d["attribution"] = _attribution_block(self.attribution, self.attribution_samples, self.attribution_layers)
         return d
 
     def section_hash(self, *sections: str) -> str:
@@ -455,7 +461,7 @@ def config_from_dict(
     cfg = from_dict(PipelineConfig, data, source=source, base=base_path)
     cfg.source = source
     _check_semantics(cfg, source)
-    cfg.attribution, cfg.attribution_samples = _attribution_settings(block, source, base_path)
+    cfg.attribution, cfg.attribution_samples, cfg.attribution_layers = _attribution_settings(block, source, base_path)
     return cfg
 
 
@@ -465,9 +471,10 @@ def _check_positive(values: dict[str, Any], source: str) -> None:
             raise ConfigError(f"Invalid value for {key!r} in {source}: expected >= 1; got {value!r}.")
 
 
-def _attribution_settings(block: Any, source: str, base: Path | None) -> tuple[AttributionSettings, int | None]:
-    """The ``attribution:`` block as an :class:`AttributionSettings` (built, hence checked, once here)
-    and the number of validation samples it asks for."""
+def _attribution_settings(block: Any, source: str, base: Path | None) -> tuple[AttributionSettings, int | None,
+                                                                               list[str]]:
+    """The ``attribution:`` block as an :class:`AttributionSettings` (built, hence checked, once here),
+    the number of validation samples it asks for and its layers."""
     b = from_dict(_AttributionBlock, block, source=source, prefix="attribution", base=base)
     positive = {"attribution.baselines": b.baselines}  # checked against the data's size later
     if b.n_samples is not None:
@@ -486,7 +493,7 @@ def _attribution_settings(block: Any, source: str, base: Path | None) -> tuple[A
     _check_params_block("attribution.params", b.params, source)
     values = {**_PIPELINE_ATTRIBUTION, **{k: getattr(b, k) for k in _ATTRIBUTION_KEYS}, **b.params}
     try:
-        return AttributionSettings(**values), b.n_samples  # the settings' own checks, once
+        return AttributionSettings(**values), b.n_samples, list(b.layers)  # the settings' own checks, once
     except (ValueError, TypeError) as exc:
         found = re.match(r"Invalid value for '(\w+)': (.*)", str(exc), re.S)
         if found is None:
@@ -496,10 +503,11 @@ def _attribution_settings(block: Any, source: str, base: Path | None) -> tuple[A
         raise ConfigError(f"Invalid value for {dotted!r} in {source}: {found.group(2)}") from exc
 
 
-def _attribution_block(settings: AttributionSettings, n_samples: int | None) -> dict[str, Any]:
+def _attribution_block(settings: AttributionSettings, n_samples: int | None, layers: list[str]) -> dict[str, Any]:
     """The ``attribution:`` block (as a config file writes it) of ``settings``."""
     block = {k: getattr(settings, k) for k in _ATTRIBUTION_KEYS}
     block["n_samples"] = n_samples
+    block["layers"] = list(layers)
     defaults = {**{f.name: getattr(_ATTRIBUTION_DEFAULTS, f.name) for f in dataclasses.fields(settings)},
                 **_PIPELINE_ATTRIBUTION}
     block["params"] = {f.name: to_dict(getattr(settings, f.name)) for f in dataclasses.fields(settings)

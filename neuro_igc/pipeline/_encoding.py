@@ -9,6 +9,8 @@ Participant level, steps (each skipped when unchanged):
 ``sub-XX/surface``   angle, eccentricity, size, R2 and the model's correlation per vertex as
                      surface maps (``.func.gii`` + ``.mgz`` + freeview command + figure)
 ``sub-XX/roi``       ROI means of eccentricity, size, R2 and correlation
+``sub-XX/layers``    with ``attribution.layers``: per-ROI layer IGC profiles (``_layerprofile.tsv``,
+                     ``_layerroimaps.npz``, a figure; see ``_layers``)
 
 Group level: ROI means across subjects (mean +/- SD) and the subjects' mean maps.
 """
@@ -20,6 +22,7 @@ import pandas as pd
 
 from neuro_igc.pipeline import _outputs as O
 from neuro_igc.pipeline import _sections as S
+from neuro_igc.pipeline._layers import layer_section, layer_step
 from neuro_igc.pipeline._layout import write_tsv
 from neuro_igc.pipeline._report import ReportSection
 
@@ -127,12 +130,14 @@ def participant(ctx) -> None:
     from neuro_igc.pipeline._modelfigs import model_step
 
     model = model_step(ctx, data, train, None)
-    igc_recs, prf_recs, surf_recs, roi_recs, prf_tables = {}, {}, {}, {}, {}
+    igc_recs, prf_recs, surf_recs, roi_recs, prf_tables, layer_recs = {}, {}, {}, {}, {}, {}
     for s in ctx.subjects:
         sub = f"{s:02d}"
         igc_rec, res = O.igc_step(ctx, data, train, s)
         vert = O.read_vertices(ctx, sub)
         igc_recs[sub] = igc_rec
+        if cfg.attribution_layers:
+            layer_recs[sub] = layer_step(ctx, data, train, s, igc_rec, vert)
         if not cfg.outputs.prf.enabled:
             continue
         prf_recs[sub] = prf_step(ctx, sub, igc_rec, res, vert)
@@ -144,6 +149,7 @@ def participant(ctx) -> None:
                                    vert, mean=True, kind="pRF")
     S.model_section(ctx, train, None, model=model)
     S.attribution_section(ctx, igc_recs, None)
+    layer_section(ctx, layer_recs)
     if prf_recs:
         figures = [(ctx.deriv.root / r.info["figure"], f"sub-{sub}: example vertices")
                    for sub, r in prf_recs.items() if r.info.get("figure")]

@@ -22,7 +22,7 @@ def test_the_block_is_the_attribution_settings():
     assert cfg.attribution_samples == 9
     block = cfg.to_dict()["attribution"]
     assert block == {"method": "gauss-legendre", "n_steps": 6, "baselines": a.baselines, "n_samples": 9,
-                     "batch_size": None, "seed": 0, "params": {"auto_tol": 0.02, "readout": False}}
+                     "batch_size": None, "seed": 0, "params": {"auto_tol": 0.02, "readout": False}, "layers": []}
     again = config_from_dict(cfg.to_dict(), source="round trip")
     assert again.attribution == cfg.attribution and again.attribution_samples == 9
 

@@ -229,3 +229,27 @@ def test_encoding_prf_outputs(nsd, tmp_path):
     grp = run_pipeline(nsd, tmp_path, "group", cfg, participants=["01"], device="cpu", progress=False)
     assert (tmp_path / "neuro-igc" / "group" / "atlas-prfvisualrois_desc-prf_roisummary.tsv").exists()
     assert grp.report.exists()
+
+
+def test_encoding_layer_profiles(nsd, tmp_path):
+    """attribution.layers: per-ROI layer profiles whose totals are the ROI's summed correlations."""
+    cfg = load_config("encoding_prf", overrides={**TINY_ENCODING, "attribution.layers": ["stem", "stages.0"],
+                                                 "outputs.prf.enabled": False})
+    res = run_pipeline(nsd, tmp_path, "participant", cfg, participants=["01"], device="cpu", progress=False)
+    d = tmp_path / "neuro-igc" / "sub-01" / "func"
+    igc = AttributionResult.load(d / "sub-01_desc-prf_igc.npz")
+    prof = pd.read_csv(d / "sub-01_desc-prf_layerprofile.tsv", sep="\t", na_values="n/a")
+    assert set(prof["layer"]) == {"stem", "stages.0"}
+    totals = igc.attributions.reshape(len(igc.correlation), -1).sum(1)
+    for _, g in prof.groupby(["atlas", "roi"]):
+        # every layer passes all of the computation: the same total at each layer
+        np.testing.assert_allclose(g["total"], g["total"].iloc[0], rtol=1e-4, atol=1e-6)
+    v1 = prof[(prof["roi"] == "V1") & (prof["layer"] == "stem")]
+    assert len(v1) == 1 and int(v1["n_vertices"].iloc[0]) > 0
+    # all V1 vertices are outputs here (data.roi_labels V1v, V1d): the V1 total is the sum of every map
+    np.testing.assert_allclose(float(v1["total"].iloc[0]), totals.sum(), rtol=1e-4, atol=1e-5)
+    assert ((prof["effective_units"] > 0) & (prof["effective_units"] <= 1)).all()
+    maps = np.load(d / "sub-01_desc-prf_layerroimaps.npz")
+    assert maps["prf-visualrois|V1|stem"].shape == (4, 8, 8)
+    assert (d.parent / "figures" / "sub-01_desc-prf_layerprofile.png").exists()
+    assert "Layer profiles" in res.report.read_text()

@@ -10,9 +10,13 @@ import torch
 from neuro_igc import _distributed as dist
 from neuro_igc.attribution._checks import check_finite_outputs, check_finite_paths, coupling_probe, first_forward
 from neuro_igc.attribution._data import Baselines, DataSource, check_output_idx
-from neuro_igc.attribution._engine._batches import baseline_batch, sample_groups
+from neuro_igc._utils import check_option
+from neuro_igc.attribution._engine._batches import ACCUMULATOR_BUDGET, BaselineBatch, baseline_batch, sample_groups
+from neuro_igc.attribution._engine._generic import IDGIRule, generic_switches, integrate_generic, layer_units
 from neuro_igc.attribution._engine._integral import integrate_paths
-from neuro_igc.attribution._engine._path import make_engine_path
+from neuro_igc.attribution._layer import CONDUCTANCE_FORMS, resolve_layer
+from neuro_igc.attribution._paths import make_path
+from neuro_igc.attribution._rules import cell_bounds
 from neuro_igc.attribution._engine._plan import make_plan
 from neuro_igc.attribution._engine._reduce import Sums, WeightedSums, output_integrals, path_totals, per_sample_ig
 from neuro_igc.attribution._engine._rule import QuadratureRule
@@ -48,7 +52,8 @@ class Engine:
     """
 
     def __init__(self, model, source: DataSource, baselines: Baselines, *, settings, output_transform=None,
-                 device: torch.device, progress: bool = True, desc: str = "IG", distributed: bool = False):
+                 device: torch.device, progress: bool = True, desc: str = "IG", distributed: bool = False,
+                 layer=None, conductance: str = "quadrature", region=None):
         self.source, self.baselines, self.device = source, baselines, device
         self.distributed = bool(distributed)
         self.progress, self.desc = progress, desc
@@ -59,12 +64,21 @@ class Engine:
                                 output_transform=output_transform)
         self.shared_baselines = (None if baselines.tensor is None
                                  else baselines.tensor.to(device=device, dtype=self.dtype))
-        self.n_baselines = baselines.K
+        self.path = make_path(settings.path)
+        self.n_baselines = baselines.K if self.path.uses_baselines else 1  # blur: the blurred input is the start
         self.n_inputs = int(np.prod(source.input_shape))
+        self.attr_shape, self.n_components = tuple(source.input_shape), self.n_inputs
         self.batch_size = settings.batch_size
-        self.path = make_engine_path("straight")
+        self.layer = None if layer is None else resolve_layer(model, layer)
+        self.conductance = check_option("conductance", conductance, CONDUCTANCE_FORMS)
+        self.region = None if region is None else self._check_region(region, source.input_shape, device)
+        if self.layer is not None and settings.rule != "quadrature":
+            raise ValueError(f"Invalid value for 'rule': a layer's conductance uses rule='quadrature'; got {settings.rule!r}.")
+        # any path, rule or layer but IG's own: the plain path integral (see ._generic)
+        self.generic = self.layer is not None or self.path.name != "straight" or settings.rule != "quadrature"
         n_steps = settings.auto_start if settings.n_steps == "auto" else settings.n_steps
-        self.rule = QuadratureRule(settings.method, n_steps, device=device, dtype=self.dtype)
+        self._rule_name = settings.rule
+        self.set_steps(n_steps, settings.method)
         first = source.get_x(np.arange(min(4, source.n))).to(device=device, dtype=self.dtype)
         extra0 = {k: v[: first.shape[0]].to(device) for k, v in source.extra.items()}
         out0 = first_forward(self.fn, first, extra0, source.input_shape)
@@ -73,10 +87,17 @@ class Engine:
         self.fn.select_outputs(self.output_idx)
         if settings.check_coupling:
             coupling_probe(self.fn, first, extra0, out0)
-        self.plan = make_plan(self.fn, source, self.shared_baselines, settings, self.path, self.rule,
+        changes, off = generic_switches(settings, self.path, self._rule_name, self.layer)
+        plan_settings = settings.replace(**changes) if changes else settings
+        self.plan = make_plan(self.fn, source, self.shared_baselines, plan_settings, self.path, self.rule,
                               self.n_baselines * self.rule.n_steps, first, extra0, device)
+        self.plan.factorization.reasons.update(off)
+        if self.layer is not None:
+            self.attr_shape = layer_units(self.plan.targets, self.layer, first, extra0)
+            self.n_components = int(np.prod(self.attr_shape))
         self.reduction = WeightedSums(self.plan.space, source, self.shared_baselines, self.n_attributed,
                                       self.n_baselines, device)
+        self.reduction.n_inputs = self.n_components  # the maps' components: the inputs, or the layer's units
         self._baseline_output_cache: torch.Tensor | None = None
         self.fx: torch.Tensor | None = None
 
@@ -89,9 +110,27 @@ class Engine:
     def factorization(self):
         return self.plan.factorization
 
-    def set_steps(self, n_steps: int) -> None:
+    def set_steps(self, n_steps: int, method: str | None = None) -> None:
         """Use ``n_steps`` nodes of the same quadrature method from now on (``n_steps="auto"``)."""
-        self.rule = QuadratureRule(self.rule.method, n_steps, device=self.device, dtype=self.dtype)
+        quad = QuadratureRule(method or self.rule.method, n_steps, device=self.device, dtype=self.dtype)
+        self.rule = IDGIRule(quad) if self._rule_name == "idgi" else quad
+        self.bounds = cell_bounds(quad.weights.cpu().numpy())
+
+    @staticmethod
+    def _check_region(region, input_shape, device) -> torch.Tensor:
+        r = torch.as_tensor(region)
+        if r.dtype != torch.bool or tuple(r.shape) != tuple(input_shape):
+            raise ValueError(
+                f"Invalid value for 'region': expected a boolean mask of the input shape {tuple(input_shape)}; "
+                f"got {r.dtype} of shape {tuple(r.shape)}."
+            )
+        return r.to(device)
+
+    def baseline_info(self, baselines: Baselines) -> dict:
+        """The baselines' description for the result's settings."""
+        if self.path.uses_baselines:
+            return baselines.info
+        return {"baselines": f"{self.path.name} start", "n_baselines": 1, "baseline_mode": "per-sample"}
 
     # ------------------------------------------------------------------ data and forward passes
     def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, dict]:
@@ -102,6 +141,8 @@ class Engine:
 
     def baselines_for(self, idx: np.ndarray):
         """The :class:`~._batches.BaselineBatch` of samples ``idx``."""
+        if not self.path.uses_baselines:  # the path's own start (the blurred input), one per sample
+            return BaselineBatch(idx, None, lambda: self.path.start(self.batch(idx)[0]).unsqueeze(1))
         return baseline_batch(self.baselines, self.shared_baselines, self.source, idx, self.device, self.dtype)
 
     def forward_rows(self, xs: torch.Tensor, per_row: dict | None) -> torch.Tensor:
@@ -133,7 +174,7 @@ class Engine:
     def baseline_outputs(self, baselines, kw: dict) -> torch.Tensor:
         """``f(b_ik)`` evaluated with each sample's extra inputs, ``(nb, K, n_attributed)`` float64."""
         nb, K = baselines.samples.size, self.n_baselines
-        if not kw:
+        if not kw and self.path.uses_baselines:
             if baselines.indices is not None:  # baselines are data samples: their outputs are known
                 return self.fx[torch.as_tensor(baselines.indices, device=self.device)]
             if self._baseline_output_cache is None:
@@ -172,7 +213,7 @@ class Engine:
         sums = self.reduction.new_sums(weights is not None, [g for g, _ in sample_groups(self.source, plan.group_key)],
                                        self.baselines.per_sample)
         per_batch = plan.samples_per_batch(self.source.n, self.n_baselines * self.rule.n_steps, self.n_baselines,
-                                           self.n_inputs)
+                                           self.n_components)
         total = sum(g[1].size for g in groups)
         bar = tqdm(total=total, desc=desc or self.desc, disable=not self.progress, unit="sample", leave=False)
         failure = None
@@ -211,8 +252,11 @@ class Engine:
 
         baselines = self.baselines_for(idx)
         ends, starts = plan.space.endpoints(inputs, baselines, group)
-        integrals = integrate_paths(self.path, self.rule, plan.targets, plan.vjp, ends, starts, kw,
-                                    plan.chunk_points(), plan.space.factorized)
+        if self.generic:
+            integrals = integrate_generic(self, ends, starts, kw, plan.chunk_points(), ACCUMULATOR_BUDGET)
+        else:
+            integrals = integrate_paths(self.path, self.rule, plan.targets, plan.vjp, ends, starts, kw,
+                                        plan.chunk_points(), plan.space.factorized)
         mixing = plan.targets.mixing(group)
         grads = output_integrals(integrals, mixing) if plan.space.factorized else None
         totals = path_totals(integrals, ends, starts, mixing, grads)
@@ -240,9 +284,15 @@ class Engine:
     # ------------------------------------------------------------------ settings
     def describe(self) -> dict:
         plan, fac = self.plan, self.plan.factorization
+        layer = {} if self.layer is None else {
+            "layer": self.layer[0], "unit_shape": list(self.attr_shape), "conductance": self.conductance,
+            "region_size": None if self.region is None else int(self.region.sum())}
         return {
             "method": self.rule.method,
             "n_steps": self.rule.n_steps,
+            "rule": self.rule.name,
+            **self.path.describe(),
+            **layer,
             "input_linear": fac.uses_input_linear,
             "readout": fac.uses_readout,
             "vjp": plan.vjp,

@@ -29,8 +29,12 @@ def has_constant_velocity(path) -> bool:
     return bool(getattr(path, "constant_velocity", isinstance(path, StraightPath)))
 
 
-def make_engine_path(name: str = "straight"):
-    """The path object of ``name`` (the straight line today)."""
-    if name != "straight":
-        raise ValueError(f"Invalid value for 'path': the engine supports 'straight'; got {name!r}.")
-    return StraightPath()
+def make_engine_path(name="straight"):
+    """The path object of ``name`` or a path object (straight, blur, guided; see ``_paths``).
+
+    Only the straight path goes through :func:`._integral.integrate_paths`; the others through
+    :mod:`._generic`.
+    """
+    from neuro_igc.attribution._paths import make_path
+
+    return make_path(name)
