@@ -116,9 +116,7 @@ def run_step_study(experiments: Sequence[str] = STEP_STUDY_DEFAULTS["experiments
     >>> table = run_step_study(["A"], n_samples=16, steps=(2, 4), paths=["straight"],
     ...                        n_mc=200)  # doctest: +SKIP
     """
-    from neuro_igc.attribution import BlurPath, ig
-    from neuro_igc.attribution._paths import PATHS
-    from neuro_igc.attribution._rules import RULES
+    from neuro_igc.attribution import PATHS, RULES, BlurPath, ig
     from neuro_igc.benchmark._experiments import make_experiment
     from neuro_igc.benchmark._run import _SEED_OFFSET
 
