@@ -44,7 +44,7 @@ def test_benchmark_plot_leaves_backend_alone(tmp_path, backend_guard):
 
 
 def test_run_pipeline_restores_torch_threads(tmp_path, monkeypatch):
-    import neuro_igc.benchmark._run as bench
+    import neuro_igc.benchmark as bench  # the pipeline calls the public name
     from neuro_igc.pipeline import load_config, run_pipeline
 
     cfg = load_config("synthetic_benchmark", overrides={
