@@ -253,8 +253,11 @@ class GuidedPath:
                 behind = (alpha < a_min) & active[:, None]
                 pt = torch.where(behind, x_min, pt)
                 l1_cur = (pt - xin).abs().sum(1)
-                close = (l1_target - l1_cur).abs() <= torch.clamp(1e-9 * torch.maximum(l1_target.abs(), l1_cur.abs()),
-                                                                  min=1e-9)
+                # "at the target" up to the dtype's rounding: a fixed 1e-9 is below float32's
+                # resolution and would never be reached there
+                tol = 64 * torch.finfo(pt.dtype).eps
+                close = (l1_target - l1_cur).abs() <= torch.clamp(tol * torch.maximum(l1_target.abs(), l1_cur.abs()),
+                                                                  min=tol)
                 active = active & ~close
                 if not bool(active.any()):
                     break
@@ -267,7 +270,7 @@ class GuidedPath:
                 full = (gamma > 1)[:, None]
                 moved = torch.where(full, x_max, pt + gamma.clamp(max=1)[:, None] * (x_max - pt))
                 pt = torch.where(sel, moved, pt)
-                active = active & (gamma > 1)
+                active = active & (gamma > 1) & (l1_s > 0)  # a row with nothing left to move is done
             if rule == "idgi":
                 steps.append([grad, None])
             else:
