@@ -32,6 +32,15 @@ def _subpackage(path: Path) -> str | None:
     return parts[0] if len(parts) > 1 else None  # None: a top-level module (shared helpers, CLI)
 
 
+def _absolute(path: Path, node: ast.ImportFrom) -> str:
+    """The module a ``from`` import names, relative ones (``from .._x import y``) made absolute."""
+    if node.level == 0:
+        return node.module
+    package = ["neuro_igc", *path.relative_to(PACKAGE).parts[:-1]]
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def private_imports_across_subpackages() -> list[str]:
     """``file:line: module [names]`` of every import of another subpackage's private module or
     private name (module level or inside functions)."""
@@ -41,8 +50,8 @@ def private_imports_across_subpackages() -> list[str]:
         own = _subpackage(path)
         rel = path.relative_to(PACKAGE.parent).as_posix()
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                targets = [(node.module, [a.name for a in node.names])]
+            if isinstance(node, ast.ImportFrom) and (node.module or node.level):
+                targets = [(_absolute(path, node), [a.name for a in node.names])]
             elif isinstance(node, ast.Import):
                 targets = [(a.name, []) for a in node.names]
             elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and rel != COMMAND_TABLE
@@ -57,8 +66,8 @@ def private_imports_across_subpackages() -> list[str]:
                 private_module = any(p.startswith("_") for p in parts[2:])
                 private_names = [n for n in names if n.startswith("_")]
                 if (private_module or private_names) and (rel, module) not in PENDING_IMPORTS:
-                    found.append(f"{rel}:{node.lineno}: {module} {private_names or names}")
-    return found
+                    found.append((rel, node.lineno, f"{rel}:{node.lineno}: {module} {private_names or names}"))
+    return [text for *_, text in sorted(found)]
 
 
 def test_the_walk_finds_a_private_import(tmp_path, monkeypatch):
@@ -71,10 +80,12 @@ def test_the_walk_finds_a_private_import(tmp_path, monkeypatch):
     (pkg / "surface" / "_a.py").write_text(
         "from neuro_igc.data import SurfaceSpace\n"
         "def f():\n    from neuro_igc.data._spaces import den_label\n"
-        "def g():\n    return importlib.import_module('neuro_igc.data._io')\n")
+        "def g():\n    return importlib.import_module('neuro_igc.data._io')\n"
+        "from .._utils import check_option\nfrom ._b import h\nfrom ..data._roi import ROILabels\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
     assert private_imports_across_subpackages() == ["neuro_igc/surface/_a.py:3: neuro_igc.data._spaces ['den_label']",
-                                                    "neuro_igc/surface/_a.py:5: neuro_igc.data._io []"]
+                                                    "neuro_igc/surface/_a.py:5: neuro_igc.data._io []",
+                                                    "neuro_igc/surface/_a.py:8: neuro_igc.data._roi ['ROILabels']"]
 
 
 def test_no_module_imports_another_subpackages_private_module():
