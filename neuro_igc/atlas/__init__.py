@@ -8,7 +8,7 @@
 """
 
 from ._atlas import Atlas
-from ._summary import OTHER, check_additivity, group_summary, plot_roi_sums, roi_sums
+from ._summary import OTHER, ROI_TABLE_COLUMNS, check_additivity, group_summary, plot_roi_sums, roi_sums
 from ._tables import NSD_MERGES, NSD_TABLES, nsd_table, read_ctab, write_ctab
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "check_additivity",
     "plot_roi_sums",
     "OTHER",
+    "ROI_TABLE_COLUMNS",
 ]
