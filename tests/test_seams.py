@@ -7,7 +7,9 @@ import ast
 import collections
 import importlib
 import inspect
+import os
 import pkgutil
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +20,11 @@ PACKAGE = Path(neuro_igc.__file__).parent
 # Exceptions to the two rules below: none; nothing may join.
 PENDING_IMPORTS: set[tuple[str, str]] = set()
 PENDING_CLASS_NAMES: set[str] = set()
+# The console script's table of subcommands (module names imported on demand, so that
+# ``neuro-igc --help`` loads no subpackage): the one place that names each subpackage's private
+# command-line module.
+COMMAND_TABLE = "neuro_igc/cli.py"
+_MODULE_NAME = re.compile(r"neuro_igc(\.\w+)+")
 
 
 def _subpackage(path: Path) -> str | None:
@@ -38,6 +45,9 @@ def private_imports_across_subpackages() -> list[str]:
                 targets = [(node.module, [a.name for a in node.names])]
             elif isinstance(node, ast.Import):
                 targets = [(a.name, []) for a in node.names]
+            elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and rel != COMMAND_TABLE
+                  and _MODULE_NAME.fullmatch(node.value)):
+                targets = [(node.value, [])]  # a module imported by name (importlib.import_module)
             else:
                 continue
             for module, names in targets:
@@ -60,9 +70,11 @@ def test_the_walk_finds_a_private_import(tmp_path, monkeypatch):
     (pkg / "__init__.py").write_text("")
     (pkg / "surface" / "_a.py").write_text(
         "from neuro_igc.data import SurfaceSpace\n"
-        "def f():\n    from neuro_igc.data._spaces import den_label\n")
+        "def f():\n    from neuro_igc.data._spaces import den_label\n"
+        "def g():\n    return importlib.import_module('neuro_igc.data._io')\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
-    assert private_imports_across_subpackages() == ["neuro_igc/surface/_a.py:3: neuro_igc.data._spaces ['den_label']"]
+    assert private_imports_across_subpackages() == ["neuro_igc/surface/_a.py:3: neuro_igc.data._spaces ['den_label']",
+                                                    "neuro_igc/surface/_a.py:5: neuro_igc.data._io []"]
 
 
 def test_no_module_imports_another_subpackages_private_module():
@@ -80,3 +92,18 @@ def test_no_two_classes_share_a_public_name():
     shared = {name: sorted(where) for name, where in classes.items()
               if len(where) > 1 and name not in PENDING_CLASS_NAMES}
     assert shared == {}
+
+
+def test_docstrings_name_only_notes_in_the_repository():
+    # notes named in capitals (DESIGN.md, NSD_FACTS.md, ...) must be files of this repository
+    repo = PACKAGE.parent
+    present = set()
+    for folder, dirs, files in os.walk(repo):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("venv", "node_modules")]  # not a venv
+        present |= {f for f in files if f.endswith(".md")}
+    assert "README.md" in present  # the walk saw the repository
+    missing = [f"{path.relative_to(repo).as_posix()}: {name}"
+               for path in sorted(PACKAGE.rglob("*.py"))
+               for name in sorted(set(re.findall(r"\b[A-Z][A-Z0-9_]*\.md\b", path.read_text())))
+               if name not in present]
+    assert missing == []

@@ -2,7 +2,7 @@
 
 Every path the loaders and the synthetic writer use is built here, so that the two cannot drift
 apart. Paths are relative to the NSD root (the folder holding ``nsddata``, ``nsddata_betas`` and
-``nsddata_stimuli``); see ``NSD_FACTS.md`` of the project for the layout.
+``nsddata_stimuli``), as the NSD data manual describes it.
 """
 
 from __future__ import annotations
