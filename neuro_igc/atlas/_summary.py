@@ -25,17 +25,23 @@ __all__ = ["roi_sums", "group_summary", "check_additivity", "plot_roi_sums", "OT
 _HEMISPHERES = ("both", "separate")
 
 
-def _atlas_of(roi: ROILabels) -> Atlas:
-    """An Atlas holding feature-aligned ROI labels (surface: on full hemispheres; volume: on the
-    features' voxels)."""
-    space = roi.feature_space
-    if space.kind == "surface":
-        return Atlas.from_roi_labels(roi)
-    vol = np.zeros(space.shape, dtype=np.int64)
-    vol[tuple(np.asarray(space.ijk).T)] = roi.labels
-    atlas = Atlas(vol, roi.table, name=roi.atlas, affine=space.affine)
-    atlas.source = roi.source
-    return atlas
+def _split_hemispheres(labels: np.ndarray, space, names: dict[int, str]) -> tuple[np.ndarray, dict[int, str]]:
+    """Feature labels whose ROIs are per hemisphere (``lh.V1``, ``rh.V1``, ...; the ROIs each
+    hemisphere's features hold, in id order), as :meth:`Atlas.split_hemispheres` does for atlases."""
+    if space.kind != "surface":
+        raise ValueError("hemispheres='separate' needs surface ROI labels; NSD's volume atlases have one file per "
+                         "hemisphere.")
+    out = np.zeros_like(labels)
+    table: dict[int, str] = {}
+    for h in ("lh", "rh"):
+        sel = space.hemi == h
+        for k, name in names.items():
+            hit = sel & (labels == k)
+            if hit.any():
+                new = len(table) + 1
+                table[new] = f"{h}.{name}"
+                out[hit] = new
+    return out, table
 
 
 def roi_sums(
@@ -96,10 +102,9 @@ def roi_sums(
             raise ValueError("Invalid value for 'space': ROI labels carry their own feature space and 'space' is a "
                              "different one; leave 'space' out, or select the labels of the data's features.")
         space = atlas.feature_space
-        if hemispheres == "both":
-            labels, table = atlas.labels, roi_names_of(atlas.labels, atlas.table)
-        else:
-            atlas = _atlas_of(atlas)
+        labels, table = atlas.labels, roi_names_of(atlas.labels, atlas.table)
+        if hemispheres == "separate":
+            labels, table = _split_hemispheres(labels, space, table)
     elif not isinstance(atlas, Atlas):
         raise TypeError(f"Invalid type for 'atlas': expected ROILabels (nsd.roi(...)) or an Atlas; got {type(atlas).__name__}.")
     elif space is None:
@@ -125,12 +130,10 @@ def roi_sums(
             "(or ROI labels) that came with the data."
         )
     if isinstance(atlas, Atlas):
-        use = atlas
-        if hemispheres == "separate":
-            use = atlas.split_hemispheres()
-            if rois is not None:
-                rois = [f"{h}.{r}" for r in rois for h in ("lh", "rh") if f"{h}.{r}" in use.roi_names] or list(rois)
+        use = atlas.split_hemispheres() if hemispheres == "separate" else atlas
         labels, table = use.labels_for(space), {i: use.table[i] for i in sorted(use.table)}
+    if rois is not None and hemispheres == "separate":
+        rois = [f"{h}.{r}" for r in rois for h in ("lh", "rh") if f"{h}.{r}" in table.values()] or list(rois)
     if rois is not None:
         lookup = {v: k for k, v in table.items()}
         unknown = [r for r in rois if r not in lookup]

@@ -147,3 +147,14 @@ def test_roi_sums_need_a_feature_space(setup):
     roi = _roi_labels_of(atlas, hemi, vertex)
     with pytest.raises(ValueError, match="ROI labels carry their own feature space"):
         roi_sums(np.zeros(len(hemi)), roi, space=SurfaceSpace("fsaverage3", hemi[:3], vertex[:3]))
+
+
+def test_roi_sums_per_hemisphere_of_native_roi_labels():
+    from neuro_igc.data import ROILabels
+
+    space = SurfaceSpace("native", ["lh", "lh", "rh", "rh"], [0, 1, 0, 4], subject=1, n_vertices={"lh": 3, "rh": 5})
+    roi = ROILabels("toy", [1, 2, 0, 1], {1: "A", 2: "B"}, space)
+    table = roi_sums([1.0, 2.0, 4.0, 8.0], roi, hemispheres="separate")
+    assert table[["roi", "value"]].values.tolist() == [["lh.A", 1.0], ["lh.B", 2.0], ["rh.A", 8.0], [OTHER, 4.0]]
+    only_a = roi_sums([1.0, 2.0, 4.0, 8.0], roi, hemispheres="separate", rois=["A"])
+    assert only_a[["roi", "value"]].values.tolist() == [["lh.A", 1.0], ["rh.A", 8.0], [OTHER, 6.0]]
