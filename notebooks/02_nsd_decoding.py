@@ -197,11 +197,11 @@ import pandas as pd  # noqa: E402
 tables = []
 for atlas in ("prf-visualrois", "floc-bodies", "floc-places"):
     rois = nsd.roi(atlas, "fsaverage", subject=1, like=betas)
-    t = res.roi_sum(rois.labels, names={i: n for i, n in enumerate(["(other)"] + rois.names)})
+    t = res.roi_sum(rois)  # the ROI table: subject, output, roi, value, n_features
     t["output"] = [targets[o] for o in t["output"]]
-    tables.append(t[t["name"] != "(other)"].assign(atlas=atlas))
+    tables.append(t[t["roi"] != "(other)"].assign(atlas=atlas))
 roi_sums = pd.concat(tables)
-pivot = roi_sums.pivot_table(index=["atlas", "name"], columns="output", values="attribution", sort=False)
+pivot = roi_sums.pivot_table(index=["atlas", "roi"], columns="output", values="value", sort=False)
 pivot.round(4)
 
 # %%

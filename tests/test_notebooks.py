@@ -63,7 +63,24 @@ def test_notebooks_exist():
         assert "# %%" in text and "outputs" not in text.split("# ---", 2)[1]
 
 
-@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+#: run in the default suite; the others (20-40 s each on 2 cores) are `slow` and run by
+#: `make test-all`, while `test_notebook_code_compiles` checks every notebook's code by default
+DEFAULT_RUN = {"01_quickstart"}
+
+
+def test_notebook_code_compiles():
+    jupytext = pytest.importorskip("jupytext")
+    for path in PATHS:
+        nb = jupytext.read(path)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            lines = [ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+            compile("\n".join(lines), f"{path.name} (cell {i})", "exec")  # a SyntaxError fails the test
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem, marks=() if p.stem in DEFAULT_RUN else pytest.mark.slow)
+                                  for p in PATHS])
 def test_notebook_runs(path, tmp_path, request):
     # no TQDM_DISABLE: the notebooks must run as a user runs them, without progress-bar warnings
     env = {"NEURO_IGC_NOTEBOOK_SMALL": "1", "NEURO_IGC_WORKDIR": str(tmp_path), "MPLBACKEND": "Agg"}

@@ -11,7 +11,8 @@ import numpy as np
 
 from neuro_igc._read import check_file, file_error, image_data, load_image, read_annot
 from neuro_igc._utils import check_option
-from neuro_igc.surface import HEMIS, decimate, density_name, n_vertices, to_hemispheres, write_annot
+from neuro_igc.data import feature_space_of
+from neuro_igc.surface import HEMIS, decimate, density_name, write_annot
 
 from ._tables import NSD_TABLES, LookupTable, nsd_table, read_ctab
 
@@ -83,7 +84,9 @@ class Atlas:
     >>> atlas = Atlas({"lh": np.array([0, 1, 2, 2]), "rh": np.array([1, 0, 0, 2])}, {1: "V1v", 2: "V1d"})
     >>> atlas.merge({"V1": ["V1v", "V1d"]}).roi_names
     ['V1']
-    >>> atlas.labels_for(hemi=["lh", "rh"], vertex=[2, 0]).tolist()
+    >>> from neuro_igc.data import SurfaceSpace
+    >>> space = SurfaceSpace("native", ["lh", "rh"], [2, 0], subject=1, n_vertices=4)
+    >>> atlas.labels_for(space).tolist()
     [2, 1]
     """
 
@@ -150,79 +153,74 @@ class Atlas:
         return [lookup[n] for n in names]
 
     # ------------------------------------------------------------------ alignment with features
-    def labels_for(self, hemi=None, vertex=None, *, ijk=None, density: str | int | None = None) -> np.ndarray:
-        """ROI id of each feature (surface: ``hemi``/``vertex``; volume: ``ijk``), aligned with it.
+    def labels_for(self, space) -> np.ndarray:
+        """ROI id of each feature of ``space``, aligned with it.
 
         Parameters
         ----------
-        hemi, vertex : (n_features,) arrays
-            Surface features (lh first, then rh).
-        ijk : (n_features, 3) int array
-            Volume features.
-        density : str or int, optional
-            Density of the data (template name or vertices per hemisphere). When given it must
-            equal the atlas's; without it, vertex indices beyond the atlas raise.
+        space : SurfaceSpace or VolumeSpace
+            Where the features live (e.g. ``betas.feature_space``): a surface space at the atlas's
+            density for a surface atlas, a volume space for a volume atlas.
 
         Returns
         -------
         labels : (n_features,) int64
         """
+        space = feature_space_of(space)
         if self.kind == "volume":
-            if ijk is None:
-                raise ValueError(f"Atlas {self.name!r} is a volume atlas: pass 'ijk' (n_features, 3) voxel indices.")
-            ijk = np.asarray(ijk)
-            if ijk.ndim != 2 or ijk.shape[1] != 3:
-                raise ValueError(f"'ijk' must be (n_features, 3) voxel indices; got shape {ijk.shape}.")
-            if len(ijk) and ((ijk < 0).any() or (ijk >= np.asarray(self.labels.shape)).any()):
+            if space.kind != "volume":
+                raise ValueError(f"Atlas {self.name!r} is a volume atlas: pass a VolumeSpace (the features' 'ijk' voxel "
+                                 f"indices); got {space!r}.")
+            ijk = space.ijk
+            if len(ijk) and (ijk >= np.asarray(self.labels.shape)).any():
                 raise ValueError(
                     f"'ijk' has voxel indices outside the atlas volume {self.labels.shape}: the atlas and the data "
                     "are not in the same space/resolution."
                 )
+            if space.shape != self.labels.shape:
+                raise ValueError(
+                    f"The data's volume {space.shape} is not the atlas volume {self.labels.shape}: the atlas and the "
+                    "data are not in the same space/resolution."
+                )
             return self.labels[ijk[:, 0], ijk[:, 1], ijk[:, 2]]
-        if hemi is None or vertex is None:
-            raise ValueError(f"Atlas {self.name!r} is a surface atlas: pass 'hemi' and 'vertex' (one entry per feature).")
-        hemi, vertex = np.asarray(hemi), np.asarray(vertex)
-        if hemi.shape != vertex.shape or hemi.ndim != 1:
-            raise ValueError(f"'hemi' and 'vertex' must be 1-D of equal length; got {hemi.shape} and {vertex.shape}.")
-        if len(vertex) and (not np.issubdtype(vertex.dtype, np.integer) or vertex.min() < 0):
-            raise ValueError(f"Invalid value for 'vertex': 0-based integer vertex indices; got dtype {vertex.dtype}, "
-                             f"smallest {vertex.min()!r}.")
-        self._check_density(density, int(vertex.max()) if len(vertex) else -1)
+        if space.kind != "surface":
+            raise ValueError(f"Atlas {self.name!r} is a surface atlas: pass a SurfaceSpace (the features' 'hemi' and "
+                             f"'vertex'); got {space!r}.")
+        vertex = space.vertex
+        self._check_density(space, int(vertex.max()) if len(vertex) else -1)
         out = np.zeros(len(vertex), dtype=np.int64)
         for h in HEMIS:
-            sel = hemi == h
+            sel = space.hemi == h
             if sel.any():
                 if h not in self.labels:
                     raise ValueError(f"Atlas {self.name!r} has no {h!r} labels but the data has {h} features.")
                 out[sel] = self.labels[h][vertex[sel]]
-        bad = ~np.isin(hemi, HEMIS)
-        if bad.any():
-            raise ValueError(f"Invalid value in 'hemi': allowed are 'lh', 'rh'; got {np.unique(hemi[bad])[:5].tolist()}.")
         return out
 
-    def _check_density(self, density, max_vertex: int) -> None:
+    def _check_density(self, space, max_vertex: int) -> None:
         mine = f"{self.n_vertices} vertices per hemisphere" + (f" ({self.density})" if self.density else "")
-        if density is not None:
-            theirs = n_vertices(density)
-            if theirs != self.n_vertices:
-                hint = (
-                    f"decimate the atlas with atlas.decimate({density_name(theirs)!r})"
-                    if density_name(theirs) and self.density and theirs < self.n_vertices
-                    else "load the atlas at the data's density (or decimate the data)"
-                )
-                raise ValueError(
-                    f"Label density does not match the data: atlas {self.name!r} has {mine}, the data "
-                    f"{theirs} ({density_name(theirs) or 'not an fsaverage density'}); {hint}."
-                )
         if max_vertex >= self.n_vertices:
             raise ValueError(
                 f"Label density does not match the data: 'vertex' goes up to {max_vertex} but atlas "
                 f"{self.name!r} has {mine}; load the atlas at the data's density."
             )
+        theirs = sorted(set(space.n_vertices.values()))
+        if theirs != [self.n_vertices]:
+            name = density_name(theirs[0]) if len(theirs) == 1 else None
+            hint = (
+                f"decimate the atlas with atlas.decimate({name!r})"
+                if name and self.density and theirs[0] < self.n_vertices
+                else "load the atlas at the data's density (or decimate the data)"
+            )
+            what = (f"{theirs[0]} ({name or 'not an fsaverage density'})" if len(theirs) == 1
+                    else f"{space.n_vertices} (a native surface)")
+            raise ValueError(
+                f"Label density does not match the data: atlas {self.name!r} has {mine}, the data {what}; {hint}."
+            )
 
-    def masks(self, hemi=None, vertex=None, *, ijk=None, rois=None, density=None) -> dict[str, np.ndarray]:
-        """Boolean feature mask per ROI name (all ROIs, or ``rois``)."""
-        lab = self.labels_for(hemi, vertex, ijk=ijk, density=density)
+    def masks(self, space, *, rois=None) -> dict[str, np.ndarray]:
+        """Boolean feature mask of ``space`` per ROI name (all ROIs, or ``rois``)."""
+        lab = self.labels_for(space)
         names = self.roi_names if rois is None else list(rois)
         return {n: lab == i for n, i in zip(names, self.ids(names))}
 
@@ -444,17 +442,13 @@ class Atlas:
         return cls(labels, {i: n for n, i in table.items()}, name=name, colors={k: v for k, v in colors.items() if v})
 
     @classmethod
-    def from_roi_labels(cls, roi, *, density: str | int | None = None) -> "Atlas":
-        """From feature-aligned labels (``neuro_igc.data.NSD.roi(...)``: ``labels``, ``table``,
-        ``hemi``/``vertex`` or ``ijk``), scattered onto full hemispheres of ``density``."""
-        if getattr(roi, "hemi", None) is None:
-            raise ValueError("from_roi_labels needs surface labels (with 'hemi' and 'vertex'); use from_nifti for volumes.")
-        space = getattr(roi, "feature_space", None)
-        if space is not None and density is None:
-            full = space.to_hemispheres(np.asarray(roi.labels), fill=0)
-        else:
-            density = density or getattr(roi, "density", None)
-            full = to_hemispheres(np.asarray(roi.labels), roi.hemi, roi.vertex, density=density, fill=0)
+    def from_roi_labels(cls, roi) -> "Atlas":
+        """From feature-aligned surface labels (``neuro_igc.data.NSD.roi(...)``: ``labels``,
+        ``table`` and their ``feature_space``), scattered onto full hemispheres of that space."""
+        space = feature_space_of(roi, what="roi")
+        if space.kind != "surface":
+            raise ValueError("from_roi_labels needs surface labels (a SurfaceSpace); use from_nifti for volumes.")
+        full = space.to_hemispheres(np.asarray(roi.labels), fill=0)
         atlas = cls({h: v.astype(np.int64) for h, v in full.items()}, roi.table, name=getattr(roi, "atlas", "atlas"))
         atlas.source = getattr(roi, "source", "")
         return atlas

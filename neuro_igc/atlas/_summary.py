@@ -15,57 +15,45 @@ import pandas as pd
 
 from neuro_igc._utils import check_option, new_figure, save_figure, soft_import
 
-from neuro_igc.data import ROILabels
+from neuro_igc._roi_table import OTHER, ROI_TABLE_COLUMNS, roi_names_of, roi_table
+from neuro_igc.data import ROILabels, SurfaceSpace, VolumeSpace, feature_space_of
 
 from ._atlas import Atlas
 
-__all__ = ["roi_sums", "group_summary", "check_additivity", "plot_roi_sums", "OTHER"]
+__all__ = ["roi_sums", "group_summary", "check_additivity", "plot_roi_sums", "OTHER", "ROI_TABLE_COLUMNS"]
 
-#: ROI name of the features outside every listed ROI (so the rows partition the features).
-OTHER = "(other)"
 _HEMISPHERES = ("both", "separate")
 
 
-def feature_arrays(space, hemi=None, vertex=None, ijk=None, density=None):
-    """``(hemi, vertex, ijk, density)`` of a SurfaceSpace/VolumeSpace; loose arrays given as well
-    must not be."""
-    if any(a is not None for a in (hemi, vertex, ijk)):
-        raise ValueError("Pass either 'space' or the loose 'hemi'/'vertex'/'ijk' arrays, not both.")
-    if getattr(space, "kind", None) == "surface":
-        dens = None if space.is_native else space.density
-        return space.hemi, space.vertex, None, (density if density is not None else dens)
-    if getattr(space, "kind", None) == "volume":
-        return None, None, space.ijk, density
-    raise ValueError(f"Invalid value for 'space': expected a SurfaceSpace or VolumeSpace; got {type(space).__name__}.")
-
-
-def _atlas_of(roi: ROILabels) -> Atlas:
-    """An Atlas holding feature-aligned ROI labels (surface: on full hemispheres; volume: on the
-    features' voxels)."""
-    space = roi.feature_space
-    if space.kind == "surface":
-        return Atlas.from_roi_labels(roi)
-    vol = np.zeros(space.shape, dtype=np.int64)
-    vol[tuple(np.asarray(space.ijk).T)] = roi.labels
-    atlas = Atlas(vol, roi.table, name=roi.atlas, affine=space.affine)
-    atlas.source = roi.source
-    return atlas
+def _split_hemispheres(labels: np.ndarray, space, names: dict[int, str]) -> tuple[np.ndarray, dict[int, str]]:
+    """Feature labels whose ROIs are per hemisphere (``lh.V1``, ``rh.V1``, ...; the ROIs each
+    hemisphere's features hold, in id order), as :meth:`Atlas.split_hemispheres` does for atlases."""
+    if space.kind != "surface":
+        raise ValueError("hemispheres='separate' needs surface ROI labels; NSD's volume atlases have one file per "
+                         "hemisphere.")
+    out = np.zeros_like(labels)
+    table: dict[int, str] = {}
+    for h in ("lh", "rh"):
+        sel = space.hemi == h
+        for k, name in names.items():
+            hit = sel & (labels == k)
+            if hit.any():
+                new = len(table) + 1
+                table[new] = f"{h}.{name}"
+                out[hit] = new
+    return out, table
 
 
 def roi_sums(
     attributions,
     atlas: Atlas | ROILabels,
     *,
-    hemi=None,
-    vertex=None,
-    ijk=None,
+    space: SurfaceSpace | VolumeSpace | None = None,
     subject=None,
     outputs=None,
     rois=None,
     hemispheres: str = "both",
     include_other: bool = True,
-    density: str | int | None = None,
-    space=None,
 ) -> pd.DataFrame:
     """Sum attributions over each ROI, for each output: a tidy table.
 
@@ -73,9 +61,13 @@ def roi_sums(
     ----------
     attributions : (n_features,) or (n_outputs, n_features) array-like
         One subject's attribution maps over its features (e.g. ``igc(...).attributions``).
-    atlas : Atlas
-    hemi, vertex : (n_features,) arrays
-        Surface features (lh first, then rh). Volume atlases take ``ijk`` (n_features, 3) instead.
+    atlas : ROILabels or Atlas
+        ROI labels of the features (``nsd.roi(..., like=betas)``), which carry their space; or an
+        :class:`Atlas`, then ``space`` says where the features live.
+    space : SurfaceSpace or VolumeSpace
+        Where the features live (e.g. ``betas.feature_space``); needed with an :class:`Atlas`
+        (a surface space must be at the atlas's density), optional with ROI labels (then it must
+        be theirs).
     subject : label, optional
         Stored in the ``subject`` column (concatenate several subjects' tables for
         :func:`group_summary`).
@@ -86,33 +78,40 @@ def roi_sums(
     hemispheres : {"both", "separate"}, default "both"
         "separate" reports ``lh.<roi>`` and ``rh.<roi>`` rows.
     include_other : bool, default True
-        Add a ``"(other)"`` row with the features outside the listed ROIs, so that the rows of
-        each output add up to its total.
-    density : str or int, optional
-        Density of the data, checked against the atlas (see :meth:`Atlas.labels_for`).
-    space : SurfaceSpace or VolumeSpace, optional
-        Where the features live (e.g. ``betas.feature_space``), instead of ``hemi``/``vertex``/
-        ``density`` or ``ijk``.
+        Add a ``"(other)"`` row with the features outside the listed ROIs (label 0 among them),
+        so that the rows of each output add up to its total.
 
     Returns
     -------
     table : pandas.DataFrame
-        Columns ``subject, output, roi, value, n_features``; one row per (output, roi).
+        The ROI table: columns :data:`ROI_TABLE_COLUMNS` (``subject, output, roi, value,
+        n_features``); one row per (output, roi).
 
     Examples
     --------
+    >>> from neuro_igc.data import SurfaceSpace
     >>> atlas = Atlas({"lh": np.array([1, 1, 2, 0]), "rh": np.array([2, 0, 0, 0])}, {1: "V1", 2: "V2"})
-    >>> t = roi_sums([0.1, 0.2, 0.3, 0.4], atlas, hemi=["lh", "lh", "lh", "rh"], vertex=[0, 1, 2, 0])
+    >>> space = SurfaceSpace.from_indices({"lh": [0, 1, 2], "rh": [0]}, "native", subject=1, n_vertices=4)
+    >>> t = roi_sums([0.1, 0.2, 0.3, 0.4], atlas, space=space)
     >>> t[["roi", "value", "n_features"]].round(3).values.tolist()
     [['V1', 0.3, 2], ['V2', 0.7, 2], ['(other)', 0.0, 0]]
     """
     check_option("hemispheres", hemispheres, _HEMISPHERES)
     if isinstance(atlas, ROILabels):  # one label per feature: the features' space comes with them
-        if space is None and hemi is None and ijk is None:
-            space = atlas.feature_space
-        atlas = _atlas_of(atlas)
-    if space is not None:
-        hemi, vertex, ijk, density = feature_arrays(space, hemi, vertex, ijk, density)
+        if space is not None and space != atlas.feature_space:
+            raise ValueError("Invalid value for 'space': ROI labels carry their own feature space and 'space' is a "
+                             "different one; leave 'space' out, or select the labels of the data's features.")
+        space = atlas.feature_space
+        labels, table = atlas.labels, roi_names_of(atlas.labels, atlas.table)
+        if hemispheres == "separate":
+            labels, table = _split_hemispheres(labels, space, table)
+    elif not isinstance(atlas, Atlas):
+        raise TypeError(f"Invalid type for 'atlas': expected ROILabels (nsd.roi(...)) or an Atlas; got {type(atlas).__name__}.")
+    elif space is None:
+        raise ValueError("Missing 'space': pass where the features live (a SurfaceSpace of their 'hemi'/'vertex', or a "
+                         "VolumeSpace of their 'ijk'), e.g. space=betas.feature_space; or pass ROI labels "
+                         "(nsd.roi(..., like=betas)) instead of an Atlas.")
+    space = feature_space_of(space)
     att = np.asarray(attributions, dtype=np.float64)
     if att.ndim == 1:
         att = att[None]
@@ -124,36 +123,24 @@ def roi_sums(
     outputs = list(outputs)
     if len(outputs) != n_out:
         raise ValueError(f"'outputs' has {len(outputs)} names for {n_out} outputs.")
-    use = atlas
-    if hemispheres == "separate":
-        use = atlas.split_hemispheres()
-        if rois is not None:
-            rois = [f"{h}.{r}" for r in rois for h in ("lh", "rh") if f"{h}.{r}" in use.roi_names] or list(rois)
-    n_given = len(ijk) if ijk is not None else (len(hemi) if hemi is not None else None)
-    if n_given is not None and n_given != n_feat:
+    if space.n_features != n_feat:
         raise ValueError(
-            f"'attributions' has {n_feat} features but the feature description ({'ijk' if ijk is not None else 'hemi/vertex'}) "
-            f"has {n_given}; pass the arrays that came with the data."
+            f"'attributions' has {n_feat} features but the feature description (the space) has {space.n_features}; "
+            "pass the space "
+            "(or ROI labels) that came with the data."
         )
-    labels = use.labels_for(hemi, vertex, ijk=ijk, density=density)
-    names = use.roi_names if rois is None else list(rois)
-    ids = use.ids(names)
-    # one matrix product: (n_outputs, n_features) @ (n_features, n_rois) indicator
-    onehot = labels[:, None] == np.asarray(ids)[None, :]
-    if include_other:
-        onehot = np.column_stack([onehot, ~onehot.any(1)])
-        names = names + [OTHER]
-    sums = att @ onehot.astype(np.float64)
-    counts = onehot.sum(0)
-    return pd.DataFrame(
-        {
-            "subject": [subject] * (n_out * len(names)),
-            "output": np.repeat(np.asarray(outputs, dtype=object), len(names)),
-            "roi": names * n_out,
-            "value": sums.ravel(),
-            "n_features": np.tile(counts, n_out),
-        }
-    )
+    if isinstance(atlas, Atlas):
+        use = atlas.split_hemispheres() if hemispheres == "separate" else atlas
+        labels, table = use.labels_for(space), {i: use.table[i] for i in sorted(use.table)}
+    if rois is not None and hemispheres == "separate":
+        rois = [f"{h}.{r}" for r in rois for h in ("lh", "rh") if f"{h}.{r}" in table.values()] or list(rois)
+    if rois is not None:
+        lookup = {v: k for k, v in table.items()}
+        unknown = [r for r in rois if r not in lookup]
+        if unknown:
+            raise ValueError(f"Unknown ROI name(s) {unknown} in 'rois'; known ROIs are: {', '.join(table.values())}.")
+        table = {lookup[r]: r for r in rois}
+    return roi_table(att, labels, table, outputs=outputs, subject=subject, include_other=include_other)
 
 
 def group_summary(table: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
@@ -165,7 +152,7 @@ def group_summary(table: pd.DataFrame, *, ddof: int = 1) -> pd.DataFrame:
         Columns ``output, roi, mean, sd, sem, n_subjects, n_features`` (mean feature count), ROI
         order as in the input.
     """
-    missing = {"subject", "output", "roi", "value"} - set(table.columns)
+    missing = set(ROI_TABLE_COLUMNS[:4]) - set(table.columns)
     if missing:
         raise ValueError(f"'table' lacks column(s) {sorted(missing)}; pass the output of roi_sums (concatenated over subjects).")
     dup = table.duplicated(["subject", "output", "roi"])

@@ -18,7 +18,8 @@ from neuro_igc.attribution._run import (IG_ERROR_WARN, IGC_ERROR_WARN, _corr, _n
                                         _reference_correlation, _settings, _std_checks, warn_errors)
 from neuro_igc.attribution._settings import AttributionSettings, resolve_settings
 
-__all__ = ["ig", "igc", "igac", "igc_categorical", "naive_ig", "IGC", "IGC_ERROR_WARN", "IG_ERROR_WARN"]
+__all__ = ["ig", "igc", "igac", "igc_categorical", "naive_ig", "model_outputs", "IGC", "IGC_ERROR_WARN",
+           "IG_ERROR_WARN"]
 
 
 _COMMON_DOC = """
@@ -302,6 +303,41 @@ def igac(model: nn.Module, x, *, settings: AttributionSettings | None = None, **
     """
     st = _settings("igac", settings, options)
     return _dataset_wise("igac", model, x, None, st, categorical=False)
+
+
+def model_outputs(model: nn.Module, x, *, settings: AttributionSettings | None = None, **options) -> np.ndarray:
+    """``f(x)``: the model's attributed outputs on every sample, as :func:`igc` correlates them.
+
+    The same path as the attribution functions: eval mode (restored afterwards), the model's
+    dtype, ``output_idx``, ``output_transform`` (its "auto" is no transform here), ``extra``
+    inputs, ``batch_size``, ``device`` and ``distributed`` as in :class:`AttributionSettings`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    x : (n_samples, *input_shape) array-like or torch Dataset
+    settings : AttributionSettings, optional
+        Settings shared with other calls; keywords override it.
+
+    Returns
+    -------
+    float64 ndarray (n_samples, n_outputs)
+        One column per attributed output (``output_idx``), in sample order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Linear(3, 2).double()
+    >>> x = torch.randn(10, 3, dtype=torch.float64)
+    >>> f = model_outputs(model, x, output_idx=[1], progress=False)
+    >>> bool(torch.allclose(torch.as_tensor(f[:, 0]), model(x)[:, 1].detach()))
+    True
+    """
+    # one baseline unless asked: nothing is integrated, and any x with one sample is enough
+    st = _settings("model_outputs", settings, options, baselines=1)
+    src, bl, dev, ekw, _ = _prepare(model, x, None, st, need_y=False, desc="f(x)")
+    with prepared_model(model, dev, st.freeze):
+        return Engine(model, src, bl, **ekw).predict().cpu().numpy()
 
 
 def _per_sample_run(kind, model, x, consumer_factory, st: AttributionSettings, layer_options: dict | None = None):

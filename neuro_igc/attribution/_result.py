@@ -103,17 +103,24 @@ class AttributionResult:
 
         Parameters
         ----------
-        labels : (*input_shape) or (n_components,) int array-like
-            One label per input component; every distinct value is one ROI (label 0 included,
-            drop it from the table if it means "unlabelled").
+        labels : ROILabels, or (*input_shape) or (n_components,) int array-like
+            ROI labels of the input features with their lookup table (``nsd.roi(..., like=betas)``):
+            the result is the ROI table of :func:`neuro_igc.atlas.roi_sums`. Or one label per input
+            component (any input shape, e.g. image pixels); every distinct value is one group
+            (label 0 included, drop it from the table if it means "unlabelled").
         names : mapping label -> name, or sequence indexed by label, optional
+            Names of plain labels (ROI labels carry their own).
 
         Returns
         -------
         pandas.DataFrame
-            One row per (output, label) -- per (sample, output, label) for per-sample IG -- with
-            columns ``output``, ``label``, ``name``, ``n_components`` and ``attribution``. Because
-            the maps are additive, the rows of one output sum to the map's total.
+            With ROI labels: the ROI table, columns ``subject, output, roi, value, n_features``
+            (``neuro_igc.atlas.ROI_TABLE_COLUMNS``), one row per (output, ROI) plus ``"(other)"``
+            for the unlabelled features (label 0), outputs named by :attr:`output_idx`.
+            With plain labels: one row per (output, label) with columns ``output``, ``label``,
+            ``name``, ``n_components`` and ``attribution``. Per-sample IG adds a leading
+            ``sample`` column. Because the maps are additive, the rows of one output sum to the
+            map's total.
 
         Examples
         --------
@@ -125,7 +132,8 @@ class AttributionResult:
 
         lead = 2 if self.per_sample else 1
         maps = self.attributions.reshape(*self.attributions.shape[:lead], -1)
-        labels = np.asarray(labels)
+        roi = labels if hasattr(labels, "feature_space") and hasattr(labels, "table") else None
+        labels = np.asarray(roi.labels if roi is not None else labels)
         if labels.size != maps.shape[-1]:
             raise ValueError(
                 f"Invalid value for 'labels': expected one label per input component "
@@ -133,6 +141,8 @@ class AttributionResult:
                 f"got shape {labels.shape}."
             )
         labels = labels.reshape(-1)
+        if roi is not None:
+            return self._roi_table(maps, labels, roi, names)
         uniq, inverse = np.unique(labels, return_inverse=True)
         onehot = np.zeros((labels.size, uniq.size))
         onehot[np.arange(labels.size), inverse] = 1.0
@@ -160,6 +170,24 @@ class AttributionResult:
                         row = {"sample": s, **row}
                     rows.append(row)
         return pd.DataFrame(rows)
+
+    def _roi_table(self, maps, labels, roi, names):
+        """The ROI table of ROI labels (``labels``: theirs, flattened)."""
+        import pandas as pd
+
+        from neuro_igc._roi_table import roi_names_of, roi_table
+
+        if names is not None:
+            raise ValueError("Invalid value for 'names': ROI labels carry their lookup table; leave 'names' out.")
+        rois = roi_names_of(labels, roi.table)
+        if not self.per_sample:
+            return roi_table(maps, labels, rois, outputs=self.output_idx)
+        parts = []
+        for s, block in enumerate(maps):
+            part = roi_table(block, labels, rois, outputs=self.output_idx)
+            part.insert(0, "sample", s)
+            parts.append(part)
+        return pd.concat(parts, ignore_index=True)
 
     # ------------------------------------------------------------------ surface images
     def to_surface_image(self, space, *, output=None, what: str = "attributions", **kwargs):

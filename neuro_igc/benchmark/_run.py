@@ -113,7 +113,7 @@ def _engine():
     """The attribution functions, with a clear error while ``neuro_igc.attribution`` lacks them."""
     import neuro_igc.attribution as attribution
 
-    names = ("igc", "igac", "naive_ig", "bsc", "correlation_map")
+    names = ("igc", "igac", "naive_ig", "bsc", "correlation_map", "model_outputs")
     missing = [n for n in names if not hasattr(attribution, n)]
     if missing:
         raise ImportError(
@@ -171,28 +171,10 @@ class MethodContext:
     def fx(self) -> np.ndarray:
         """``f(x)`` of the attributed output on every sample, float64 ``(n,)``."""
         if "fx" not in self.cache:
-            self.cache["fx"] = predict(self.experiment, self.data.x, self.output, device=self.device)
+            f = self.engine.model_outputs(self.experiment, self.data.x, output_idx=self.output,
+                                          batch_size=self.batch_size, device=self.device, progress=False)
+            self.cache["fx"] = f[:, 0]
         return self.cache["fx"]
-
-
-def predict(model: nn.Module, x: torch.Tensor, output: int, batch: int = 1024, device=None) -> np.ndarray:
-    """``model(x)[:, output]`` in eval mode, float64 ``(n,)``."""
-    from neuro_igc._utils import resolve_device
-
-    dev = resolve_device(device)
-    params = [p for p in model.parameters() if p.is_floating_point()]
-    dtype = params[0].dtype if params else torch.get_default_dtype()
-    home = params[0].device if params else torch.device("cpu")
-    was_training = model.training
-    model.eval().to(dev)
-    out = []
-    try:
-        with torch.no_grad():
-            for s in range(0, x.shape[0], batch):
-                out.append(model(x[s:s + batch].to(device=dev, dtype=dtype))[:, output].double().cpu())
-    finally:
-        model.train(was_training).to(home)
-    return torch.cat(out).numpy()
 
 
 def _map(attributions, size: int = 64) -> np.ndarray:

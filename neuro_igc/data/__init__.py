@@ -43,8 +43,9 @@ from neuro_igc.data._io import write_mgh
 from neuro_igc.data._manifest import MANIFEST_SPACES, FileSpec, Manifest, nsd_manifest
 from neuro_igc.data._nsd import NSD
 from neuro_igc.data._roi import ROILabels
-from neuro_igc.data._spaces import SurfaceSpace, VolumeSpace
-from neuro_igc.data._splits import SPLITS, noise_ceiling
+from neuro_igc.data._nsd_ncsnr import noise_ceiling
+from neuro_igc.data._spaces import SurfaceSpace, VolumeSpace, feature_space_of
+from neuro_igc.data._splits import SPLITS
 from neuro_igc.data._tables import NSD_TABLES, LookupTable, nsd_table, read_ctab, write_ctab
 from neuro_igc.data.features import image_statistics, luminance_contrast, spectral_slope
 from neuro_igc.data.synthetic import SyntheticTruth, load_truth, make_nsd_like
@@ -54,6 +55,7 @@ __all__ = [
     "Betas",
     "ROILabels",
     "SurfaceSpace",
+    "feature_space_of",
     "VolumeSpace",
     "LookupTable",
     "read_ctab",

@@ -2,7 +2,7 @@
 
 Every path the loaders and the synthetic writer use is built here, so that the two cannot drift
 apart. Paths are relative to the NSD root (the folder holding ``nsddata``, ``nsddata_betas`` and
-``nsddata_stimuli``); see ``NSD_FACTS.md`` of the project for the layout.
+``nsddata_stimuli``), as the NSD data manual describes it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ __all__ = [
     "subject_name",
     "check_sessions",
     "require_file",
+    "density_of",
+    "check_density",
 ]
 
 N_SUBJECTS = 8
@@ -259,3 +261,27 @@ def require_file(root: Path, rel: Path, what: str) -> Path:
 
 def check_space(space: str) -> str:
     return check_option("space", space, SPACES)
+
+
+def density_of(n_vertices: int, path) -> str:
+    """The fsaverage density with ``n_vertices`` per hemisphere; a ValueError naming ``path`` if none."""
+    for name, n in N_VERTICES.items():
+        if n == n_vertices:
+            return name
+    raise ValueError(
+        f"Wrong shape in {path}: {n_vertices} vertices matches no fsaverage density "
+        f"({', '.join(f'{k}: {v}' for k, v in N_VERTICES.items())})."
+    )
+
+
+def check_density(name: str, have: str, want: str | None, path) -> str:
+    """Density to use: ``want`` if reachable from ``have`` by decimation, else a ValueError."""
+    if want is None or want == have:
+        return have
+    check_option(name, want, DENSITIES)
+    if N_VERTICES[want] > N_VERTICES[have]:
+        raise ValueError(
+            f"Density mismatch: {path} is at {have} ({N_VERTICES[have]} vertices per hemisphere) and "
+            f"cannot give {want} ({N_VERTICES[want]}); ask for {name}={have!r} or use data at {want}."
+        )
+    return want

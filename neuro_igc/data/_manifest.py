@@ -9,8 +9,8 @@ downloads exactly its files from the public bucket.
 Shapes are written with :class:`Dim` axes: a fixed size, a set of allowed sizes (the fsaverage
 densities), or a named size that several files must share (a session's trial count for both
 hemispheres, a subject's native vertex count for its labels, transform and betas, a volume's grid
-for the brain mask, the valid masks and the betas). Everything follows NSD's real layout (see
-``NSD_FACTS.md`` of the project); the synthetic folders use the same layout with smaller sizes.
+for the brain mask, the valid masks and the betas). Everything follows NSD's real layout (the NSD
+data manual, and ``_layout.py`` here); the synthetic folders use the same layout with smaller sizes.
 """
 
 from __future__ import annotations

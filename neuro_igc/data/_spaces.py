@@ -13,7 +13,7 @@ import numpy as np
 
 from neuro_igc._utils import HEMIS, check_feature_arrays, check_unique_vertices, den_label
 
-__all__ = ["SurfaceSpace", "VolumeSpace", "HEMIS", "TEMPLATE_DENSITIES", "density_of_count", "den_label"]
+__all__ = ["SurfaceSpace", "VolumeSpace", "feature_space_of", "HEMIS", "TEMPLATE_DENSITIES", "density_of_count", "den_label"]
 
 #: Vertices per hemisphere of the nested icosahedral fsaverage templates.
 TEMPLATE_DENSITIES = {
@@ -40,6 +40,28 @@ def _check_density(density) -> str:
         shown = ", ".join(repr(k) for k in (*TEMPLATE_DENSITIES, NATIVE))
         raise ValueError(f"Invalid value for 'density': allowed are {shown}; got {density!r}.")
     return density
+
+
+def feature_space_of(space, kind: str | None = None, what: str = "space"):
+    """The :class:`SurfaceSpace` / :class:`VolumeSpace` of ``space``: the space itself or the
+    ``feature_space`` of an object that carries one (betas, ROI labels).
+
+    ``kind`` ("surface" or "volume") requires that kind. Anything else raises a ValueError that says
+    how to build a space from loose ``hemi``/``vertex`` or ``ijk`` arrays.
+    """
+    found = getattr(space, "feature_space", space)
+    if not isinstance(found, (SurfaceSpace, VolumeSpace)):
+        raise ValueError(
+            f"Invalid value for {what!r}: expected a SurfaceSpace or VolumeSpace (e.g. betas.feature_space); got "
+            f"{type(space).__name__}. Loose arrays become one with SurfaceSpace(density, hemi, vertex) or "
+            "VolumeSpace(ijk, affine, shape)."
+        )
+    if kind is not None and found.kind != kind:
+        other = "SurfaceSpace(density, hemi, vertex)" if kind == "surface" else "VolumeSpace(ijk, affine, shape)"
+        raise ValueError(
+            f"Invalid value for {what!r}: expected a {kind} space ({other}); got a {found.kind} space {found!r}."
+        )
+    return found
 
 
 class InFeatureSpace:
@@ -130,9 +152,10 @@ class SurfaceSpace:
         for h in HEMIS:
             v = vertex[hemi == h]
             if v.size and (v.min() < 0 or v.max() >= self.n_vertices[h]):
+                has = (f"density {density!r} has" if density != NATIVE else f"the {self._where()} has")
                 raise ValueError(
-                    f"'vertex' of {h} goes from {int(v.min())} to {int(v.max())}, outside 0..{self.n_vertices[h] - 1} "
-                    f"({self._where()}); the vertex indices and the density do not match."
+                    f"'vertex' of {h} goes from {int(v.min())} to {int(v.max())}, outside 0..{self.n_vertices[h] - 1}: "
+                    f"{has} {self.n_vertices[h]} vertices in {h}; the vertex indices and the density do not match."
                 )
             check_unique_vertices(h, v)
         self.hemi = hemi.astype("<U2")
@@ -332,10 +355,14 @@ class VolumeSpace:
         import nibabel as nib
 
         values = np.asarray(values, dtype=np.float32)
-        if values.ndim not in (1, 2) or values.shape[-1] != self.n_features:
+        if values.ndim not in (1, 2):
             raise ValueError(
-                f"Invalid shape for 'values': expected (n_features,) or (n_maps, n_features) with "
-                f"n_features = {self.n_features}; got {values.shape}."
+                f"Invalid shape for 'values': expected (n_features,) or (n_maps, n_features); got {values.shape}."
+            )
+        if values.shape[-1] != self.n_features:
+            raise ValueError(
+                f"'values' has {values.shape[-1]} features on its last axis but the space describes "
+                f"{self.n_features} voxels ('ijk'); pass the space that came with the data."
             )
         n_maps = values.shape[0] if values.ndim == 2 else None
         vol = np.full(self.shape + ((n_maps,) if n_maps else ()), fill, dtype=np.float32)

@@ -1,7 +1,7 @@
 """A synthetic NSD-like folder with a planted ground truth: ``make_nsd_like`` and ``load_truth``.
 
 The folder has NSD's layout, file names, formats, shapes, dtypes and index conventions (see
-``neuro_igc/data/_layout.py`` and the project's NSD_FACTS.md), so the loaders of
+``neuro_igc/data/_layout.py`` and the NSD data manual), so the loaders of
 :class:`neuro_igc.data.NSD` read it exactly as they read the real dataset. What differs from the
 real NSD, and why:
 

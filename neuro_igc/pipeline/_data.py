@@ -31,23 +31,33 @@ class SubjectInfo:
         NSD subject number.
     index : int
         The subject's position in the datasets (the model's per-subject index).
-    hemi, vertex : (n_vertices,)
-        Hemisphere ("lh"/"rh") and vertex of each beta column (lh first).
-    density : str
+    feature_space : SurfaceSpace
+        Hemisphere and vertex of each beta column (lh first) and the density; ``hemi``,
+        ``vertex`` and ``density`` read from it.
     val_repeats : int
         Median number of trials averaged per validation image (for the noise ceiling).
     """
 
     subject: int
     index: int
-    hemi: np.ndarray
-    vertex: np.ndarray
-    density: str
+    feature_space: object
     val_repeats: int = 1
 
     @property
+    def hemi(self) -> np.ndarray:
+        return self.feature_space.hemi
+
+    @property
+    def vertex(self) -> np.ndarray:
+        return self.feature_space.vertex
+
+    @property
+    def density(self) -> str:
+        return self.feature_space.density
+
+    @property
     def n_vertices(self) -> int:
-        return int(self.hemi.size)
+        return self.feature_space.n_features
 
 
 @dataclass
@@ -111,8 +121,7 @@ def load_data(nsd, subjects: list[int], cfg) -> PipelineData:
     from neuro_igc.data import DecodingDataset, EncodingDataset
 
     train, val = _splits(nsd, subjects, cfg)
-    infos = [SubjectInfo(b.subject, k, np.asarray(b.hemi), np.asarray(b.vertex), b.density,
-                         int(np.median(v.n_repeats)) if v.n_trials else 1)
+    infos = [SubjectInfo(b.subject, k, b.feature_space, int(np.median(v.n_repeats)) if v.n_trials else 1)
              for k, (b, v) in enumerate(zip(train, val))]
     if cfg.task == "decoding":
         from neuro_igc.data.features import image_statistics

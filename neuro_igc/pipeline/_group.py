@@ -311,8 +311,10 @@ def group_maps(ctx, names: list[str], *, kind: str, prefix: str = "") -> None:
             vertex.append(keep)
         values = np.concatenate(means, axis=1)
         outline = O._outline(ctx, None) if cfg.outputs.figures else None
-        maps = O.write_maps(ctx, deriv, None, values, names, np.asarray(hemi), np.concatenate(vertex), density,
-                            kind=f"mean {kind}", outline=outline)
+        from neuro_igc.data import SurfaceSpace
+
+        space = SurfaceSpace(density, np.asarray(hemi, dtype=str), np.concatenate(vertex))
+        maps = O.write_maps(ctx, deriv, None, values, names, space, kind=f"mean {kind}", outline=outline)
         return {"maps": maps}
 
     import warnings

@@ -99,7 +99,7 @@ def layer_step(ctx, data, train, subject: int, igc_rec, vert: pd.DataFrame):
     layers = list(cfg.attribution_layers)
     settings = {"upstream": igc_rec.hash, "layers": layers, "roi": cfg.to_dict()["outputs"]["roi"],
                 "figures": cfg.outputs.figures, "data_files": ctx.data_hash}
-    hemi, vertex, density = vert["hemi"].to_numpy(), vert["vertex"].to_numpy(), vert.attrs["density"]
+    space = O.vertex_space(vert)
 
     def work(deriv):
         from neuro_igc.pipeline._train import load_models
@@ -111,8 +111,8 @@ def layer_step(ctx, data, train, subject: int, igc_rec, vert: pd.DataFrame):
         models = load_models(paths, ctx.device)
         masks = {}
         for name in cfg.outputs.roi.atlases:
-            atlas = O.load_atlas(ctx, name, subject, density=density)
-            for roi, mask in atlas.masks(hemi=hemi, vertex=vertex, density=density).items():
+            atlas = O.load_atlas(ctx, name, subject, density=space.density)
+            for roi, mask in atlas.masks(space).items():
                 if mask.any():
                     masks[(name, roi)] = mask
         rows, arrays = [], {}

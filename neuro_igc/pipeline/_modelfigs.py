@@ -27,8 +27,8 @@ def noise_ceiling_r(ctx, info) -> np.ndarray | None:
         logger.info("no noise ceiling for subject %02d: %s", info.subject, exc)
         return None
     n_lh = full.size // 2  # fsaverage: lh then rh, same vertex count
-    index = np.where(np.asarray(info.hemi) == "lh", 0, n_lh) + np.asarray(info.vertex, dtype=int)
-    return np.sqrt(noise_ceiling(full[index], n=max(int(info.val_repeats), 1)) / 100.0)
+    ncsnr = info.feature_space.from_hemispheres({"lh": full[:n_lh], "rh": full[n_lh:]})
+    return np.sqrt(noise_ceiling(ncsnr, n=max(int(info.val_repeats), 1)) / 100.0)
 
 
 def _predictions(ctx, models, data, info):

@@ -249,17 +249,26 @@ def stat_label(kind: str) -> str:
 MASK_TABLE = {0: "outside", 1: "covered"}
 
 
-def write_mask(deriv, sub: str | None, hemi, vertex, density: str, label: str) -> dict[str, Path]:
-    """The dseg of the vertices the maps of ``label`` cover (1) on each hemisphere, as ``.label.gii``
-    plus the BIDS ``_dseg.tsv`` of its labels; returns the ``.label.gii`` paths."""
-    from neuro_igc.surface import n_vertices, write_gifti_labels
+def vertex_space(vert: pd.DataFrame):
+    """The SurfaceSpace of a vertex table (:func:`read_vertices`: ``hemi``/``vertex`` columns, the
+    density in its ``attrs``)."""
+    from neuro_igc.data import SurfaceSpace
 
-    hemi, vertex = np.asarray(hemi), np.asarray(vertex)
-    nv = n_vertices(density)
+    return SurfaceSpace(vert.attrs["density"], vert["hemi"].to_numpy().astype(str), vert["vertex"].to_numpy())
+
+
+def write_mask(deriv, sub: str | None, space, label: str) -> dict[str, Path]:
+    """The dseg of the vertices of ``space`` (a SurfaceSpace) the maps of ``label`` cover (1) on each
+    hemisphere, as ``.label.gii`` plus the BIDS ``_dseg.tsv`` of its labels; returns the ``.label.gii``
+    paths."""
+    from neuro_igc.surface import write_gifti_labels
+
+    density = space.density
     out = {}
     for h in ("lh", "rh"):
+        nv = space.n_vertices[h]
         labels = np.zeros(nv, dtype=np.int32)
-        labels[vertex[hemi == h]] = 1
+        labels[space.indices(h)] = 1
         out[h] = write_gifti_labels(labels, MASK_TABLE, deriv.mask_path(sub, h, density, label), hemi=h)
         write_tsv(deriv.mask_path(sub, h, density, label, ext=".tsv"),
                   pd.DataFrame({"index": list(MASK_TABLE), "name": list(MASK_TABLE.values())}))
@@ -275,9 +284,10 @@ def write_mask(deriv, sub: str | None, hemi, vertex, density: str, label: str) -
     return out
 
 
-def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str], hemi, vertex, density: str,
-               *, kind: str, outline=None) -> list[dict]:
-    """Write each row of ``values`` (n_maps, n_vertices) as lh/rh ``.func.gii`` + ``.mgz`` with a
+def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str], space, *, kind: str,
+               outline=None) -> list[dict]:
+    """Write each row of ``values`` (n_maps, n_features), on the vertices of ``space`` (a
+    SurfaceSpace), as lh/rh ``.func.gii`` + ``.mgz`` with a
     ``.json`` sidecar, the dseg of the vertices they cover, the freeview command
     (``_freeview.txt``) and a figure; returns what the report shows.
 
@@ -287,7 +297,6 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
     from neuro_igc.surface import (
         freeview_command,
         plot_surface_maps,
-        to_hemispheres,
         view_surface_maps,
         write_gifti,
         write_mgz,
@@ -295,10 +304,10 @@ def write_maps(ctx, deriv, sub: str | None, values: np.ndarray, names: list[str]
 
     cfg = ctx.config
     values = np.atleast_2d(values)
-    hemis = to_hemispheres(values, hemi, vertex, density=density)  # NaN outside: what the figures show
-    inside = {h: ~np.isnan(to_hemispheres(np.zeros(values.shape[1]), hemi, vertex, density=density)[h])
-              for h in ("lh", "rh")}
-    masks = write_mask(deriv, sub, hemi, vertex, density, cfg.label)
+    density = space.density
+    hemis = space.to_hemispheres(values)  # NaN outside: what the figures show
+    inside = {h: ~np.isnan(space.to_hemispheres(np.zeros(values.shape[1]))[h]) for h in ("lh", "rh")}
+    masks = write_mask(deriv, sub, space, cfg.label)
     stat = stat_label(kind)
     out = []
     for i, name in enumerate(names):
@@ -378,8 +387,8 @@ def surface_step(ctx, sub: str, upstream, values: np.ndarray, names: list[str], 
                 "views": cfg.outputs.views, "interactive": cfg.outputs.interactive}
 
     def work(deriv):
-        maps = write_maps(ctx, deriv, sub, values, names, vert["hemi"].to_numpy(), vert["vertex"].to_numpy(),
-                          vert.attrs["density"], kind=kind, outline=_outline(ctx, int(sub)) if cfg.outputs.figures else None)
+        maps = write_maps(ctx, deriv, sub, values, names, vertex_space(vert), kind=kind,
+                          outline=_outline(ctx, int(sub)) if cfg.outputs.figures else None)
         return {"maps": maps}
 
     return ctx.step(f"sub-{sub}/{step}", settings, work)
@@ -402,14 +411,14 @@ def roi_step(ctx, sub: str, igc_rec, maps: np.ndarray, names: list[str], vert: p
         return None
     settings = {"upstream": igc_rec.hash, "roi": cfg.to_dict()["outputs"]["roi"], "mean": mean,
                 "figures": cfg.outputs.figures, "data_files": ctx.data_hash}
-    hemi, vertex, density = vert["hemi"].to_numpy(), vert["vertex"].to_numpy(), vert.attrs["density"]
+    space = vertex_space(vert)
 
     def work(deriv):
         tables, files, order, sources = [], [], [], {}
         for name in atlases:
-            atlas = load_atlas(ctx, name, int(sub), density=density)
+            atlas = load_atlas(ctx, name, int(sub), density=space.density)
             sources[name] = atlas.source
-            t = roi_sums(maps, atlas, hemi=hemi, vertex=vertex, subject=sub, outputs=names, density=density)
+            t = roi_sums(maps, atlas, space=space, subject=sub, outputs=names)
             if mean:
                 t["value"] = t["value"] / t["n_features"].where(t["n_features"] > 0)
             t.insert(1, "atlas", name)

@@ -66,16 +66,17 @@ def decimate(data, density: str = "fsaverage5"):
     return arr[..., :n]
 
 
-def decimate_features(hemi, vertex, density: str = "fsaverage5") -> np.ndarray:
-    """Boolean mask (n_features,) of the features whose vertex exists on the coarser template.
+def decimate_features(space, density: str = "fsaverage5") -> np.ndarray:
+    """Boolean mask (n_features,) of the features of a :class:`~neuro_igc.data.SurfaceSpace`
+    whose vertex exists on the coarser template ``density``.
 
-    Use it to decimate a feature vector: ``values[..., keep]``, ``hemi[keep]``, ``vertex[keep]``
-    (vertex indices are unchanged, the meshes being nested).
+    Use it to decimate a feature vector: ``values[..., keep]`` lives on
+    ``SurfaceSpace(density, space.hemi[keep], space.vertex[keep])`` (vertex indices are unchanged,
+    the meshes being nested).
     """
-    vertex = np.asarray(vertex)
-    if len(np.asarray(hemi)) != len(vertex):
-        raise ValueError(f"'hemi' and 'vertex' differ in length: {len(np.asarray(hemi))} and {len(vertex)}.")
-    return vertex < n_vertices(density)
+    from neuro_igc.data import feature_space_of
+
+    return feature_space_of(space, "surface").vertex < n_vertices(density)
 
 
 def load_sphere(hemi: str, density: str = "fsaverage5", path: str | os.PathLike | None = None) -> np.ndarray:

@@ -6,6 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from neuro_igc.data import SurfaceSpace, VolumeSpace
 from neuro_igc.atlas import NSD_MERGES, Atlas, nsd_table, write_ctab
 
 
@@ -56,19 +57,20 @@ def test_labels_for_aligns_with_a_feature_vector():
     atlas = Atlas(labels, nsd_table("prf-visualrois"))
     hemi = np.array(["lh"] * 30 + ["rh"] * 20)
     vertex = np.concatenate([rng.choice(642, 30, replace=False), rng.choice(642, 20, replace=False)])
-    got = atlas.labels_for(hemi, vertex)
+    space = SurfaceSpace("fsaverage3", hemi, vertex)
+    got = atlas.labels_for(space)
     np.testing.assert_array_equal(got[:30], labels["lh"][vertex[:30]])
     np.testing.assert_array_equal(got[30:], labels["rh"][vertex[30:]])
-    masks = atlas.masks(hemi, vertex, rois=["V1v", "hV4"])
+    masks = atlas.masks(space, rois=["V1v", "hV4"])
     np.testing.assert_array_equal(masks["hV4"], got == 7)
 
 
 def test_clear_errors(tmp_path):
     atlas = Atlas({"lh": np.zeros(642, int), "rh": np.ones(642, int)}, {1: "V1"}, name="toy")
     with pytest.raises(ValueError, match="Label density does not match the data: atlas 'toy' has 642 vertices.*10242"):
-        atlas.labels_for(["lh"], [0], density="fsaverage5")
+        atlas.labels_for(SurfaceSpace("fsaverage5", ["lh"], [0]))
     with pytest.raises(ValueError, match="Label density does not match the data: 'vertex' goes up to 5000"):
-        atlas.labels_for(["lh"], [5000])
+        atlas.labels_for(SurfaceSpace("fsaverage5", ["lh"], [5000]))
     with pytest.raises(ValueError, match=r"Unknown ROI name\(s\) \['V9'\] in atlas 'toy'; known ROIs are: V1"):
         atlas.merge({"V": ["V1", "V9"]})
     with pytest.raises(FileNotFoundError, match=r"Cannot read atlas file .*lh.prf-visualrois.mgz: no such file"):
@@ -77,7 +79,7 @@ def test_clear_errors(tmp_path):
         Atlas({"lh": np.arange(3), "rh": np.arange(3)}, {1: "a", 2: "b"}).merge({"x": ["a"], "y": ["a", "b"]})
     big = Atlas({"lh": np.zeros(10242, int), "rh": np.zeros(10242, int)}, {1: "V1"})
     with pytest.raises(ValueError, match=r"atlas.decimate\('fsaverage3'\)"):
-        big.labels_for(["lh"], [0], density=642)
+        big.labels_for(SurfaceSpace("fsaverage3", ["lh"], [0]))
 
 
 def test_annot_round_trip_and_split(tmp_path):
@@ -91,8 +93,9 @@ def test_annot_round_trip_and_split(tmp_path):
     split = atlas.split_hemispheres()
     assert split.roi_names[:2] == ["lh.V1v", "lh.V1d"] and "rh.hV4" in split.roi_names
     hemi, vertex = np.array(["lh", "rh"]), np.array([5, 5])
-    names = [split.table[i] for i in split.labels_for(hemi, vertex) if i]
-    assert all(n.startswith(h) for n, h in zip(names, hemi[atlas.labels_for(hemi, vertex) > 0]))
+    space = SurfaceSpace("fsaverage3", hemi, vertex)
+    names = [split.table[i] for i in split.labels_for(space) if i]
+    assert all(n.startswith(h) for n, h in zip(names, hemi[atlas.labels_for(space) > 0]))
 
 
 def test_from_gifti_labels(tmp_path):
@@ -128,17 +131,17 @@ def test_from_nifti_volume_with_minus_one_outside(tmp_path):
     assert atlas.kind == "volume" and atlas.roi_names == ["OPA", "PPA", "RSC"]
     np.testing.assert_allclose(atlas.affine, affine)
     ijk = np.argwhere(np.ones(vol.shape, bool))[::7]
-    np.testing.assert_array_equal(atlas.labels_for(ijk=ijk), np.clip(vol[tuple(ijk.T)], 0, None))
+    np.testing.assert_array_equal(atlas.labels_for(VolumeSpace(ijk, affine, vol.shape)), np.clip(vol[tuple(ijk.T)], 0, None))
     with pytest.raises(ValueError, match="outside the atlas volume"):
-        atlas.labels_for(ijk=[[6, 0, 0]])
+        atlas.labels_for(VolumeSpace([[6, 0, 0]], affine, (7, 7, 8)))
 
 
 def test_from_roi_labels_duck_typed():
     roi = SimpleNamespace(atlas="streams", labels=np.array([1, 2, 0, 3]), table=nsd_table("streams"),
-                          hemi=np.array(["lh", "lh", "rh", "rh"]), vertex=np.array([0, 9, 3, 4]), density="fsaverage3")
+                          feature_space=SurfaceSpace("fsaverage3", ["lh", "lh", "rh", "rh"], [0, 9, 3, 4]))
     atlas = Atlas.from_roi_labels(roi)
     assert atlas.n_vertices == 642 and atlas.name == "streams"
-    np.testing.assert_array_equal(atlas.labels_for(roi.hemi, roi.vertex), roi.labels)
+    np.testing.assert_array_equal(atlas.labels_for(roi.feature_space), roi.labels)
 
 
 def test_synthetic_nsd_folder_visual_atlas(tmp_path):
@@ -149,5 +152,5 @@ def test_synthetic_nsd_folder_visual_atlas(tmp_path):
     assert atlas.density == "fsaverage5" and "white-to-fsaverage" in atlas.source
     assert atlas.roi_names == list(nsd_table("prf-visualrois").values())
     a = truth.arrays
-    got = atlas.labels_for(a["subj01_prf_hemi"].astype(str), a["subj01_prf_vertex"].astype(int), density="fsaverage5")
+    got = atlas.labels_for(SurfaceSpace("fsaverage5", a["subj01_prf_hemi"].astype(str), a["subj01_prf_vertex"].astype(int)))
     np.testing.assert_array_equal(got, a["subj01_prf_roi"])

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from neuro_igc.data import SurfaceSpace
 from neuro_igc.atlas import OTHER, Atlas, check_additivity, group_summary, nsd_table, plot_roi_sums, roi_sums
 
 
@@ -20,7 +21,7 @@ def setup():
 def test_roi_sums_equal_a_plain_loop_and_add_up(setup):
     rng, atlas, hemi, vertex = setup
     att = rng.standard_normal((2, len(hemi)))
-    table = roi_sums(att, atlas, hemi=hemi, vertex=vertex, subject="01", outputs=["contrast", "slope"])
+    table = roi_sums(att, atlas, space=SurfaceSpace("fsaverage3", hemi, vertex), subject="01", outputs=["contrast", "slope"])
     assert list(table.columns) == ["subject", "output", "roi", "value", "n_features"]
     assert len(table) == 2 * 8  # 7 ROIs + (other)
     for o, name in enumerate(["contrast", "slope"]):
@@ -33,12 +34,12 @@ def test_roi_sums_equal_a_plain_loop_and_add_up(setup):
     checked = check_additivity(table, att.sum(1))
     assert checked["ok"].all() and np.abs(checked["difference"]).max() < 1e-12
     # merged ROIs are sums of their parts
-    merged = roi_sums(att, atlas.merge({"V1": ["V1v", "V1d"]}), hemi=hemi, vertex=vertex, outputs=["contrast", "slope"])
+    merged = roi_sums(att, atlas.merge({"V1": ["V1v", "V1d"]}), space=SurfaceSpace("fsaverage3", hemi, vertex), outputs=["contrast", "slope"])
     v1 = merged[(merged.roi == "V1") & (merged.output == "slope")]["value"].item()
     parts = table[table.roi.isin(["V1v", "V1d"]) & (table.output == "slope")]["value"].sum()
     assert v1 == pytest.approx(parts)
     # per hemisphere rows add up to the bilateral ROI
-    sep = roi_sums(att, atlas, hemi=hemi, vertex=vertex, outputs=["contrast", "slope"], hemispheres="separate", rois=["hV4"])
+    sep = roi_sums(att, atlas, space=SurfaceSpace("fsaverage3", hemi, vertex), outputs=["contrast", "slope"], hemispheres="separate", rois=["hV4"])
     assert set(sep.roi) == {"lh.hV4", "rh.hV4", OTHER}
     both = table[(table.roi == "hV4") & (table.output == "contrast")]["value"].item()
     assert sep[(sep.roi != OTHER) & (sep.output == "contrast")]["value"].sum() == pytest.approx(both)
@@ -48,14 +49,14 @@ def test_roi_sums_equal_a_plain_loop_and_add_up(setup):
 def test_additivity_check_detects_a_missing_roi(setup):
     rng, atlas, hemi, vertex = setup
     att = rng.standard_normal(len(hemi)) + 1.0
-    table = roi_sums(att, atlas, hemi=hemi, vertex=vertex)
+    table = roi_sums(att, atlas, space=SurfaceSpace("fsaverage3", hemi, vertex))
     assert not check_additivity(table[table.roi != "V2v"], [att.sum()])["ok"].all()
 
 
 def test_group_summary_mean_sd_across_subjects(setup, tmp_path):
     rng, atlas, hemi, vertex = setup
     atts = {s: rng.standard_normal((2, len(hemi))) for s in ("01", "02", "03")}
-    table = pd.concat([roi_sums(a, atlas, hemi=hemi, vertex=vertex, subject=s, outputs=["a", "b"]) for s, a in atts.items()])
+    table = pd.concat([roi_sums(a, atlas, space=SurfaceSpace("fsaverage3", hemi, vertex), subject=s, outputs=["a", "b"]) for s, a in atts.items()])
     summary = group_summary(table)
     row = summary[(summary.output == "b") & (summary.roi == "V3d")].iloc[0]
     vals = table[(table.output == "b") & (table.roi == "V3d")]["value"].to_numpy()
@@ -76,30 +77,30 @@ def test_group_summary_mean_sd_across_subjects(setup, tmp_path):
 def test_roi_sums_errors(setup):
     rng, atlas, hemi, vertex = setup
     with pytest.raises(ValueError, match="'attributions' has 3 features but the feature description"):
-        roi_sums(np.zeros(3), atlas, hemi=hemi, vertex=vertex)
+        roi_sums(np.zeros(3), atlas, space=SurfaceSpace("fsaverage3", hemi, vertex))
     with pytest.raises(ValueError, match="Label density does not match the data"):
-        roi_sums(np.zeros(len(hemi)), atlas, hemi=hemi, vertex=vertex, density="fsaverage")
+        roi_sums(np.zeros(len(hemi)), atlas, space=SurfaceSpace("fsaverage", hemi, vertex))
     with pytest.raises(ValueError, match=r"Unknown ROI name\(s\) \['V1'\].*known ROIs are: V1v, V1d"):
-        roi_sums(np.zeros(len(hemi)), atlas, hemi=hemi, vertex=vertex, rois=["V1"])
+        roi_sums(np.zeros(len(hemi)), atlas, space=SurfaceSpace("fsaverage3", hemi, vertex), rois=["V1"])
     with pytest.raises(ValueError, match="Invalid value for 'hemispheres'"):
-        roi_sums(np.zeros(len(hemi)), atlas, hemi=hemi, vertex=vertex, hemispheres="lh")
+        roi_sums(np.zeros(len(hemi)), atlas, space=SurfaceSpace("fsaverage3", hemi, vertex), hemispheres="lh")
 
 
 def _roi_labels_of(atlas, hemi, vertex):
-    from neuro_igc.data import ROILabels, SurfaceSpace
+    from neuro_igc.data import ROILabels
 
     space = SurfaceSpace("fsaverage3", hemi, vertex)
-    return ROILabels("visual", atlas.labels_for(hemi, vertex), atlas.table, space, source="test")
+    return ROILabels("visual", atlas.labels_for(space), atlas.table, space, source="test")
 
 
 def test_roi_sums_take_feature_aligned_roi_labels(setup):
     rng, atlas, hemi, vertex = setup
     att = rng.standard_normal((2, len(hemi)))
     roi = _roi_labels_of(atlas, hemi, vertex)
-    expected = roi_sums(att, atlas, hemi=hemi, vertex=vertex, subject="01")
+    expected = roi_sums(att, atlas, space=SurfaceSpace("fsaverage3", hemi, vertex), subject="01")
     pd.testing.assert_frame_equal(roi_sums(att, roi, subject="01"), expected)
     separate = roi_sums(att, roi, subject="01", hemispheres="separate")
-    pd.testing.assert_frame_equal(separate, roi_sums(att, atlas, hemi=hemi, vertex=vertex, subject="01",
+    pd.testing.assert_frame_equal(separate, roi_sums(att, atlas, space=SurfaceSpace("fsaverage3", hemi, vertex), subject="01",
                                                      hemispheres="separate"))
 
 
@@ -123,3 +124,37 @@ def test_check_additivity_takes_the_attribution_result(setup):
     check = check_additivity(table, res)
     assert check["ok"].all()
     np.testing.assert_allclose(check["total"], att.sum(1))
+
+
+def test_roi_sums_take_native_surface_roi_labels():
+    # hemispheres of different vertex counts (a subject's own surface): no full-hemisphere atlas needed
+    from neuro_igc.atlas import ROI_TABLE_COLUMNS
+    from neuro_igc.data import ROILabels
+
+    space = SurfaceSpace("native", ["lh", "lh", "rh"], [0, 1, 4], subject=1, n_vertices={"lh": 3, "rh": 5})
+    roi = ROILabels("toy", [1, 0, 2], {1: "A", 2: "B"}, space)
+    table = roi_sums([[1.0, 2.0, 4.0]], roi, subject="01")
+    assert list(table.columns) == list(ROI_TABLE_COLUMNS)
+    assert table[["roi", "value", "n_features"]].values.tolist() == [["A", 1.0, 1], ["B", 4.0, 1], [OTHER, 2.0, 1]]
+
+
+def test_roi_sums_need_a_feature_space(setup):
+    rng, atlas, hemi, vertex = setup
+    with pytest.raises(ValueError, match=r"Missing 'space'.*SurfaceSpace"):
+        roi_sums(np.zeros(len(hemi)), atlas)
+    with pytest.raises(ValueError, match=r"Invalid value for 'space'.*SurfaceSpace\(density, hemi, vertex\)"):
+        roi_sums(np.zeros(len(hemi)), atlas, space=(hemi, vertex))
+    roi = _roi_labels_of(atlas, hemi, vertex)
+    with pytest.raises(ValueError, match="ROI labels carry their own feature space"):
+        roi_sums(np.zeros(len(hemi)), roi, space=SurfaceSpace("fsaverage3", hemi[:3], vertex[:3]))
+
+
+def test_roi_sums_per_hemisphere_of_native_roi_labels():
+    from neuro_igc.data import ROILabels
+
+    space = SurfaceSpace("native", ["lh", "lh", "rh", "rh"], [0, 1, 0, 4], subject=1, n_vertices={"lh": 3, "rh": 5})
+    roi = ROILabels("toy", [1, 2, 0, 1], {1: "A", 2: "B"}, space)
+    table = roi_sums([1.0, 2.0, 4.0, 8.0], roi, hemispheres="separate")
+    assert table[["roi", "value"]].values.tolist() == [["lh.A", 1.0], ["lh.B", 2.0], ["rh.A", 8.0], [OTHER, 4.0]]
+    only_a = roi_sums([1.0, 2.0, 4.0, 8.0], roi, hemispheres="separate", rois=["A"])
+    assert only_a[["roi", "value"]].values.tolist() == [["lh.A", 1.0], ["rh.A", 8.0], [OTHER, 6.0]]

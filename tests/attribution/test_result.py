@@ -70,3 +70,38 @@ def test_repr_summarises_many_outputs():
     text = repr(many)
     assert "\n" not in text and len(text) < 160  # one short line, not 300 numbers
     assert "<300 values: median 0.25, min -0.5, max 1>" in text
+
+
+def _surface_rois():
+    from neuro_igc.data import ROILabels, SurfaceSpace
+
+    space = SurfaceSpace("fsaverage3", ["lh", "lh", "lh", "rh", "rh", "rh"], [0, 4, 9, 1, 2, 3])
+    return ROILabels("visual", [1, 1, 0, 2, 0, 3], {1: "V1", 2: "V2", 3: "V3"}, space)
+
+
+def test_roi_sum_takes_roi_labels_and_gives_the_roi_table():
+    from neuro_igc.atlas import OTHER, ROI_TABLE_COLUMNS, check_additivity, roi_sums
+
+    roi = _surface_rois()
+    maps = np.arange(12.0).reshape(2, 6)
+    res = AttributionResult(maps, settings={"output_idx": [4, 7]})
+    table = res.roi_sum(roi)  # what nsd.roi(..., like=betas) gives
+    assert list(table.columns) == list(ROI_TABLE_COLUMNS)
+    pd.testing.assert_frame_equal(table, roi_sums(maps, roi, outputs=[4, 7]))
+    v1 = table[(table.output == 7) & (table.roi == "V1")]
+    assert v1.value.item() == 6 + 7 and v1.n_features.item() == 2
+    unlabelled = table[(table.output == 4) & (table.roi == OTHER)]  # label 0: named, not "0"
+    assert unlabelled.value.item() == 2 + 4 and unlabelled.n_features.item() == 2
+    assert "0" not in set(table.roi)
+    assert check_additivity(table, res)["ok"].all()
+    with pytest.raises(ValueError, match="'names'"):
+        res.roi_sum(roi, names={1: "x"})
+
+
+def test_roi_sum_of_roi_labels_per_sample(regression_data):
+    x, _ = regression_data
+    res = ig(mish_mlp(), x[:3], baselines=2, n_steps=4, progress=False)
+    table = res.roi_sum(_surface_rois())
+    assert table.columns[0] == "sample" and len(table) == 3 * 3 * 4  # samples x outputs x (3 ROIs + other)
+    sums = table.groupby(["sample", "output"]).value.sum().values.reshape(3, 3)
+    np.testing.assert_allclose(sums, res.attributions.sum(-1))

@@ -111,7 +111,9 @@ def test_two_threads_with_different_settings_do_not_mix(tmp_path):
     assert not any(r.skipped for r in other.records)  # settings changed: redone, not trusted
 
 
-@pytest.mark.parametrize("damage", ["junk", "truncate", "delete"])
+# one damage in the default suite, all three (~7 s each) with `make test-all`
+@pytest.mark.parametrize("damage", [pytest.param("junk", marks=pytest.mark.slow),
+                                    pytest.param("truncate", marks=pytest.mark.slow), "delete"])
 def test_changed_derivative_is_not_unchanged(tmp_path, damage):
     out = tmp_path / "out"
     first = _run(tmp_path, out)

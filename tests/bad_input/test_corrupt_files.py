@@ -318,7 +318,9 @@ def _write_volume(d: Path):
 
     nib.save(nib.Nifti1Image(np.random.default_rng(0).random((8, 8, 8, 3)).astype(np.float32), np.eye(4)),
              d / "map.nii.gz")
-    return d / "map.nii.gz", lambda p: from_volume(p, np.array([[1, 2, 3]]))
+    from neuro_igc.data import VolumeSpace
+
+    return d / "map.nii.gz", lambda p: from_volume(p, VolumeSpace(np.array([[1, 2, 3]]), np.eye(4), (8, 8, 8)))
 
 
 OTHER_WRITERS = {

@@ -250,16 +250,29 @@ PRF_CASES = [
     ("gaussian-maps-sigma", lambda: __import__("neuro_igc.prf", fromlist=["gaussian_maps"]).gaussian_maps(
         [0.0], [0.0], [0.0]), ValueError, r"'sigma'.*positive"),
     ("prf-to-surface-length", lambda: __import__("neuro_igc.prf", fromlist=["prf_to_surface"]).prf_to_surface(
-        _quiet(lambda: _fit_prf(np.random.default_rng(0).random((3, 8, 8)))), ["lh"] * 2, [0, 1]), ValueError,
+        _quiet(lambda: _fit_prf(np.random.default_rng(0).random((3, 8, 8)))), _surface(["lh"] * 2, [0, 1])), ValueError,
      r"'hemi'.*3|3.*'hemi'|rows"),
     ("prf-to-surface-column", lambda: __import__("neuro_igc.prf", fromlist=["prf_to_surface"]).prf_to_surface(
-        _quiet(lambda: _fit_prf(np.random.default_rng(0).random((2, 8, 8)))), ["lh"] * 2, [0, 1], columns=("polar",)),
+        _quiet(lambda: _fit_prf(np.random.default_rng(0).random((2, 8, 8)))), _surface(["lh"] * 2, [0, 1]),
+        columns=("polar",)),
      ValueError, r"polar"),
 ]
 
 
 # ---------------------------------------------------------------------------------------------
 # atlas
+
+def _surface(hemi, vertex, density="fsaverage3"):
+    from neuro_igc.data import SurfaceSpace
+
+    return SurfaceSpace(density, hemi, vertex)
+
+
+def _volume(ijk, affine=None, shape=(2, 2, 2)):
+    from neuro_igc.data import VolumeSpace
+
+    return VolumeSpace(ijk, np.eye(4) if affine is None else affine, shape)
+
 
 def _roi_sums(att, **kw):
     from neuro_igc.atlas import roi_sums
@@ -268,26 +281,27 @@ def _roi_sums(att, **kw):
 
 
 ATLAS_CASES = [
-    ("roi-sums-length", lambda: _roi_sums(np.zeros(5), hemi=["lh"] * 4, vertex=[0, 1, 2, 3]), ValueError,
+    ("roi-sums-length", lambda: _roi_sums(np.zeros(5), space=_surface(["lh"] * 4, [0, 1, 2, 3])), ValueError,
      r"'attributions' has 5 features.*has 4"),
-    ("roi-sums-hemi-vertex", lambda: _roi_sums(np.zeros(4), hemi=["lh"] * 4, vertex=[0, 1, 2]), ValueError,
+    ("roi-sums-hemi-vertex", lambda: _roi_sums(np.zeros(4), space=_surface(["lh"] * 4, [0, 1, 2])), ValueError,
      r"'vertex'.*3.*4|'hemi'.*4.*3"),
-    ("roi-sums-hemi-name", lambda: _roi_sums(np.zeros(2), hemi=["left", "lh"], vertex=[0, 1]), ValueError,
+    ("roi-sums-hemi-name", lambda: _roi_sums(np.zeros(2), space=_surface(["left", "lh"], [0, 1])), ValueError,
      r"'hemi'.*'left'"),
-    ("roi-sums-vertex-range", lambda: _roi_sums(np.zeros(2), hemi=["lh", "lh"], vertex=[0, 5000]), ValueError,
+    ("roi-sums-vertex-range", lambda: _roi_sums(np.zeros(2), space=_surface(["lh", "lh"], [0, 5000])), ValueError,
      r"'vertex'.*5000"),
-    ("roi-sums-vertex-negative", lambda: _roi_sums(np.zeros(2), hemi=["lh", "lh"], vertex=[0, -1]), ValueError,
+    ("roi-sums-vertex-negative", lambda: _roi_sums(np.zeros(2), space=_surface(["lh", "lh"], [0, -1])), ValueError,
      r"'vertex'.*-1|negative"),
-    ("roi-sums-ndim", lambda: _roi_sums(np.zeros((2, 2, 2)), hemi=["lh"] * 2, vertex=[0, 1]), ValueError,
+    ("roi-sums-ndim", lambda: _roi_sums(np.zeros((2, 2, 2)), space=_surface(["lh"] * 2, [0, 1])), ValueError,
      r"'attributions'.*\(n_features,\)"),
-    ("roi-sums-outputs", lambda: _roi_sums(np.zeros((2, 2)), hemi=["lh"] * 2, vertex=[0, 1], outputs=["a"]),
+    ("roi-sums-outputs", lambda: _roi_sums(np.zeros((2, 2)), space=_surface(["lh"] * 2, [0, 1]), outputs=["a"]),
      ValueError, r"'outputs' has 1 names for 2"),
-    ("roi-sums-rois", lambda: _roi_sums(np.zeros(2), hemi=["lh"] * 2, vertex=[0, 1], rois=["V9"]), ValueError,
+    ("roi-sums-rois", lambda: _roi_sums(np.zeros(2), space=_surface(["lh"] * 2, [0, 1]), rois=["V9"]), ValueError,
      r"V9"),
-    ("roi-sums-hemispheres", lambda: _roi_sums(np.zeros(2), hemi=["lh"] * 2, vertex=[0, 1], hemispheres="left"),
+    ("roi-sums-hemispheres", lambda: _roi_sums(np.zeros(2), space=_surface(["lh"] * 2, [0, 1]), hemispheres="left"),
      ValueError, r"'hemispheres'.*got 'left'"),
     ("roi-sums-no-features", lambda: _roi_sums(np.zeros(2)), ValueError, r"'hemi'|'vertex'|'ijk'"),
-    ("roi-sums-ijk-volume", lambda: _roi_sums(np.zeros(2), ijk=np.zeros((2, 3), int)), ValueError, r"'ijk'|surface"),
+    ("roi-sums-ijk-volume", lambda: _roi_sums(np.zeros(2), space=_volume(np.array([[0, 0, 0], [1, 0, 0]]))), ValueError,
+     r"'ijk'|surface"),
     ("atlas-labels-shape", lambda: __import__("neuro_igc.atlas", fromlist=["Atlas"]).Atlas(
         {"lh": np.zeros(642, int), "rh": np.zeros(162, int)}, {1: "V1"}), ValueError, r"equal length"),
     ("atlas-labels-hemi", lambda: __import__("neuro_igc.atlas", fromlist=["Atlas"]).Atlas(
@@ -310,46 +324,53 @@ def _surf(name):
 
 
 SURFACE_CASES = [
-    ("to-hemi-length", lambda: _surf("to_hemispheres")(np.zeros(3), ["lh", "lh"], [0, 1]), ValueError,
+    ("to-hemi-length", lambda: _surf("to_hemispheres")(np.zeros(3), _surface(["lh", "lh"], [0, 1])),
+     ValueError,
      r"'values'.*3.*2|'hemi'.*2.*3"),
-    ("to-hemi-hemi-vertex", lambda: _surf("to_hemispheres")(np.zeros(2), ["lh", "lh"], [0, 1, 2]), ValueError,
+    ("to-hemi-hemi-vertex", lambda: _surf("to_hemispheres")(np.zeros(2), _surface(["lh", "lh"], [0, 1, 2])),
+     ValueError,
      r"'vertex'.*3.*2|'hemi'.*2.*3"),
-    ("to-hemi-hemi-name", lambda: _surf("to_hemispheres")(np.zeros(2), ["lh", "left"], [0, 1]), ValueError,
+    ("to-hemi-hemi-name", lambda: _surf("to_hemispheres")(np.zeros(2), _surface(["lh", "left"], [0, 1])),
+     ValueError,
      r"'hemi'.*'left'"),
-    ("to-hemi-vertex-negative", lambda: _surf("to_hemispheres")(np.zeros(2), ["lh", "lh"], [0, -3]), ValueError,
+    ("to-hemi-vertex-negative", lambda: _surf("to_hemispheres")(np.zeros(2), _surface(["lh", "lh"], [0, -3])),
+     ValueError,
      r"'vertex'.*-3|'vertex'.*negative"),
-    ("to-hemi-vertex-float", lambda: _surf("to_hemispheres")(np.zeros(2), ["lh", "lh"], [0.5, 1.0]), ValueError,
+    ("to-hemi-vertex-float", lambda: _surf("to_hemispheres")(np.zeros(2), _surface(["lh", "lh"], [0.5, 1.0])),
+     ValueError,
      r"'vertex'.*integer"),
-    ("to-hemi-density", lambda: _surf("to_hemispheres")(np.zeros(2), ["lh", "lh"], [0, 1], density="fsaverage9"),
+    ("to-hemi-density", lambda: _surf("to_hemispheres")(np.zeros(2), _surface(["lh", "lh"], [0, 1], "fsaverage9")),
      ValueError, r"'density'.*fsaverage9"),
-    ("to-hemi-density-small", lambda: _surf("to_hemispheres")(np.zeros(2), ["lh", "lh"], [0, 700],
-                                                               density="fsaverage3"), ValueError, r"'vertex'.*700"),
-    ("to-hemi-ndim", lambda: _surf("to_hemispheres")(np.zeros((2, 2, 2)), ["lh", "lh"], [0, 1]), ValueError,
+    ("to-hemi-density-small", lambda: _surf("to_hemispheres")(np.zeros(2), _surface(["lh", "lh"], [0, 700])),
+     ValueError, r"'vertex'.*700"),
+    ("to-hemi-ndim", lambda: _surf("to_hemispheres")(np.zeros((2, 2, 2)), _surface(["lh", "lh"], [0, 1])),
+     ValueError,
      r"'values'.*\(n_features,\)"),
-    ("from-hemi-missing", lambda: _surf("from_hemispheres")({"lh": np.zeros(642)}, ["lh", "rh"], [0, 1]),
+    ("from-hemi-missing", lambda: _surf("from_hemispheres")({"lh": np.zeros(642)}, _surface(["lh", "rh"], [0, 1])),
      (ValueError, KeyError), r"'rh'|'maps'"),
-    ("from-hemi-vertex-range", lambda: _surf("from_hemispheres")({"lh": np.zeros(642), "rh": np.zeros(642)},
-                                                                  ["lh", "rh"], [0, 700]), ValueError, r"'vertex'.*700"),
-    ("to-volume-shape", lambda: _surf("to_volume")(np.zeros(2), np.zeros((2, 2), int), np.eye(4), (4, 4, 4)),
+    ("from-hemi-vertex-range", lambda: _surf("from_hemispheres")({"lh": np.zeros(642), "rh": np.zeros(642)}, _surface(["lh", "rh"], [0, 700])),
+     ValueError, r"'vertex'.*700"),
+    ("to-volume-shape", lambda: _surf("to_volume")(np.zeros(2), _volume(np.zeros((2, 2), int), np.eye(4), (4, 4, 4))),
      ValueError, r"'ijk'.*\(n, 3\)|'ijk'"),
-    ("to-volume-length", lambda: _surf("to_volume")(np.zeros(3), np.zeros((2, 3), int), np.eye(4), (4, 4, 4)),
+    ("to-volume-length", lambda: _surf("to_volume")(np.zeros(3), _volume(np.array([[0, 0, 0], [1, 0, 0]]), np.eye(4), (4, 4, 4))),
      ValueError, r"'values'.*3.*2|'ijk'.*2.*3"),
-    ("to-volume-range", lambda: _surf("to_volume")(np.zeros(1), np.array([[9, 0, 0]]), np.eye(4), (4, 4, 4)),
+    ("to-volume-range", lambda: _surf("to_volume")(np.zeros(1), _volume(np.array([[9, 0, 0]]), np.eye(4), (4, 4, 4))),
      ValueError, r"'ijk'.*(4, 4, 4)|'ijk'.*9|outside"),
-    ("to-volume-affine", lambda: _surf("to_volume")(np.zeros(1), np.array([[0, 0, 0]]), np.eye(3), (4, 4, 4)),
+    ("to-volume-affine", lambda: _surf("to_volume")(np.zeros(1), _volume(np.array([[0, 0, 0]]), np.eye(3), (4, 4, 4))),
      ValueError, r"'affine'.*\(4, 4\)"),
     ("from-volume-range", lambda: _surf("from_volume")(__import__("nibabel").Nifti1Image(np.zeros((4, 4, 4)), np.eye(4)),
-                                                       np.array([[0, 9, 0]])), ValueError, r"'ijk'"),
+                                                       _volume(np.array([[0, 9, 0]]), np.eye(4), (4, 4, 4))), ValueError, r"'ijk'"),
     ("n-vertices-unknown", lambda: _surf("n_vertices")("fsaverage9"), ValueError, r"'density'.*fsaverage9"),
     ("decimate-length", lambda: _surf("decimate")(np.zeros(1000)), ValueError, r"1000"),
     ("write-mgz-ndim", lambda: _surf("write_mgz")(np.zeros((2, 2, 2)), "never_written.mgz"), ValueError,
      r"'data'"),
     ("write-gifti-hemi", lambda: _surf("write_gifti")(np.zeros(642), "never_written.gii", hemi="left"),
      ValueError, r"'hemi'.*'left'"),
-    ("to-hemi-duplicate", lambda: _surf("to_hemispheres")(np.arange(3.0), ["lh", "lh", "lh"], [0, 1, 1]), ValueError,
+    ("to-hemi-duplicate", lambda: _surf("to_hemispheres")(np.arange(3.0), _surface(["lh", "lh", "lh"], [0, 1, 1])),
+     ValueError,
      r"Duplicate vertex indices in lh: \[1\]"),
     ("from-hemi-duplicate", lambda: _surf("from_hemispheres")({"lh": np.zeros(642), "rh": np.zeros(642)},
-                                                               ["lh", "lh"], [0, 0]), ValueError,
+                                                               _surface(["lh", "lh"], [0, 0])), ValueError,
      r"Duplicate vertex indices in lh: \[0\]"),
     ("write-surface-maps-mismatch", lambda: _surf("write_surface_maps")(
         {"lh": np.zeros(642), "rh": np.zeros(2562)}, "never_written_dir", "x"), ValueError,

@@ -308,3 +308,22 @@ def test_wrong_dtype_and_shape(tmp_path, tiny):
     pd.DataFrame({"SUBJECT": [1]}).to_csv(root / L.responses_path(1), sep="\t", index=False)
     with pytest.raises(ValueError, match="columns .* are missing"):
         nsd.responses(1)
+
+
+def test_roi_like_takes_the_subject_of_the_betas(tmp_path):
+    # the docstring's promise, as a new user tries it: no subject= needed next to like=
+    make_nsd_like(tmp_path, subjects=2, sessions=1, trials=3, image_size=32, volume_spaces=(), progress=False)
+    nsd = NSD(tmp_path, progress=False)
+    b = nsd.betas(2, nan="keep")
+    bodies = nsd.roi("floc-bodies", like=b)
+    np.testing.assert_array_equal(bodies.labels, nsd.roi("floc-bodies", subject=2, like=b).labels)
+    assert "subj02" in bodies.source and bodies.counts()["EBA"] > 0
+    # an atlas NSD does not list, drawn on this subject only (no group file on fsaverage)
+    for h in ("lh", "rh"):
+        shutil.copy(tmp_path / L.surface_label_path(2, h, "floc-bodies"), tmp_path / L.surface_label_path(2, h, "mine"))
+    shutil.copy(tmp_path / L.ctab_path(2, "floc-bodies"), tmp_path / L.ctab_path(2, "mine"))
+    mine = nsd.roi("mine", like=b)
+    np.testing.assert_array_equal(mine.labels, bodies.labels)
+    assert "subj02" in mine.source
+    # a group atlas is still read from fsaverage's own files
+    assert "fsaverage/label" in nsd.roi("streams", like=b).source

@@ -440,6 +440,7 @@ def test_cli_writes_folder_and_refuses_non_empty(tmp_path, capsys):
         synth_main([str(out), "--density", "fsaverage7"])
 
 
+@pytest.mark.slow  # ~18 s: a whole `neuro-igc synth` in a subprocess, twice
 def test_killed_synth_is_rerun_by_the_same_command(tmp_path):
     """``neuro-igc synth`` killed mid-write leaves no OUTPUT_DIR; the same command then succeeds."""
     out = tmp_path / "nsd"

@@ -111,3 +111,11 @@ def test_failed_step_leaves_nothing(tmp_path):
     calls = []
     StepCache(tmp_path).run("s", {}, lambda stage: calls.append(1))
     assert calls == [1]  # not recorded as done: redone
+
+
+def test_the_roi_sidecar_describes_the_roi_table():
+    # the _roisums.tsv files are ROI tables: every column the file name does not hold is described
+    from neuro_igc.atlas import ROI_TABLE_COLUMNS
+    from neuro_igc.pipeline._outputs import ROI_FILE_COLUMNS, ROI_SIDECAR
+
+    assert list(ROI_SIDECAR) == [c for c in ROI_TABLE_COLUMNS if c not in ROI_FILE_COLUMNS]

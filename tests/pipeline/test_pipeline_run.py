@@ -99,6 +99,7 @@ def test_decoding_derivatives(nsd, decoding):
     assert list((root / "logs").glob("decoding_image_stats_participant_*.log"))
 
 
+@pytest.mark.slow  # ~25 s; skip and force are also covered by tests/test_cli.py
 def test_decoding_rerun_skips_then_force(nsd, decoding):
     cfg, out, first = decoding
     again = run_pipeline(nsd, out, "participant", cfg, device="cpu", progress=False)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from nilearn.surface import load_surf_data
 
+from neuro_igc.data import SurfaceSpace
 from neuro_igc.prf import fit_prf, gaussian_maps, prf_to_surface, write_prf_maps
 
 
@@ -21,22 +22,23 @@ def fitted():
 
 def test_prf_to_surface_places_parameters(fitted):
     params, hemi, vertex = fitted
-    maps = prf_to_surface(params, hemi, vertex, density="fsaverage5")
+    space = SurfaceSpace("fsaverage5", hemi, vertex)
+    maps = prf_to_surface(params, space)
     assert set(maps) == {"angle", "eccentricity", "size", "r2"}
     for i, (h, v) in enumerate(zip(hemi, vertex)):
         assert maps["angle"][h][v] == params["angle"].iloc[i]
     assert np.isnan(maps["size"]["lh"]).sum() == 10242 - 7
-    cut = prf_to_surface(params, hemi, vertex, columns=["angle", "r2"], min_r2=1.1)  # nothing passes
+    cut = prf_to_surface(params, space, columns=["angle", "r2"], min_r2=1.1)  # nothing passes
     assert np.isnan(cut["angle"]["lh"]).all() and np.isfinite(cut["r2"]["lh"][vertex[:7]]).all()
     with pytest.raises(ValueError, match=r"'params' lacks column\(s\) \['polar'\]"):
-        prf_to_surface(params, hemi, vertex, columns=["polar"])
+        prf_to_surface(params, space, columns=["polar"])
     with pytest.raises(ValueError, match="'params' has 12 rows but 'hemi'/'vertex' describe 3"):
-        prf_to_surface(params, hemi[:3], vertex[:3])
+        prf_to_surface(params, space.select(np.arange(3)))
 
 
 def test_write_prf_maps_reads_back(fitted, tmp_path):
     params, hemi, vertex = fitted
-    out = write_prf_maps(params, hemi, vertex, tmp_path, subject=1, density="fsaverage5")
+    out = write_prf_maps(params, SurfaceSpace("fsaverage5", hemi, vertex), tmp_path, subject=1)
     lh = np.asarray(nib.load(out["angle"]["lh.mgz"]).dataobj).ravel()
     np.testing.assert_allclose(lh[vertex[:7]], params["angle"].iloc[:7], rtol=1e-6)
     gii = load_surf_data(str(out["eccentricity"]["rh.gifti"]))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
+from neuro_igc.data import SurfaceSpace
 from neuro_igc.surface import decimate, decimate_features, load_sphere, to_hemispheres, upsample
 
 
@@ -35,10 +36,10 @@ def test_decimate_features_matches_decimated_maps():
     vertex[:5] = np.arange(5)  # make sure some survive
     hemi = np.array(["lh"] * 500 + ["rh"] * 400)
     values = rng.standard_normal(len(vertex))
-    keep = decimate_features(hemi, vertex, "fsaverage5")
+    keep = decimate_features(SurfaceSpace("fsaverage", hemi, vertex), "fsaverage5")
     np.testing.assert_array_equal(keep, vertex < 10242)
-    full = to_hemispheres(values, hemi, vertex, density="fsaverage")
-    small = to_hemispheres(values[keep], hemi[keep], vertex[keep], density="fsaverage5")
+    full = to_hemispheres(values, SurfaceSpace("fsaverage", hemi, vertex))
+    small = to_hemispheres(values[keep], SurfaceSpace("fsaverage5", hemi[keep], vertex[keep]))
     for h in ("lh", "rh"):
         np.testing.assert_array_equal(decimate(full[h]), small[h])
 

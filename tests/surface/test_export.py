@@ -113,7 +113,7 @@ def test_writers_reject_mismatched_hemispheres_unknown_densities_and_duplicates(
         write_surface_maps({"lh": np.ones(1000), "rh": np.ones(1000)}, tmp_path, "y", space=native)
     # duplicate vertex indices: an error, not the last value kept
     with pytest.raises(ValueError, match=r"Duplicate vertex indices in lh: \[5\]"):
-        to_hemispheres([1.0, 2.0, 3.0], ["lh", "lh", "rh"], [5, 5, 0], density="fsaverage3")
+        to_hemispheres([1.0, 2.0, 3.0], SurfaceSpace("fsaverage3", ["lh", "lh", "rh"], [5, 5, 0]))
     with pytest.raises(ValueError, match=r"Duplicate vertex indices in rh: \[1\]"):
         SurfaceSpace("fsaverage3", ["rh", "rh"], [1, 1])
     with pytest.raises(ValueError, match="every lh vertex before every rh vertex"):
