@@ -277,8 +277,9 @@ def write_step_report(table: pd.DataFrame, out_dir: str | os.PathLike, *, figure
         lines += ["Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + ".", ""]
     lines += [f"## Fewest steps to a {tol:g} completeness error and to a {converged:g} correlation with the "
               f"{top}-step map", "",
-              f"`steps_complete` / `steps_converged`: empty where no number of steps below {top} reaches it; "
-              f"`truth_corr_ref`: the recovery at {top} steps.", "",
+              f"`steps_complete`: empty where no number of steps up to {top} reaches it; `steps_converged`: "
+              f"where none below {top} does (the {top}-step map is the reference); `truth_corr_ref`: the "
+              f"recovery at {top} steps.", "",
               table_to_markdown(steps_summary(table, tol=tol, converged=converged)), ""]
     if figure is not None:
         rel = os.path.relpath(Path(figure), out_dir) if Path(figure).is_absolute() else str(figure)
