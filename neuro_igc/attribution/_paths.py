@@ -231,39 +231,45 @@ class GuidedPath:
         attr = torch.zeros_like(xin)
         moving = total != 0
         safe_total = torch.where(moving, total, torch.ones_like(total))
-        nan_alpha = torch.full_like(xin, float("nan"))
+        m = xin.shape[1]
+        # the 'lower' quantile of torch.quantile: the element of rank floor(q (m - 1)), the product
+        # taken in the data's dtype as torch does; kthvalue selects it without sorting the row
+        k = int(torch.floor(torch.tensor(self.fraction, dtype=base.dtype) * max(m - 1, 0))) + 1
+        # "at the target" up to the dtype's rounding: a fixed 1e-9 is below float32's resolution
+        # and would never be reached there
+        tol = 64 * torch.finfo(base.dtype).eps
+        inf = torch.full((), math.inf, dtype=xin.dtype, device=xin.device)
         S = len(bounds) - 1
-        f_prev = None
-        steps = []
+        f_prev = g_prev = None
         for s in range(S):
             f_now, grad = grad_fn(pt)
             if rule == "idgi":
-                if f_prev is not None:
-                    steps[-1][1] = f_now - f_prev
-                f_prev = f_now
+                if g_prev is not None:  # the previous step's change is known now
+                    attr += idgi_sum(g_prev.unsqueeze(1), (f_now - f_prev).unsqueeze(1))
+                f_prev, g_prev = f_now, grad
             a = float(bounds[s + 1])
             a_min, a_max = max(a - self.max_dist, 0.0), min(a + self.max_dist, 1.0)
             x_min, x_max = base + a_min * total, base + a_max * total
             l1_target = l1_total * (1 - a)
-            pt_start = pt.clone()
+            pt_start = pt  # pt is replaced, never written in place
+            grad_abs = grad.abs()
             active = l1_total > 0
             while bool(active.any()):
-                alpha = torch.where(moving, (pt - base) / safe_total, nan_alpha)
-                alpha = torch.where(torch.isnan(alpha), torch.full_like(alpha, a_max), alpha)
-                behind = (alpha < a_min) & active[:, None]
+                # features lagging more than max_dist behind the straight path jump to its edge
+                # (a feature with no distance to cover never lags)
+                behind = moving & ((pt - base) / safe_total < a_min) & active[:, None]
                 pt = torch.where(behind, x_min, pt)
                 l1_cur = (pt - xin).abs().sum(1)
-                # "at the target" up to the dtype's rounding: a fixed 1e-9 is below float32's
-                # resolution and would never be reached there
-                tol = 64 * torch.finfo(pt.dtype).eps
                 close = (l1_target - l1_cur).abs() <= torch.clamp(tol * torch.maximum(l1_target.abs(), l1_cur.abs()),
                                                                   min=tol)
                 active = active & ~close
                 if not bool(active.any()):
                     break
-                g = torch.where(pt == x_max, torch.full_like(grad, math.inf), grad.abs())
-                thr = torch.quantile(g, self.fraction, dim=1, keepdim=True, interpolation="lower")
-                sel = (g <= thr) & torch.isfinite(g) & active[:, None]
+                g = torch.where(pt == x_max, inf, grad_abs)
+                thr = torch.kthvalue(g, k, dim=1, keepdim=True).values
+                # torch.quantile gives NaN for a row holding a NaN: nothing is selected there
+                thr = torch.where(torch.isnan(g).any(1, keepdim=True), torch.full_like(thr, math.nan), thr)
+                sel = (g <= thr) & (g < inf) & active[:, None]
                 l1_s = ((pt - x_max).abs() * sel).sum(1)
                 gamma = torch.where(l1_s > 0, (l1_cur - l1_target) / torch.where(l1_s > 0, l1_s, torch.ones_like(l1_s)),
                                     torch.full_like(l1_s, math.inf))
@@ -271,16 +277,10 @@ class GuidedPath:
                 moved = torch.where(full, x_max, pt + gamma.clamp(max=1)[:, None] * (x_max - pt))
                 pt = torch.where(sel, moved, pt)
                 active = active & (gamma > 1) & (l1_s > 0)  # a row with nothing left to move is done
-            if rule == "idgi":
-                steps.append([grad, None])
-            else:
+            if rule != "idgi":
                 attr += (pt - pt_start) * grad
-        if rule == "idgi":
-            f_end = value_fn(pt)
-            steps[-1][1] = f_end - f_prev
-            g = torch.stack([st[0] for st in steps], 1)  # (R, S, m)
-            df = torch.stack([st[1] for st in steps], 1)  # (R, S)
-            attr = idgi_sum(g, df)
+        if rule == "idgi" and g_prev is not None:
+            attr += idgi_sum(g_prev.unsqueeze(1), (value_fn(pt) - f_prev).unsqueeze(1))
         return attr.reshape(x.shape)
 
 

@@ -13,8 +13,8 @@ paper_comparison, PAPER_VALUES, PAPER_RECOVERY, PAPER_VANISHING : recovery score
 pixel_coordinates, gaussian_density, density_disc, disc_radius, square_mask : the geometry.
 plot_benchmark, write_tables, table_to_markdown : the Fig. 1 layout figure and the score tables.
 digits_igc, plot_digits_igc, DigitsIGC : per-class IGC of the digits classifier (Fig. 6 analogue).
-run_step_study, steps_summary, plot_step_study : IG/IGC x paths x rules against the number of
-    steps (completeness, convergence, recovery of the planted truth).
+run_step_study, steps_summary, plot_step_study, write_step_report : IG/IGC x paths x rules against the
+    number of steps (completeness, convergence, recovery of the planted truth) and its report.
 
 Matplotlib is imported only inside the plotting functions.
 """
@@ -50,6 +50,7 @@ from neuro_igc.benchmark._steps import (
     plot_step_study,
     run_step_study,
     steps_summary,
+    write_step_report,
 )
 from neuro_igc.benchmark._scoring import (
     PAPER_RECOVERY,
@@ -105,6 +106,7 @@ __all__ = [
     "run_step_study",
     "steps_summary",
     "plot_step_study",
+    "write_step_report",
     "STEP_STUDY_DEFAULTS",
     "STEP_STUDY_COLUMNS",
 ]

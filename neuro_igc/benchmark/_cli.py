@@ -8,7 +8,8 @@ Writes to ``--out``: ``benchmark_scores.csv`` and ``benchmark_scores.md`` (the s
 ``--steps-study`` runs the step study instead (:func:`neuro_igc.benchmark.run_step_study`: IG and
 IGC x straight/blur/guided paths x quadrature/IDGI rules x 2..128 steps on Exp. A-C) and writes
 ``steps_study.csv``/``.md`` (every row), ``steps_summary.csv``/``.md`` (fewest steps to a 1 %
-completeness error and to a 0.99 correlation with the 128-step map) and ``steps_study.png``.
+completeness error and to a 0.99 correlation with the 128-step map), ``steps_study.png``, and
+``steps_report.md``, the report showing the summary, the figure and every row.
 """
 
 from __future__ import annotations
@@ -138,7 +139,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _steps_study(args) -> int:
     from neuro_igc.benchmark._report import write_tables
-    from neuro_igc.benchmark._steps import STEP_STUDY_DEFAULTS, plot_step_study, run_step_study, steps_summary
+    from neuro_igc.benchmark._steps import (
+        STEP_STUDY_DEFAULTS,
+        plot_step_study,
+        run_step_study,
+        steps_summary,
+        write_step_report,
+    )
 
     opts = dict(STEP_STUDY_DEFAULTS)
     exps = [e for e in args.exp if e != "D"] if args.exp != list(EXPERIMENTS) else list(opts["experiments"])
@@ -149,11 +156,12 @@ def _steps_study(args) -> int:
         n_samples, steps, n_mc, n_std = 8, (2, 4), 500, 200
     if args.steps is not None:
         steps = tuple(s for s in (2, 4, 8, 16, 32, 64, 128, 256, 512) if s <= args.steps)
+    settings = dict(experiments=exps, n_samples=n_samples, steps=steps, paths=opts["paths"], rules=opts["rules"],
+                    baselines=args.baselines or opts["baselines"], method=opts["method"],
+                    max_sigma=opts["max_sigma"], n_mc=n_mc, seed=args.seed, n_standardize=n_std)
     try:
-        table = run_step_study(exps, n_samples=n_samples, steps=steps, paths=opts["paths"], rules=opts["rules"],
-                               baselines=args.baselines or opts["baselines"], method=opts["method"],
-                               max_sigma=opts["max_sigma"], n_mc=n_mc, seed=args.seed, device=args.device,
-                               batch_size=args.batch_size, progress=not args.no_progress, n_standardize=n_std)
+        table = run_step_study(device=args.device, batch_size=args.batch_size, progress=not args.no_progress,
+                               **settings)
     except ValueError as exc:
         print(f"neuro-igc benchmark: error: {exc}", file=sys.stderr)
         return 2
@@ -162,6 +170,8 @@ def _steps_study(args) -> int:
     paths = write_tables(table, out, stem="steps_study")
     paths.update({f"summary {k}": v for k, v in write_tables(summary, out, stem="steps_summary").items()})
     paths["png"] = plot_step_study(table, out / "steps_study.png")
+    shown = {k: (" ".join(map(str, v)) if isinstance(v, (list, tuple)) else v) for k, v in settings.items()}
+    paths["report"] = write_step_report(table, out, figure="steps_study.png", settings=shown)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for kind, path in paths.items():
         print(f"wrote {path}")

@@ -21,7 +21,13 @@ and the table holds, per row:
 - ``truth_corr``: the map's correlation with the experiment's ground truth (recovery).
 
 :func:`steps_summary` reads off, per experiment, kind, path and rule, the fewest steps reaching a
-1 % completeness error and a 0.99 correlation with the reference.
+1 % completeness error and a 0.99 correlation with the reference; :func:`write_step_report` writes
+the summary, the figure and every row as one Markdown report.
+
+Time: the default size (:data:`STEP_STUDY_DEFAULTS`: Exp. A-C, 32 images, 2 baselines, 2 to 128
+steps, three paths, two rules; 252 IG runs) took 1 min 44 s of wall time on a 2-core CPU shared
+with other work (``neuro-igc benchmark --steps-study``); most of it is the guided path (one forward
+and backward pass per step, all paths of a batch walked together) and Exp. C's statistic.
 """
 
 from __future__ import annotations
@@ -38,11 +44,12 @@ import pandas as pd
 
 from neuro_igc._utils import check_option
 
-__all__ = ["run_step_study", "steps_summary", "plot_step_study", "STEP_STUDY_DEFAULTS", "STEP_STUDY_COLUMNS"]
+__all__ = ["run_step_study", "steps_summary", "plot_step_study", "write_step_report", "STEP_STUDY_DEFAULTS",
+           "STEP_STUDY_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
-#: the default size (see the module docstring for the time it takes)
+#: the default size (the module docstring gives the time it takes)
 STEP_STUDY_DEFAULTS: dict = {
     "experiments": ("A", "B", "C"),
     "n_samples": 32,
@@ -242,3 +249,41 @@ def plot_step_study(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     axes[1][-1].legend(fontsize=5, loc="best", ncol=2)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def write_step_report(table: pd.DataFrame, out_dir: str | os.PathLike, *, figure: str | os.PathLike | None = None,
+                      settings: dict | None = None, tol: float = 0.01, converged: float = 0.99) -> Path:
+    """The step study's report, ``steps_report.md`` in ``out_dir`` (written atomically).
+
+    It holds the summary of :func:`steps_summary` (fewest steps to a ``tol`` completeness error and
+    to a ``converged`` correlation with the largest-step map; recovery there), the figure of
+    :func:`plot_step_study` (``figure``, linked relative to ``out_dir``) and every row of ``table``.
+
+    Returns
+    -------
+    Path of the report.
+    """
+    from neuro_igc._utils import atomic_write_text
+    from neuro_igc.benchmark._report import table_to_markdown
+
+    out_dir = Path(out_dir)
+    top = int(table["n_steps"].max())
+    lines = ["# The step study", "",
+             "IG and IGC through each experiment's true statistic, for every path and rule, against the "
+             "number of steps (`neuro_igc.benchmark.run_step_study`). `completeness_error`: relative mean "
+             "absolute completeness gap of the per-sample IG; `corr_with_ref`: the map's correlation with "
+             f"its own {top}-step version; `truth_corr`: its correlation with the planted ground truth.", ""]
+    if settings:
+        lines += ["Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + ".", ""]
+    lines += [f"## Fewest steps to a {tol:g} completeness error and to a {converged:g} correlation with the "
+              f"{top}-step map", "",
+              f"`steps_complete` / `steps_converged`: empty where no number of steps below {top} reaches it; "
+              f"`truth_corr_ref`: the recovery at {top} steps.", "",
+              table_to_markdown(steps_summary(table, tol=tol, converged=converged)), ""]
+    if figure is not None:
+        rel = os.path.relpath(Path(figure), out_dir) if Path(figure).is_absolute() else str(figure)
+        lines += ["## Figure", "",
+                  f"![Rows: completeness error, correlation with the {top}-step map, correlation with the "
+                  f"ground truth; columns: experiments; IGC solid, IG dashed]({Path(rel).as_posix()})", ""]
+    lines += ["## Every run", "", table_to_markdown(table), ""]
+    return atomic_write_text(out_dir / "steps_report.md", "\n".join(lines))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from neuro_igc.attribution import igc
-from neuro_igc.benchmark import STEP_STUDY_COLUMNS, make_experiment, run_step_study, steps_summary
+from neuro_igc.benchmark import STEP_STUDY_COLUMNS, make_experiment, run_step_study, steps_summary, write_step_report
 from neuro_igc.benchmark._cli import main
 
 
@@ -63,6 +63,28 @@ def test_steps_study_errors():
 
 def test_cli_steps_study_dry_run(tmp_path, capsys):
     assert main(["--out", str(tmp_path), "--steps-study", "--dry-run", "--exp", "A", "--no-progress"]) == 0
-    for name in ("steps_study.csv", "steps_study.md", "steps_summary.csv", "steps_summary.md", "steps_study.png"):
+    for name in ("steps_study.csv", "steps_study.md", "steps_summary.csv", "steps_summary.md", "steps_study.png",
+                 "steps_report.md"):
         assert (tmp_path / name).is_file(), name
     assert "steps_complete" in capsys.readouterr().out
+    # the report shows the summary table, the figure (a link that resolves) and every row
+    report = (tmp_path / "steps_report.md").read_text()
+    assert "](steps_study.png)" in report and (tmp_path / "steps_study.png").stat().st_size > 0
+    summary = (tmp_path / "steps_summary.md").read_text().strip()
+    rows = (tmp_path / "steps_study.md").read_text().strip()
+    assert summary in report and rows in report
+    assert report.index(summary) < report.index("](steps_study.png)") < report.index(rows)
+    assert "n_samples=8" in report  # the settings it ran with
+
+
+def test_step_report_marks_what_is_not_reached(study, tmp_path):
+    table, _ = study
+    path = write_step_report(table, tmp_path, figure=tmp_path / "fig.png", tol=1e-12, converged=1.5)
+    text = path.read_text()
+    assert path == tmp_path / "steps_report.md" and "](fig.png)" in text  # linked relative to the report
+    summary = steps_summary(table, tol=1e-12, converged=1.5)
+    assert summary["steps_converged"].isna().all()  # no correlation reaches 1.5
+    rows = [line for line in text.splitlines() if line.startswith("| A | IG") and line.count("|") == 8]
+    assert len(rows) == len(summary)  # the summary's rows (7 columns), IG and IGC
+    assert all(line.split("|")[6].strip() == "" for line in rows)  # steps_converged: empty, not "nan"
+    assert "nan" not in text.lower()

@@ -212,7 +212,9 @@ class Engine:
                   for g, gidx in sample_groups(self.source, plan.group_key, subset)]
         sums = self.reduction.new_sums(weights is not None, [g for g, _ in sample_groups(self.source, plan.group_key)],
                                        self.baselines.per_sample)
-        per_batch = plan.samples_per_batch(self.source.n, self.n_baselines * self.rule.n_steps, self.n_baselines,
+        # an adaptive path (guided) is walked one step at a time: a forward pass holds one point per path
+        steps_per_pass = 1 if getattr(self.path, "adaptive", False) else self.rule.n_steps
+        per_batch = plan.samples_per_batch(self.source.n, self.n_baselines * steps_per_pass, self.n_baselines,
                                            self.n_components)
         total = sum(g[1].size for g in groups)
         bar = tqdm(total=total, desc=desc or self.desc, disable=not self.progress, unit="sample", leave=False)
