@@ -56,7 +56,6 @@ logger = logging.getLogger(__name__)
 #: process-group timeout (seconds) when neither ``timeout`` nor NEURO_IGC_DIST_TIMEOUT is given
 DEFAULT_TIMEOUT_S = 1800.0
 TIMEOUT_ENV = "NEURO_IGC_DIST_TIMEOUT"
-SWITCHES = SWITCH.values
 
 
 class DistributedError(RuntimeError):

@@ -12,10 +12,8 @@ import pandas as pd
 
 from neuro_igc._utils import atomic_path, atomic_write_text, new_figure, save_figure
 
-__all__ = ["table_to_markdown", "write_tables", "plot_benchmark", "TRUTH_KEY", "PAPER_COLUMNS"]
+__all__ = ["table_to_markdown", "write_tables", "plot_benchmark", "TRUTH_KEY"]
 
-#: columns of the paper-comparison table (:func:`neuro_igc.benchmark.paper_comparison`)
-PAPER_COLUMNS = ("experiment", "method", "figure", "ours", "paper", "reproduced")
 
 #: key of the ground-truth map in the ``maps`` dict returned by ``run_benchmark(return_maps=True)``
 TRUTH_KEY = "ground truth"

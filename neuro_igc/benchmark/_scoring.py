@@ -37,6 +37,7 @@ __all__ = [
     "PAPER_RECOVERY",
     "PAPER_VANISHING",
     "SCORE_COLUMNS",
+    "PAPER_COLUMNS",
 ]
 
 #: the paper's own numbers (Section 4): (experiment, method) -> value of that experiment's ratio
@@ -195,6 +196,10 @@ def magnitude(attribution, reference) -> float:
     return float(np.linalg.norm(a) / den) if den > 0 else float("nan")
 
 
+#: columns of the paper-comparison table (:func:`paper_comparison`)
+PAPER_COLUMNS = ("experiment", "method", "figure", "ours", "paper", "reproduced")
+
+
 def paper_comparison(table, tolerance: float = RATIO_TOLERANCE):
     """Our figures beside the paper's: ratios (Exp. B, C), recovery (Exp. A, B), IG mean vanishing.
 
@@ -231,7 +236,7 @@ def paper_comparison(table, tolerance: float = RATIO_TOLERANCE):
             ours = float(index[(exp, method)].magnitude)
             rows.append({"experiment": exp, "method": method, "figure": "magnitude", "ours": ours,
                          "paper": "-> 0", "reproduced": bool(ours < value)})
-    out = pd.DataFrame(rows, columns=["experiment", "method", "figure", "ours", "paper", "reproduced"])
+    out = pd.DataFrame(rows, columns=list(PAPER_COLUMNS))
     return out.sort_values(["experiment", "figure"], kind="stable").reset_index(drop=True)
 
 

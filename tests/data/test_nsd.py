@@ -327,3 +327,12 @@ def test_roi_like_takes_the_subject_of_the_betas(tmp_path):
     assert "subj02" in mine.source
     # a group atlas is still read from fsaverage's own files
     assert "fsaverage/label" in nsd.roi("streams", like=b).source
+
+
+def test_the_facade_keeps_its_public_methods(tiny_nsd):
+    # NSD is a facade over its parts: every public name stays on it, nothing else leaks out
+    public = {n for n in dir(NSD) if not n.startswith("_")}
+    assert public == {"betas", "expdesign", "native_vertices", "ncsnr", "preset_sessions", "responses", "roi",
+                      "sessions", "shared_ids", "split_ids", "stim_info", "stimuli", "to_fsaverage", "to_native",
+                      "transform", "valid_mask"}
+    assert tiny_nsd.expdesign is tiny_nsd.expdesign  # read once
