@@ -116,16 +116,20 @@ def test_decoding_rerun_skips_then_force(nsd, decoding):
 
 
 def test_a_rerun_with_fewer_targets_leaves_no_stale_file(nsd, decoding, tmp_path):
-    """The earlier targets' maps, freeview commands and figures go; every file left is one that a
-    step record lists (or the description, a report, a log)."""
+    """The earlier targets' maps, freeview commands and figures go, at the participant and the group
+    level; every file left is one that a step record lists (or the description, a report, a log)."""
     import shutil
 
-    _, out, _ = decoding
+    cfg, out, _ = decoding
     shutil.copytree(out, tmp_path / "out")
     root = tmp_path / "out" / "neuro-igc"
-    assert list(root.glob("sub-01/**/*SpectralSlope*"))
+    # the shared folder may or may not hold a group run yet (test order): make one, so that the
+    # group level's stale maps are always there to be removed
+    run_pipeline(nsd, tmp_path / "out", "group", cfg, device="cpu", progress=False)
+    assert list(root.glob("sub-01/**/*SpectralSlope*")) and list(root.glob("group/*SpectralSlope*"))
     fewer = load_config("decoding_image_stats", overrides={**TINY_DECODING, "data.targets": ["luminance_contrast"]})
     res = run_pipeline(nsd, tmp_path / "out", "participant", fewer, device="cpu", progress=False)
+    run_pipeline(nsd, tmp_path / "out", "group", fewer, device="cpu", progress=False)
     assert not list(root.rglob("*SpectralSlope*"))
     listed = set()
     for rec in (root / "logs" / "steps").glob("*.json"):
