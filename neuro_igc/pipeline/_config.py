@@ -563,18 +563,31 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
     if not overrides:
         return config_from_dict(data, source=str(p), base=p.parent)
     config_from_dict(copy.deepcopy(data), source=str(p), base=p.parent)  # the file's own mistakes first
-    for key, value in overrides.items():  # then each override's, named as such
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"Invalid override {key!r}: {part!r} is not a section.")
-        node[parts[-1]] = value
-        config_from_dict(copy.deepcopy(data), source=f"--set {key}={_yaml_inline(value)} (overriding {p})",
-                         base=p.parent)
-    cfg = config_from_dict(data, source=str(p), base=p.parent)
-    return cfg
+    merged = copy.deepcopy(data)
+    for key, value in overrides.items():
+        _apply_override(merged, key, value)
+    try:
+        return config_from_dict(merged, source=str(p), base=p.parent)
+    except ConfigError as merged_error:
+        # name the override at fault: the first one that is wrong on top of the file by itself. The
+        # overrides are checked together first, so that values that only fit together (e.g.
+        # n_samples=4 with baselines=2, against a file's baselines=6) are accepted in any order.
+        for key, value in overrides.items():
+            alone = copy.deepcopy(data)
+            _apply_override(alone, key, value)
+            config_from_dict(alone, source=f"--set {key}={_yaml_inline(value)} (overriding {p})", base=p.parent)
+        shown = " ".join(f"--set {k}={_yaml_inline(v)}" for k, v in overrides.items())
+        raise ConfigError(str(merged_error).replace(f" in {p}", f" in {shown} (overriding {p})", 1)) from None
+
+
+def _apply_override(data: dict, key: str, value: Any) -> None:
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"Invalid override {key!r}: {part!r} is not a section.")
+    node[parts[-1]] = value
 
 
 def _yaml_inline(value: Any) -> str:

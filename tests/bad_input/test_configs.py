@@ -52,6 +52,27 @@ def test_override_into_a_value_that_is_not_a_section():
         load_config("encoding_prf", overrides={"training.epochs.x": 1})
 
 
+@pytest.mark.parametrize("order", [("attribution.n_samples", "attribution.baselines"),
+                                   ("attribution.baselines", "attribution.n_samples")])
+def test_overrides_that_fit_together_are_accepted_in_any_order(order):
+    """encoding_prf.yaml has baselines: 6; n_samples=4 fits only with the baselines=2 given beside it."""
+    values = {"attribution.n_samples": 4, "attribution.baselines": 2}
+    cfg = load_config("encoding_prf", overrides={k: values[k] for k in order})
+    assert cfg.attribution.baselines == 2 and cfg.attribution_samples == 4
+
+
+def test_an_override_wrong_on_its_own_is_named():
+    with pytest.raises(ConfigError, match=r"'attribution.baselines' in --set attribution.n_samples=4 \(overriding "):
+        load_config("encoding_prf", overrides={"training.epochs": 2, "attribution.n_samples": 4})
+
+
+def test_overrides_wrong_only_together_are_named_together():
+    # each fits the file alone (n_samples: null there; baselines: 6 <= 7), not with the other
+    with pytest.raises(ConfigError, match=r"'attribution.baselines' in --set attribution.baselines=8 "
+                                          r"--set attribution.n_samples=7 \(overriding "):
+        load_config("encoding_prf", overrides={"attribution.baselines": 8, "attribution.n_samples": 7})
+
+
 def test_config_file_that_is_a_folder(tmp_path):
     with pytest.raises(ConfigError, match=r"is a folder; give a YAML file"):
         load_config(tmp_path)
