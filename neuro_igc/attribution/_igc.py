@@ -479,8 +479,8 @@ class IGC:
     >>> model = torch.nn.Linear(5, 2).double()
     >>> x = torch.randn(50, 5, dtype=torch.float64)
     >>> attr = IGC(model, baselines=4, n_steps=4, progress=False)
-    >>> attr.igc(x, x[:, :2]).attributions.shape, attr.ig(x[:3]).attributions.shape
-    ((2, 5), (3, 2, 5))
+    >>> attr.igc(x, x[:, :2]).attributions.shape, attr.ig(x[:4]).attributions.shape
+    ((2, 5), (4, 2, 5))
     """
 
     def __init__(self, model: nn.Module, *, settings: AttributionSettings | None = None, **options):

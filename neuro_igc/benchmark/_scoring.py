@@ -72,7 +72,8 @@ _RATIO_NAMES = {"B": ("overlap_ratio", "(a+b+c)/d"), "C": ("unreliable_ratio", "
 
 def _as_map(values, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
-    arr = np.squeeze(arr)
+    while arr.ndim > 2 and arr.shape[0] == 1:  # (1, H, W): one channel; a 1-pixel-high map stays 2-D
+        arr = arr[0]
     if arr.ndim != 2:
         raise ValueError(f"Invalid value for {name!r}: a 2-D map (H, W) is needed; got shape {np.shape(values)}.")
     return arr
