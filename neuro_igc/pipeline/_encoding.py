@@ -12,7 +12,8 @@ Participant level, steps (each skipped when unchanged):
 ``sub-XX/layers``    with ``attribution.layers``: per-ROI layer IGC profiles (``_layerprofile.tsv``,
                      ``_layerroimaps.npz``, a figure; see ``_layers``)
 
-Group level: ROI means across subjects (mean +/- SD) and the subjects' mean maps.
+Group level: ROI means across subjects (mean +/- SD), the subjects' mean maps and, when the
+participants ran with ``attribution.layers``, their layer profiles (mean +/- SD; ``group_layers``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 
 from neuro_igc.pipeline import _outputs as O
 from neuro_igc.pipeline import _sections as S
-from neuro_igc.pipeline._layers import layer_section, layer_step
+from neuro_igc.pipeline._layers import group_layers, layer_section, layer_step
 from neuro_igc.pipeline._layout import write_tsv
 from neuro_igc.pipeline._report import ReportSection
 
@@ -170,11 +171,13 @@ def participant(ctx) -> None:
 def group(ctx) -> None:
     from neuro_igc.pipeline._group import group_maps, group_roi, participant_settings, participants_section
 
-    participant_settings(ctx)
+    participants = participant_settings(ctx)
     participants_section(ctx, None)
+    group_layers(ctx, participants)
 
     if not ctx.config.outputs.prf.enabled:
-        ctx.sections.append(ReportSection("Group", text=["pRF outputs are disabled in this config: nothing to summarize."]))
+        ctx.sections.append(ReportSection("Group", text=["pRF outputs are disabled in this config: no pRF "
+                                                         "summary across subjects."]))
         return
     group_roi(ctx, ROI_COLUMNS, kind="pRF", mean=True)
     # angle is circular: averaging it across subjects is not meaningful, the others are

@@ -55,7 +55,7 @@ def subjects_with_outputs(ctx, what: str = "roi") -> list[str]:
 
 
 #: participant-level steps whose records keep the config sections they ran with (``info["config"]``)
-SETTINGS_STEPS = ("igc", "roi", "prf")
+SETTINGS_STEPS = ("igc", "roi", "prf", "layers")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

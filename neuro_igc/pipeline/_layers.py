@@ -13,6 +13,12 @@ gets, per layer, :func:`neuro_igc.attribution.layer_igc` of every vertex over th
   summed over channels: how local the ROI's information is at that depth);
 - ``_layerroimaps.npz``: the ROI-summed maps themselves (``<atlas>|<roi>|<layer>``);
 - a figure of the profiles across the layers and a report section.
+
+Group level (:func:`group_layers`): per atlas, ``group/atlas-<atlas>_desc-<label>_layersummary.tsv``
+with one row per (ROI, layer): mean and SD across subjects of ``total``, ``effective_units``,
+``top_share`` and ``area50``, ``n_subjects``; a figure of the profiles with error bars across
+subjects and a report section. Subjects run with other layers (or ROI settings) are refused by the
+group level's settings check (the layer step records the settings it ran with).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import pandas as pd
 
 from neuro_igc.pipeline._report import ReportSection
 
-__all__ = ["layer_step", "layer_section", "layer_profile", "PROFILE_COLUMNS"]
+__all__ = ["layer_step", "layer_section", "layer_profile", "group_layers", "PROFILE_COLUMNS", "GROUP_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +52,28 @@ PROFILE_SIDECAR = {
     "area50": {"Description": "fraction of the layer's spatial positions holding half of sum |c| over "
                               "channels (n/a for layers without spatial axes)"},
 }
+
+#: the profile's numbers summarized across subjects at the group level
+SUMMARY_VALUES = ["total", "effective_units", "top_share", "area50"]
+#: columns of the group table (no "atlas" column: the file name's atlas- entity says it)
+GROUP_COLUMNS = ["roi", "layer", "n_subjects", "n_vertices", "n_units"] + [
+    f"{c}_{stat}" for c in SUMMARY_VALUES for stat in ("mean", "sd")]
+
+GROUP_SIDECAR = {
+    "roi": PROFILE_SIDECAR["roi"],
+    "layer": PROFILE_SIDECAR["layer"],
+    "n_subjects": {"Description": "number of subjects with a profile of this ROI and layer"},
+    "n_vertices": {"Description": "vertices of the ROI among the model's outputs, mean across subjects rounded "
+                                  "to an integer"},
+    "n_units": PROFILE_SIDECAR["n_units"],
+    **{f"{c}_{stat}": {"Description": f"{what} across subjects of the subjects' '{c}' ({PROFILE_SIDECAR[c]['Description']})"}
+       for c in SUMMARY_VALUES for stat, what in (("mean", "mean"), ("sd", "standard deviation (ddof 1)"))},
+}
+
+
+def profile_path(deriv, label: str, sub: str):
+    """A subject's ``_layerprofile.tsv``."""
+    return deriv.file_path(sub, "layerprofile", ".tsv", desc=label)
 
 
 def layer_profile(roi_map: np.ndarray) -> dict:
@@ -97,7 +125,8 @@ def layer_step(ctx, data, train, subject: int, igc_rec, vert: pd.DataFrame):
     cfg = ctx.config
     sub = f"{subject:02d}"
     layers = list(cfg.attribution_layers)
-    settings = {"upstream": igc_rec.hash, "layers": layers, "roi": cfg.to_dict()["outputs"]["roi"],
+    roi_settings = cfg.to_dict()["outputs"]["roi"]
+    settings = {"upstream": igc_rec.hash, "layers": layers, "roi": roi_settings,
                 "figures": cfg.outputs.figures, "data_files": ctx.data_hash}
     space = O.vertex_space(vert)
 
@@ -124,12 +153,14 @@ def layer_step(ctx, data, train, subject: int, igc_rec, vert: pd.DataFrame):
                 rows.append({"atlas": atlas_name, "roi": roi, "layer": layer, "n_vertices": int(mask.sum()),
                              **layer_profile(roi_map)})
         table = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
-        path = deriv.file_path(sub, "layerprofile", ".tsv", desc=cfg.label)
+        path = profile_path(deriv, cfg.label, sub)
         write_tsv(path, table, PROFILE_SIDECAR)
         npz = deriv.file_path(sub, "layerroimaps", ".npz", desc=cfg.label)
         with atomic_path(npz) as tmp:
             np.savez_compressed(tmp, **arrays)
-        out = {"table": O._rel(deriv, path), "maps": O._rel(deriv, npz), "layers": layers}
+        out = {"table": O._rel(deriv, path), "maps": O._rel(deriv, npz), "layers": layers,
+               # what the group level checks across subjects (see _group.participant_settings)
+               "config": {"attribution": {"layers": layers}, "outputs": {"roi": roi_settings}}}
         if cfg.outputs.figures and len(table):
             fig = deriv.figure_path(sub, "layerprofile", desc=cfg.label)
             plot_layer_profiles(table, fig, f"sub-{sub}")
@@ -139,8 +170,10 @@ def layer_step(ctx, data, train, subject: int, igc_rec, vert: pd.DataFrame):
     return ctx.step(f"sub-{sub}/layers", settings, work)
 
 
-def plot_layer_profiles(table: pd.DataFrame, path, who: str = "") -> None:
-    """Effective units, top-1 % share and area50 of every ROI across the layers."""
+def plot_layer_profiles(table: pd.DataFrame, path, who: str = "", *, spread: bool = False) -> None:
+    """Effective units, top-1 % share and area50 of every ROI across the layers; with ``spread``,
+    ``table`` is a group table (``<value>_mean``, ``<value>_sd``) drawn with +/- SD error bars
+    (none where the SD is n/a: a group of one subject)."""
     from neuro_igc._utils import new_figure, save_figure
 
     layers = list(dict.fromkeys(table["layer"]))
@@ -152,12 +185,20 @@ def plot_layer_profiles(table: pd.DataFrame, path, who: str = "") -> None:
     for ax, (col, label) in zip(axes, cols):
         for (atlas, roi), g in table.groupby(["atlas", "roi"], sort=False):
             g = g.set_index("layer").reindex(layers)
-            ax.plot(xs, g[col].to_numpy(dtype=float), marker="o", label=f"{roi}")
+            name = f"{roi}" if table["atlas"].nunique() == 1 else f"{atlas}: {roi}"
+            if spread:  # a group table; one subject has no SD: no error bars
+                sd = g[f"{col}_sd"].to_numpy(dtype=float)
+                ax.errorbar(xs, g[f"{col}_mean"].to_numpy(dtype=float), yerr=sd if np.isfinite(sd).any() else None,
+                            marker="o", capsize=3, label=name)
+            else:
+                ax.plot(xs, g[col].to_numpy(dtype=float), marker="o", label=name)
         ax.set_xticks(xs)
         ax.set_xticklabels(layers, rotation=30, fontsize=8)
         ax.set_ylabel(label)
     axes[-1].legend(fontsize=7, loc="best")
-    fig.suptitle(f"{who}: how each ROI's IGC is spread over the units of each layer", fontsize=10)
+    several = spread and bool((table["n_subjects"] > 1).any())
+    fig.suptitle(f"{who}: how each ROI's IGC is spread over the units of each layer"
+                 + (", mean +/- SD across subjects" if several else ""), fontsize=10)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
 
@@ -182,3 +223,88 @@ def layer_section(ctx, records: dict) -> None:
               "over how much of the layer's spatial grid (area holding half of it)."],
         tables=tables, figures=figures,
     ))
+
+
+def summarize_profiles(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and SD (ddof 1; n/a for one subject) across subjects of the profiles of one atlas:
+    ``table`` is the subjects' ``_layerprofile.tsv`` rows with a ``subject`` column; one row per
+    (ROI, layer) in the input's order, columns :data:`GROUP_COLUMNS`."""
+    g = table.groupby(["roi", "layer"], sort=False)
+    out = pd.DataFrame({"n_subjects": g["subject"].nunique(),
+                        "n_vertices": g["n_vertices"].mean().round().astype(int),
+                        "n_units": g["n_units"].max()})
+    for c in SUMMARY_VALUES:
+        out[f"{c}_mean"] = g[c].mean()
+        out[f"{c}_sd"] = g[c].std(ddof=1)  # NaN for one value
+    return out.reset_index()[GROUP_COLUMNS]
+
+
+def group_layers(ctx, participants: dict | None) -> pd.DataFrame | None:
+    """Group layer profiles: mean +/- SD across subjects of their ``_layerprofile.tsv`` per (atlas,
+    ROI, layer), when the participant level ran with ``attribution.layers`` (``participants``: the
+    settings it used, from :func:`~neuro_igc.pipeline._group.participant_settings`, which has
+    already refused subjects run with different layers); a table per atlas, a figure, a section."""
+    from neuro_igc.pipeline import _outputs as O
+    from neuro_igc.pipeline._errors import PipelineError
+    from neuro_igc.pipeline._group import _upstream_hashes, subjects_with_outputs
+    from neuro_igc.pipeline._layout import write_tsv
+
+    cfg = ctx.config
+    layers = list((participants or {}).get("attribution", {}).get("layers") or []) if participants is not None \
+        else list(cfg.attribution_layers)
+    if not layers:
+        return None
+    subs = subjects_with_outputs(ctx, "vertices")
+    hashes = _upstream_hashes(ctx, subs, "layers")
+    tables = {}
+    for s in subs:
+        t = pd.read_csv(profile_path(ctx.deriv, cfg.label, s), sep="\t", na_values="n/a", keep_default_na=False)
+        if list(dict.fromkeys(t["layer"])) != layers:  # the records agreed: only a table edited by hand differs
+            raise PipelineError(
+                f"The layer profile of sub-{s} ({profile_path(ctx.deriv, cfg.label, s)}) has layers "
+                f"{list(dict.fromkeys(t['layer']))}, not the participant level's {layers}: rerun the participant "
+                f"level for sub-{s}.")
+        tables[s] = t.assign(subject=s)
+    atlases = list(dict.fromkeys(a for t in tables.values() for a in t["atlas"]))
+    settings = {"subjects": subs, "layer_steps": hashes, "layers": layers, "figures": cfg.outputs.figures}
+
+    def work(deriv):
+        full = pd.concat(tables.values(), ignore_index=True)
+        info = {"tables": [], "atlases": atlases, "layers": layers}
+        parts = []
+        for atlas in atlases:
+            summary = summarize_profiles(full[full["atlas"] == atlas])
+            path = O.roi_path(deriv, cfg.label, None, atlas, suffix="layersummary")
+            write_tsv(path, summary, {**GROUP_SIDECAR, "Subjects": subs, "Layers": layers})
+            info["tables"].append(str(path.relative_to(deriv.root)))
+            parts.append(summary.assign(atlas=atlas))
+        if cfg.outputs.figures and parts:
+            fig = deriv.figure_path(None, "layersummary", desc=cfg.label)
+            who = (f"group ({len(subs)} subjects)" if len(subs) > 1
+                   else f"group of one subject (sub-{subs[0]}), no spread across subjects")
+            plot_layer_profiles(pd.concat(parts, ignore_index=True), fig, who, spread=True)
+            info["figure"] = str(fig.relative_to(deriv.root))
+        return info
+
+    rec = ctx.step("group/layers", settings, work)
+    summary = pd.concat([pd.read_csv(ctx.deriv.root / t, sep="\t", na_values="n/a", keep_default_na=False)
+                         .assign(atlas=a) for t, a in zip(rec.info["tables"], rec.info["atlases"])],
+                        ignore_index=True)
+    shown = summary[["atlas"] + GROUP_COLUMNS]
+    if len(subs) == 1:
+        shown = shown.drop(columns=[c for c in shown if c.endswith("_sd")])
+    spread = "mean +/- SD across subjects" if len(subs) > 1 else "one subject: no error bars"
+    figures = ([(ctx.deriv.root / rec.info["figure"], f"Group layer profiles: {spread}")]
+               if rec.info.get("figure") else [])
+    who = " ".join("sub-" + s for s in subs)
+    ctx.sections.append(ReportSection(
+        "Group layer profiles",
+        text=[(f"The layer profiles ({', '.join(layers)}) of {len(subs)} subjects ({who}): mean and SD across "
+               "subjects of each ROI's total, effective units, share of the top 1 % of units and area holding "
+               "half of it (see the participants' Layer profiles)."
+               if len(subs) > 1 else f"The layer profiles ({', '.join(layers)}) of one subject ({who}): a group "
+               "of one has no spread.")],
+        tables=[("Mean +/- SD across subjects" if len(subs) > 1 else "Layer profile", shown)],
+        figures=figures,
+    ))
+    return summary

@@ -258,3 +258,46 @@ def test_encoding_layer_profiles(nsd, tmp_path):
     assert maps["prf-visualrois|V1|stem"].shape == (4, 8, 8)
     assert (d.parent / "figures" / "sub-01_desc-prf_layerprofile.png").exists()
     assert "Layer profiles" in res.report.read_text()
+
+
+def test_encoding_group_layer_profiles(nsd, tmp_path):
+    """The group level summarizes the subjects' layer profiles (mean and SD across subjects) and
+    refuses subjects whose participant level ran with other layers."""
+    overrides = {**TINY_ENCODING, "attribution.layers": ["stem", "stages.0"], "outputs.prf.enabled": False}
+    cfg = load_config("encoding_prf", overrides=overrides)
+    run_pipeline(nsd, tmp_path, "participant", cfg, device="cpu", progress=False)
+    grp = run_pipeline(nsd, tmp_path, "group", cfg, device="cpu", progress=False)
+    root = tmp_path / "neuro-igc"
+    subs = {s: pd.read_csv(root / f"sub-{s}" / "func" / f"sub-{s}_desc-prf_layerprofile.tsv", sep="\t",
+                           na_values="n/a") for s in ("01", "02")}
+    both = pd.concat(subs.values(), ignore_index=True)
+    for atlas in cfg.outputs.roi.atlases:
+        path = root / "group" / f"atlas-{atlas.replace('-', '').lower()}_desc-prf_layersummary.tsv"
+        group = pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
+        assert json.loads(path.with_suffix(".json").read_text())["Subjects"] == ["01", "02"]
+        part = both[both["atlas"] == atlas]
+        values = ["total", "effective_units", "top_share", "area50"]
+        expected = part.groupby(["roi", "layer"])[values].agg(["mean", "std", "count"])
+        assert len(group) == len(expected) > 0 and set(group["layer"]) == {"stem", "stages.0"}
+        for _, row in group.iterrows():
+            e = expected.loc[(row["roi"], row["layer"])]
+            assert row["n_subjects"] == e[("total", "count")] == 2
+            for c in values:
+                np.testing.assert_allclose(row[f"{c}_mean"], e[(c, "mean")], rtol=1e-12, equal_nan=True)
+                np.testing.assert_allclose(row[f"{c}_sd"], e[(c, "std")], rtol=1e-12, equal_nan=True)
+    assert (root / "group" / "figures" / "desc-prf_layersummary.png").exists()
+    report = grp.report.read_text()
+    assert "Group layer profiles" in report and "effective_units_sd" in report
+    # a group of one subject: its values, no spread
+    one = run_pipeline(nsd, tmp_path, "group", cfg, participants=["01"], device="cpu", progress=False)
+    path = root / "group" / "atlas-prfvisualrois_desc-prf_layersummary.tsv"
+    single = pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
+    assert (single["n_subjects"] == 1).all() and single["total_sd"].isna().all()
+    mine = subs["01"][subs["01"]["atlas"] == "prf-visualrois"]
+    np.testing.assert_array_equal(single["total_mean"], mine["total"])
+    assert "Group layer profiles" in one.report.read_text() and "effective_units_sd" not in one.report.read_text()
+    # sub-02 redone with other layers: the settings check refuses to summarize them together
+    other = load_config("encoding_prf", overrides={**overrides, "attribution.layers": ["stem"]})
+    run_pipeline(nsd, tmp_path, "participant", other, participants=["02"], device="cpu", progress=False)
+    with pytest.raises(PipelineError, match="attribution.layers"):
+        run_pipeline(nsd, tmp_path, "group", cfg, device="cpu", progress=False)
