@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 import time
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuro_igc._utils import check_option
+from neuro_igc._utils import Interval, check_option, check_param
 
 __all__ = ["run_step_study", "steps_summary", "plot_step_study", "write_step_report", "STEP_STUDY_DEFAULTS",
            "STEP_STUDY_COLUMNS"]
@@ -136,8 +137,7 @@ def run_step_study(experiments: Sequence[str] = STEP_STUDY_DEFAULTS["experiments
     steps = sorted({int(s) for s in steps})
     if not steps or steps[0] < 1:
         raise ValueError(f"Invalid value for 'steps': positive integers are needed; got {steps!r}.")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 4:
-        raise ValueError(f"Invalid value for 'n_samples': an int >= 4 is needed; got {n_samples!r}.")
+    check_param("n_samples", n_samples, Interval(numbers.Integral, 4))
     rows, maps = [], {}
     for name in experiments:
         experiment = make_experiment(name, n_standardize=int(n_standardize)).eval()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from neuro_igc._read import image_data, load_image
+from neuro_igc._utils import POSITIVE_INT, check_param
 from neuro_igc.data import _layout as L
 from neuro_igc.data._io import read_mgh
 from neuro_igc.data._readers import read_surface_rows
@@ -28,8 +29,7 @@ def noise_ceiling(ncsnr, n: int = 1) -> np.ndarray:
     >>> noise_ceiling([0.0, 1.0], n=1).tolist(), float(noise_ceiling(1.0, n=3))
     ([0.0, 50.0], 75.0)
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"Invalid value for 'n': the number of averaged trials, an integer >= 1; got {n!r}.")
+    check_param("n", n, POSITIVE_INT, hint="It is the number of averaged trials.")
     snr2 = np.square(np.asarray(ncsnr, dtype=np.float64))
     return 100.0 * snr2 / (snr2 + 1.0 / int(n))
 

@@ -17,13 +17,13 @@ def read_stimuli(root: Path, ids, size=None, luminance: bool = False, *, chunk: 
                  progress: bool = True) -> np.ndarray:
     """Images by 0-based 73k id (see :meth:`NSD.stimuli`): each distinct image read once, ``chunk``
     images at a time."""
+    from neuro_igc._utils import POSITIVE_INT, check_param
     from neuro_igc._utils import progress_bar as tqdm
 
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"Invalid value for 'ids': expected a 1-D integer array of 0-based 73k ids; got {ids.dtype} {ids.shape}.")
-    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
-        raise ValueError(f"Invalid value for 'chunk': images read at once, a positive integer; got {chunk!r}.")
+    check_param("chunk", chunk, POSITIVE_INT, hint="It is the number of images read at once.")
     path = L.require_file(root, L.stimuli_path(), "stimulus images")
     with open_hdf5(path, "stimulus images") as f, reading(path, "stimulus images"):
         d = hdf5_dataset(f, "imgBrick", "stimulus images")

@@ -346,7 +346,7 @@ def run_pipeline(
     -------
     RunResult
     """
-    from neuro_igc._utils import check_option, resolve_device
+    from neuro_igc._utils import POSITIVE_INT, check_option, check_param, resolve_device
 
     check_option("level", level, LEVELS)
     if not isinstance(config, PipelineConfig):
@@ -355,8 +355,7 @@ def run_pipeline(
         )
     nsd_root = Path(nsd_root)
     deriv = Derivatives(output_dir)
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
-        raise ValueError(f"Invalid value for '--n-jobs': must be an integer >= 1; got {n_jobs!r}.")
+    check_param("--n-jobs", n_jobs, POSITIVE_INT, None)
     dev = dist.rank_device(resolve_device(device))  # torchrun: cuda -> cuda:LOCAL_RANK
     progress = progress and dist.is_main()
     task = importlib.import_module(TASK_MODULES[config.task])
