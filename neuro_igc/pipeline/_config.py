@@ -568,16 +568,18 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
         _apply_override(merged, key, value)
     try:
         return config_from_dict(merged, source=str(p), base=p.parent)
-    except ConfigError as merged_error:
-        # name the override at fault: the first one that is wrong on top of the file by itself. The
-        # overrides are checked together first, so that values that only fit together (e.g.
-        # n_samples=4 with baselines=2, against a file's baselines=6) are accepted in any order.
-        for key, value in overrides.items():
-            alone = copy.deepcopy(data)
-            _apply_override(alone, key, value)
-            config_from_dict(alone, source=f"--set {key}={_yaml_inline(value)} (overriding {p})", base=p.parent)
-        shown = " ".join(f"--set {k}={_yaml_inline(v)}" for k, v in overrides.items())
-        raise ConfigError(str(merged_error).replace(f" in {p}", f" in {shown} (overriding {p})", 1)) from None
+    except ConfigError:
+        pass
+    # name the override at fault: the first one that is wrong on top of the file by itself. The
+    # overrides are checked together first, so that values that only fit together (e.g.
+    # n_samples=4 with baselines=2, against a file's baselines=6) are accepted in any order.
+    for key, value in overrides.items():
+        alone = copy.deepcopy(data)
+        _apply_override(alone, key, value)
+        config_from_dict(alone, source=f"--set {key}={_yaml_inline(value)} (overriding {p})", base=p.parent)
+    # only their combination is wrong: the same check again, its message naming all of them
+    shown = " ".join(f"--set {k}={_yaml_inline(v)}" for k, v in overrides.items())
+    return config_from_dict(merged, source=f"{shown} (overriding {p})", base=p.parent)
 
 
 def _apply_override(data: dict, key: str, value: Any) -> None:
