@@ -148,6 +148,9 @@ def run_step_study(experiments: Sequence[str] = STEP_STUDY_DEFAULTS["experiments
         y = data.y.double().numpy().reshape(-1)
         model = experiment
         size = experiment.size
+        # IGC's weights from the model's outputs: the same for every path, rule and number of steps
+        f = np.asarray(experiment_outputs(model, x), dtype=float)
+        w = (y - y.mean()) / (len(y) * f.std() * y.std())
         for path in paths:
             p = BlurPath(max_sigma) if path == "blur" else path
             for rule in rules:
@@ -158,8 +161,6 @@ def run_step_study(experiments: Sequence[str] = STEP_STUDY_DEFAULTS["experiments
                              seed=seed, device=device, batch_size=batch_size, progress=progress, warn=False)
                     seconds = time.perf_counter() - start
                     per = np.asarray(res.attributions, dtype=float).reshape(int(n_samples), -1)
-                    f = np.asarray(experiment_outputs(model, x), dtype=float)
-                    w = (y - y.mean()) / (len(y) * f.std() * y.std())
                     found[n] = {"IG": per.mean(0).reshape(size, size), "IGC": (w @ per).reshape(size, size),
                                 "err": float(np.max(res.ig_error_relative)), "s": seconds}
                 ref = found[steps[-1]]

@@ -250,8 +250,8 @@ def group_layers(ctx, participants: dict | None) -> pd.DataFrame | None:
     from neuro_igc.pipeline._layout import write_tsv
 
     cfg = ctx.config
-    layers = list((participants or {}).get("attribution", {}).get("layers") or []) if participants is not None \
-        else list(cfg.attribution_layers)
+    layers = (list(participants.get("attribution", {}).get("layers") or []) if participants is not None
+              else list(cfg.attribution_layers))
     if not layers:
         return None
     subs = subjects_with_outputs(ctx, "vertices")
